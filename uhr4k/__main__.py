@@ -1,0 +1,4 @@
+from uhr4k.cli import main
+
+if __name__ == "__main__":
+    main()

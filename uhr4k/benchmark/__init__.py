@@ -1,0 +1,1 @@
+"""uhr4k.benchmark"""

@@ -1,0 +1,17 @@
+"""The one exception type that means "the user's input is wrong", not "uhr4k is broken".
+
+Every message names the file (or option) and the reason on one line, so that the CLI can print it
+without a traceback and pipelines can record it in their failures file and go on.
+"""
+
+
+class InputError(Exception):
+    """Bad input: an unreadable file, a wrong size, an empty folder, a bad option value.
+
+    The message is one line, ``"<path>: <reason>"`` wherever a file is involved.
+    """
+
+    def __init__(self, message: str, path=None):
+        self.path = None if path is None else str(path)
+        self.reason = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)

@@ -1,0 +1,267 @@
+"""Images and video frames in and out, atomic writes, hashing.
+
+Images are numpy arrays of shape (H, W, 3), RGB, dtype uint8 or uint16 (16-bit PNG/TIFF keep their
+depth). Every write goes to a temporary name in the destination folder and is renamed into place, so
+a file under its final name is always complete. Video frames stream through imageio-ffmpeg: a video is
+never held in memory whole.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from uhr4k.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+PNG_COMPRESSION = 3  # zlib level: a measured balance of 4K encode time and size (BENCHMARKS.md)
+JPEG_QUALITY = 95
+
+# OpenCV threads fight with our own worker processes; pipelines parallelise by process.
+cv2.setNumThreads(1)
+
+
+def is_image(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def list_media(folder: str | os.PathLike, kinds: Iterable[str] = ("image", "video")) -> list[Path]:
+    """Images and/or videos directly in ``folder`` and below, sorted by path (a stable order).
+
+    Raises:
+        InputError: the folder does not exist or holds no file of the wanted kinds.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("not a folder", folder)
+    checks = {"image": is_image, "video": is_video}
+    found = sorted(p for p in folder.rglob("*")
+                   if p.is_file() and not p.name.startswith(".") and any(checks[k](p) for k in kinds))
+    if not found:
+        raise InputError(f"no {' or '.join(kinds)} files found", folder)
+    return found
+
+
+def read_image(path: str | os.PathLike, *, keep_16bit: bool = True) -> np.ndarray:
+    """Read an image file as RGB.
+
+    Returns:
+        (H, W, 3) uint8, or uint16 for a 16-bit file when ``keep_16bit`` (else scaled to uint8).
+        Gray images are expanded to 3 channels; an alpha channel is dropped.
+
+    Raises:
+        InputError: missing, unreadable or truncated file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path)
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise InputError("empty file", path)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        raise InputError("cannot decode image (unreadable or truncated)", path)
+    if _looks_truncated(path, data):
+        raise InputError("truncated image file", path)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if img.dtype == np.uint16 and not keep_16bit:
+        img = to_uint8(img)
+    elif img.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"unsupported pixel type {img.dtype}", path)
+    return np.ascontiguousarray(img)
+
+
+def _looks_truncated(path: Path, data: np.ndarray) -> bool:
+    """OpenCV decodes a cut JPEG or PNG with grey padding and only a warning: check the end markers."""
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        tail = data[-64:].tobytes().rstrip(b"\x00\r\n ")
+        return not tail.endswith(b"\xff\xd9")
+    if suffix == ".png":
+        return b"IEND" not in data[-32:].tobytes()
+    return False
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """uint16 -> uint8 with rounding (x / 257); uint8 passes through."""
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    raise ValueError(f"expected uint8 or uint16, got {img.dtype}")
+
+
+def to_float(img: np.ndarray) -> np.ndarray:
+    """uint8/uint16 (H, W, C) -> float32 in [0, 1]."""
+    scale = 65535.0 if img.dtype == np.uint16 else 255.0
+    return img.astype(np.float32) * np.float32(1.0 / scale)
+
+
+def from_float(img: np.ndarray, dtype=np.uint8) -> np.ndarray:
+    """float in [0, 1] -> uint8/uint16, clipped and rounded half up (the BasicSR convention)."""
+    scale = 65535.0 if dtype == np.uint16 else 255.0
+    return np.clip(np.floor(img * scale + 0.5), 0, scale).astype(dtype)
+
+
+def encode_image(img: np.ndarray, suffix: str = ".png") -> bytes:
+    """Encode (H, W, 3) RGB or (H, W) gray uint8/uint16 to PNG/JPEG/TIFF bytes, deterministically."""
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3)):
+        raise ValueError(f"expected (H, W) or (H, W, 3), got shape {img.shape}")
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected uint8 or uint16, got {img.dtype}")
+    suffix = suffix.lower()
+    bgr = img if img.ndim == 2 or img.shape[2] == 1 else cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    if suffix == ".png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION]
+    elif suffix in (".jpg", ".jpeg"):
+        if img.dtype != np.uint8:
+            raise ValueError("JPEG holds 8-bit images only")
+        params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    else:
+        params = []
+    ok, buf = cv2.imencode(suffix, bgr, params)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {suffix} image of shape {img.shape}")
+    return buf.tobytes()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
+
+    The temporary name starts with a dot and ends in ``.part`` so that listings ignore it, and keeps
+    the real suffix before that so writers that look at the suffix still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_image(path: str | os.PathLike, img: np.ndarray) -> str:
+    """Encode ``img`` by the suffix of ``path`` and write it atomically.
+
+    Returns:
+        the SHA-256 hex digest of the written bytes (for the manifest).
+    """
+    data = encode_image(img, Path(path).suffix)
+    write_bytes_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------- video
+
+
+def probe_video(path: str | os.PathLike) -> tuple[int, float, tuple[int, int]]:
+    """Count the frames of a video by decoding it (container counts lie) without keeping frames.
+
+    Returns:
+        (n_frames, fps, (width, height)).
+
+    Raises:
+        InputError: ffmpeg cannot read the file, or it holds no frame.
+    """
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path)
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path))
+        meta = reader.__next__()
+        n_frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+        reader.close()
+    except (RuntimeError, OSError, StopIteration) as exc:
+        raise InputError(f"cannot read video ({_first_line(exc)})", path) from None
+    if n_frames <= 0:
+        raise InputError("video holds no frame", path)
+    size = tuple(int(v) for v in meta["size"])
+    return int(n_frames), float(meta.get("fps") or 0.0), (size[0], size[1])
+
+
+def iter_video_frames(path: str | os.PathLike, wanted: Iterable[int] | None = None
+                      ) -> Iterator[tuple[int, np.ndarray]]:
+    """Stream ``(index, frame)`` pairs, frame (H, W, 3) uint8 RGB, decoding sequentially.
+
+    Only the frames whose index is in ``wanted`` are converted and yielded (all when ``None``);
+    decoding stops after the last wanted index. One frame is in memory at a time.
+
+    Raises:
+        InputError: the video cannot be decoded, or ends before a wanted frame (truncated).
+    """
+    import imageio_ffmpeg
+
+    path = Path(path)
+    wanted_set = None if wanted is None else set(int(i) for i in wanted)
+    last = None if wanted_set is None else (max(wanted_set) if wanted_set else -1)
+    if last == -1:
+        return
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path))
+        meta = reader.__next__()
+    except (RuntimeError, OSError, StopIteration) as exc:
+        raise InputError(f"cannot read video ({_first_line(exc)})", path) from None
+    width, height = (int(v) for v in meta["size"])
+    index = -1
+    try:
+        for index, raw in enumerate(reader):
+            if wanted_set is None or index in wanted_set:
+                frame = np.frombuffer(raw, dtype=np.uint8)
+                if frame.size != width * height * 3:
+                    raise InputError(f"frame {index} is incomplete (truncated video)", path)
+                yield index, frame.reshape(height, width, 3).copy()
+            if last is not None and index >= last:
+                break
+    except RuntimeError as exc:
+        raise InputError(f"video decoding failed at frame {index + 1} ({_first_line(exc)})", path) from None
+    finally:
+        reader.close()
+    if last is not None and index < last:
+        raise InputError(f"video ends at frame {index} before wanted frame {last} (truncated?)", path)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

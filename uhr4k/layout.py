@@ -1,0 +1,144 @@
+"""The on-disk dataset contract shared by build-syn, align, bench and train (DESIGN.md).
+
+::
+
+    <root>/
+      manifest.csv                                   one row per pair, every subset
+      UHR4K-Syn/{train,val,test}/{input,target,reflection}/<id>.png
+      UHR4K-Rain/{train,val,test}/{input,target,streaks}/<id>.png
+      UHR4K-Real/{train,val,test}/{input,target,mask}/<id>.png   + qa/
+
+Paths in the manifest are relative to ``<root>``, POSIX style. The manifest is always rewritten whole
+and atomically, rows sorted by (subset, id), so its bytes depend only on its content.
+"""
+from __future__ import annotations
+
+import csv
+import io as _io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from uhr4k.errors import InputError
+from uhr4k.io import write_text_atomic
+
+MANIFEST_NAME = "manifest.csv"
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Subset:
+    """One subset of UHR4K: its folder name, its short name and the name of its third layer."""
+
+    name: str    # folder name, e.g. "UHR4K-Syn"
+    key: str     # short name used on the command line, e.g. "syn"
+    layer: str   # third folder beside input/target: what was added, or the validity mask
+
+
+SUBSETS = {
+    "syn": Subset("UHR4K-Syn", "syn", "reflection"),
+    "rain": Subset("UHR4K-Rain", "rain", "streaks"),
+    "real": Subset("UHR4K-Real", "real", "mask"),
+}
+
+MANIFEST_COLUMNS = (
+    "id", "subset", "split", "scene", "source", "input", "target", "layer",
+    "width", "height", "seed", "params", "sha256_input", "sha256_target", "sha256_layer",
+)
+
+
+def subset(key_or_name: str) -> Subset:
+    """Look a subset up by short key (``syn``) or folder name (``UHR4K-Syn``)."""
+    for s in SUBSETS.values():
+        if key_or_name in (s.key, s.name):
+            return s
+    raise InputError(f"unknown subset {key_or_name!r}; expected one of {', '.join(SUBSETS)}")
+
+
+def pair_paths(sub: Subset | str, split: str, sample_id: str) -> dict[str, str]:
+    """Relative POSIX paths of one pair's files: keys ``input``, ``target``, ``layer``."""
+    sub = subset(sub) if isinstance(sub, str) else sub
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    base = f"{sub.name}/{split}"
+    return {
+        "input": f"{base}/input/{sample_id}.png",
+        "target": f"{base}/target/{sample_id}.png",
+        "layer": f"{base}/{sub.layer}/{sample_id}.png",
+    }
+
+
+def make_row(**fields) -> dict[str, str]:
+    """A manifest row with every column present, values as strings; ``params`` may be a dict.
+
+    Raises:
+        ValueError: an unknown column, or a required column (id, subset, split, input, target) missing.
+    """
+    unknown = set(fields) - set(MANIFEST_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown manifest columns: {sorted(unknown)}")
+    for required in ("id", "subset", "split", "input", "target"):
+        if not fields.get(required):
+            raise ValueError(f"manifest row lacks {required!r}")
+    if isinstance(fields.get("params"), dict):
+        fields["params"] = json.dumps(fields["params"], sort_keys=True, separators=(",", ":"))
+    return {c: "" if fields.get(c) is None else str(fields[c]) for c in MANIFEST_COLUMNS}
+
+
+def format_manifest(rows: Iterable[dict]) -> str:
+    """CSV text of ``rows`` sorted by (subset, id); duplicate (subset, id) pairs are an error."""
+    rows = [make_row(**r) if set(r) != set(MANIFEST_COLUMNS) else r for r in rows]
+    rows.sort(key=lambda r: (r["subset"], r["id"]))
+    seen = set()
+    for r in rows:
+        key = (r["subset"], r["id"])
+        if key in seen:
+            raise ValueError(f"duplicate manifest row for {key}")
+        seen.add(key)
+    buf = _io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_manifest(root: str | os.PathLike, rows: Iterable[dict]) -> Path:
+    """Write ``<root>/manifest.csv`` atomically from all of its rows (every subset)."""
+    path = Path(root) / MANIFEST_NAME
+    write_text_atomic(path, format_manifest(rows))
+    return path
+
+
+def read_manifest(root: str | os.PathLike) -> list[dict[str, str]]:
+    """Rows of ``<root>/manifest.csv`` (an empty list when there is none yet).
+
+    Raises:
+        InputError: the file exists but its header is not the manifest's.
+    """
+    path = Path(root) / MANIFEST_NAME
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ("id", "subset", "split", "input", "target") if c not in (reader.fieldnames or ())]
+        if missing:
+            raise InputError(f"not a uhr4k manifest (missing columns {', '.join(missing)})", path)
+        return [{c: row.get(c) or "" for c in MANIFEST_COLUMNS} for row in reader]
+
+
+def update_manifest(root: str | os.PathLike, rows: Iterable[dict], *, subset_key: str | None = None) -> Path:
+    """Replace the rows of one subset (or add rows) and rewrite the manifest atomically.
+
+    With ``subset_key`` every existing row of that subset is replaced by ``rows``; rows of other
+    subsets are kept. Without it, ``rows`` replace existing rows with the same (subset, id).
+    """
+    new = [make_row(**r) if set(r) != set(MANIFEST_COLUMNS) else r for r in rows]
+    if subset_key is not None:
+        name = subset(subset_key).name
+        kept = [r for r in read_manifest(root) if r["subset"] != name]
+    else:
+        keys = {(r["subset"], r["id"]) for r in new}
+        kept = [r for r in read_manifest(root) if (r["subset"], r["id"]) not in keys]
+    return write_manifest(root, kept + new)
