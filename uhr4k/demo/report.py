@@ -1,0 +1,110 @@
+"""``report.html``: one self-contained page over the demo's outputs, every file referenced relatively.
+
+Tables are rendered from the CSV files the steps wrote, cell text copied verbatim, and each table names
+its CSV in a ``data-source`` attribute, so the numbers a person reads are exactly the ones on disk (the
+demo's test checks that). Images are referenced by paths relative to the report, so the folder can be
+zipped and shared.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from uhr4k.io import write_text_atomic
+
+
+@dataclass
+class Table:
+    """A table rendered from ``csv_path`` (relative to the report); ``columns`` picks and orders them."""
+
+    csv_path: str
+    caption: str = ""
+    columns: tuple[str, ...] | None = None
+
+
+@dataclass
+class Figure:
+    path: str          # relative to the report
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+header { background: #f3f5f8; padding: 1em 1.2em; border-radius: 6px; }
+h1 { margin-top: 0; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: .8em 0; font-size: 90%; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th { background: #eef; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ccc; }
+figcaption { color: #555; font-size: 90%; } code { background: #f4f4f4; padding: 0 .2em; }
+"""
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def render_table(report_dir: Path, table: Table) -> str:
+    header, rows = read_csv_rows(report_dir / table.csv_path)
+    columns = list(table.columns) if table.columns else header
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ValueError(f"{table.csv_path}: no columns {missing}")
+    out = [f'<table data-source="{html.escape(table.csv_path)}">']
+    if table.caption:
+        out.append(f"<caption>{html.escape(table.caption)}</caption>")
+    out.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>")
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{html.escape(row[c])}</td>" for c in columns) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def render_figure(report_dir: Path, fig: Figure) -> str:
+    if not (report_dir / fig.path).is_file():
+        raise FileNotFoundError(f"{report_dir / fig.path}: figure missing")
+    src = html.escape(Path(fig.path).as_posix())
+    return (f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(fig.caption)}"></a>'
+            f"<figcaption>{html.escape(fig.caption)}</figcaption></figure>")
+
+
+def write_report(report_path: Path, title: str, summary_lines: list[str], sections: list[Section]) -> Path:
+    """Write ``report_path`` atomically. Paths in ``sections`` are relative to its folder.
+
+    Raises:
+        FileNotFoundError / ValueError: a referenced figure or CSV column does not exist (a report that
+        points at nothing is a bug, not a page to ship).
+    """
+    report_path = Path(report_path)
+    report_dir = report_path.parent
+    body = [f"<header><h1>{html.escape(title)}</h1>"]
+    body += [f"<p>{line}</p>" for line in summary_lines]  # summary lines are trusted HTML built by run.py
+    body.append("</header>")
+    for section in sections:
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        body += [f"<p>{p}</p>" for p in section.paragraphs]
+        body += [render_table(report_dir, t) for t in section.tables]
+        body += [render_figure(report_dir, f) for f in section.figures]
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+    write_text_atomic(report_path, page)
+    return report_path
+
+
+def relative(path: Path, start: Path) -> str:
+    """``path`` relative to ``start``, POSIX style (for links inside the report)."""
+    return Path(os.path.relpath(path, start)).as_posix()
