@@ -1,0 +1,144 @@
+"""The published training losses of the baselines, as modules ``build_loss`` can look up.
+
+Each loss takes ``forward(outputs, target) -> (total, parts)``: ``outputs`` is what the model returned
+(a tensor, or a tuple/list whose element 0 is the final image), ``target`` a (B, 3, H, W) tensor in
+[0, 1]; ``total`` is a scalar tensor to back-propagate and ``parts`` a dict of floats for logging.
+
+- ``charbonnier_edge`` (MPRNet): over every output image, Charbonnier(eps 1e-3) + 0.05 x the
+  Charbonnier distance of Laplacian-pyramid edges (5 x 5 binomial-like kernel [.05 .25 .4 .25 .05]).
+- ``psnr`` (NAFNet): ``10 / ln 10 * mean_b log(MSE_b + 1e-8)``, i.e. minus the mean per-image PSNR
+  (up to a constant); on the final output.
+- ``neg_ssim`` (PReNet): minus the SSIM (11 x 11 Gaussian window, sigma 1.5, zero "same" padding)
+  of the final output.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _images(outputs) -> list[torch.Tensor]:
+    return list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.ndim != 4 or pred.shape != target.shape:
+        raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} must be the same "
+                         "(B, C, H, W) shape")
+
+
+def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Mean of sqrt((pred - target)^2 + eps^2) over all elements; a smooth L1."""
+    return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
+
+
+class LaplacianEdges(nn.Module):
+    """One Laplacian-pyramid band of (B, C, H, W): x minus its blurred, 2x-decimated and re-expanded
+    version (the MPRNet edge loss's feature). Same shape as the input."""
+
+    def __init__(self):
+        super().__init__()
+        k = torch.tensor([0.05, 0.25, 0.4, 0.25, 0.05])
+        self.register_buffer("kernel", torch.outer(k, k)[None, None], persistent=False)
+
+    def _blur(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        x = F.pad(x, (2, 2, 2, 2), mode="replicate")
+        return F.conv2d(x, self.kernel.to(x.dtype).expand(c, 1, 5, 5), groups=c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        blurred = self._blur(x)
+        # Keep every second sample, zero the rest, x4 to restore the mean, blur again: an expansion.
+        expanded = torch.zeros_like(blurred)
+        expanded[:, :, ::2, ::2] = blurred[:, :, ::2, ::2] * 4
+        return x - self._blur(expanded)
+
+
+class CharbonnierEdgeLoss(nn.Module):
+    """MPRNet: sum over output images of Charbonnier + ``edge_weight`` x edge Charbonnier."""
+
+    def __init__(self, edge_weight: float = 0.05, eps: float = 1e-3):
+        super().__init__()
+        self.edge_weight = edge_weight
+        self.eps = eps
+        self.edges = LaplacianEdges()
+
+    def forward(self, outputs, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        char, edge = 0.0, 0.0
+        target_edges = self.edges(target)
+        for pred in _images(outputs):
+            _check_pair(pred, target)
+            char = char + charbonnier(pred, target, self.eps)
+            edge = edge + charbonnier(self.edges(pred), target_edges, self.eps)
+        total = char + self.edge_weight * edge
+        return total, {"charbonnier": float(char), "edge": float(edge), "total": float(total)}
+
+
+class PSNRLoss(nn.Module):
+    """NAFNet: ``weight * 10 / ln 10 * mean over the batch of log(MSE + 1e-8)`` on the final output.
+
+    Lower is better; ``-loss`` is the mean per-image PSNR of [0, 1] images (up to the 1e-8 guard).
+    """
+
+    def __init__(self, weight: float = 1.0):
+        super().__init__()
+        self.weight = weight
+        self.scale = 10.0 / math.log(10.0)
+
+    def forward(self, outputs, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        pred = _images(outputs)[0]
+        _check_pair(pred, target)
+        mse = ((pred - target) ** 2).mean(dim=(1, 2, 3))
+        total = self.weight * self.scale * torch.log(mse + 1e-8).mean()
+        return total, {"psnr": float(-total / self.weight), "total": float(total)}
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """(size, size) Gaussian weights summing to 1."""
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return torch.outer(g, g).float()
+
+
+def ssim_torch(pred: torch.Tensor, target: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM of (B, C, H, W) images in [0, 1] (data range 1), Gaussian-windowed per channel with
+    zero "same" padding (the pytorch-ssim convention PReNet trains with); differentiable."""
+    c = pred.shape[1]
+    k = window.to(pred.dtype)[None, None].expand(c, 1, *window.shape)
+    pad = window.shape[-1] // 2
+
+    def filt(t):
+        return F.conv2d(t, k, padding=pad, groups=c)
+
+    mu_x, mu_y = filt(pred), filt(target)
+    sxx = filt(pred * pred) - mu_x ** 2
+    syy = filt(target * target) - mu_y ** 2
+    sxy = filt(pred * target) - mu_x * mu_y
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
+    return ssim_map.mean()
+
+
+class NegSSIMLoss(nn.Module):
+    """PReNet: ``-SSIM(final output, target)``."""
+
+    def __init__(self, window_size: int = 11, sigma: float = 1.5):
+        super().__init__()
+        self.register_buffer("window", gaussian_window(window_size, sigma), persistent=False)
+
+    def forward(self, outputs, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        pred = _images(outputs)[0]
+        _check_pair(pred, target)
+        value = ssim_torch(pred, target, self.window)
+        return -value, {"ssim": float(value), "total": float(-value)}
+
+
+BASELINE_LOSSES: dict[str, type[nn.Module]] = {
+    "charbonnier_edge": CharbonnierEdgeLoss,
+    "psnr": PSNRLoss,
+    "neg_ssim": NegSSIMLoss,
+}
