@@ -1,0 +1,237 @@
+"""PSNR and SSIM under the three protocols of the restoration literature (REFERENCE.md section 6).
+
+=========  ==================================================  =========================================
+protocol   PSNR                                                SSIM
+=========  ==================================================  =========================================
+``y``      Y of MATLAB ``rgb2ycbcr`` (rounded), range 255      Wang et al.: 11x11 Gaussian (sigma 1.5),
+                                                               K=(0.01, 0.03), "valid" region, mean map
+``rgb``    RGB uint8, MSE over all pixels and channels         Wang SSIM per channel, mean of channels
+``bandwise`` per RGB band, mean of the band PSNRs              scikit-image defaults per band (7x7
+                                                               uniform, sample covariance), mean
+=========  ==================================================  =========================================
+
+The numpy functions take (H, W, 3) uint8 arrays (what a restored image is once clamped to [0, 1],
+scaled to 255 and rounded). The torch functions take (B, 3, H, W) float tensors in [0, 1], quantize them
+the same way and return one score per image, so that GPU evaluation gives the numpy figures.
+Identical images score PSNR = inf and SSIM = 1.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PROTOCOLS = ("y", "rgb", "bandwise")
+
+# MATLAB rgb2ycbcr for uint8 input: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 (R, G, B in 0..255).
+_Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
+_Y_OFFSET = 16.0
+_K1, _K2 = 0.01, 0.03
+_GAUSS_SIGMA, _GAUSS_RADIUS = 1.5, 5     # 11 x 11 window (scikit-image: int(3.5 * 1.5 + 0.5) = 5)
+_UNIFORM_SIZE = 7                         # scikit-image default window
+
+
+def _check_protocol(protocol: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+
+def _check_pair(pred: np.ndarray, target: np.ndarray) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target differ in shape: {pred.shape} vs {target.shape}")
+    if pred.ndim != 3 or pred.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3) arrays, got shape {pred.shape}")
+    if pred.dtype != np.uint8 or target.dtype != np.uint8:
+        raise ValueError(f"expected uint8 arrays, got {pred.dtype} and {target.dtype}")
+
+
+def rgb_to_y(img: np.ndarray, round_: bool = True) -> np.ndarray:
+    """MATLAB ``rgb2ycbcr`` luma of an (H, W, 3) uint8 RGB image.
+
+    Returns:
+        (H, W) float64 in [16, 235]; rounded to integers when ``round_`` (MATLAB returns uint8).
+    """
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3), got shape {img.shape}")
+    y = img.astype(np.float64) @ _Y_WEIGHTS + _Y_OFFSET
+    return np.round(y) if round_ else y
+
+
+def _psnr_from_mse(mse: float, peak: float = 255.0) -> float:
+    return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+def psnr(pred: np.ndarray, target: np.ndarray, protocol: str = "rgb") -> float:
+    """PSNR in dB of two (H, W, 3) uint8 images under ``protocol`` (``y``, ``rgb``, ``bandwise``)."""
+    _check_protocol(protocol)
+    _check_pair(pred, target)
+    if protocol == "y":
+        diff = rgb_to_y(pred) - rgb_to_y(target)
+        return _psnr_from_mse(float(np.mean(diff * diff)))
+    diff = pred.astype(np.float64) - target.astype(np.float64)
+    if protocol == "rgb":
+        return _psnr_from_mse(float(np.mean(diff * diff)))
+    band_mse = np.mean(diff * diff, axis=(0, 1))
+    return float(np.mean([_psnr_from_mse(float(m)) for m in band_mse]))
+
+
+def _gaussian_1d(sigma: float = _GAUSS_SIGMA, radius: int = _GAUSS_RADIUS) -> np.ndarray:
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _ssim_map_stats(x: np.ndarray, y: np.ndarray, window: str) -> float:
+    """Mean SSIM of two (H, W) float64 planes with data range 255, border of the window radius dropped."""
+    if window == "gaussian":
+        k = _gaussian_1d()
+        radius, cov_norm = _GAUSS_RADIUS, 1.0
+
+        def filt(a):
+            return cv2.sepFilter2D(a, cv2.CV_64F, k, k, borderType=cv2.BORDER_REFLECT)
+    else:
+        radius = (_UNIFORM_SIZE - 1) // 2
+        n = _UNIFORM_SIZE * _UNIFORM_SIZE
+        cov_norm = n / (n - 1)    # scikit-image's sample covariance
+
+        def filt(a):
+            return cv2.boxFilter(a, cv2.CV_64F, (_UNIFORM_SIZE, _UNIFORM_SIZE), normalize=True,
+                                 borderType=cv2.BORDER_REFLECT)
+    min_side = 2 * radius + 1
+    if x.shape[0] < min_side or x.shape[1] < min_side:
+        raise ValueError(f"SSIM needs images of at least {min_side}x{min_side}, got shape {x.shape}")
+    # Shift by the mid value before the second moments: variances are shift-invariant and the
+    # smaller numbers keep E[x^2] - E[x]^2 from cancelling.
+    xc, yc = x - 128.0, y - 128.0
+    mx, my = filt(xc), filt(yc)
+    vx = cov_norm * (filt(xc * xc) - mx * mx)
+    vy = cov_norm * (filt(yc * yc) - my * my)
+    vxy = cov_norm * (filt(xc * yc) - mx * my)
+    mx += 128.0
+    my += 128.0
+    c1, c2 = (_K1 * 255.0) ** 2, (_K2 * 255.0) ** 2
+    s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s[radius:-radius, radius:-radius].mean(dtype=np.float64))
+
+
+def ssim(pred: np.ndarray, target: np.ndarray, protocol: str = "rgb") -> float:
+    """SSIM of two (H, W, 3) uint8 images under ``protocol`` (``y``, ``rgb``, ``bandwise``)."""
+    _check_protocol(protocol)
+    _check_pair(pred, target)
+    if protocol == "y":
+        return _ssim_map_stats(rgb_to_y(pred), rgb_to_y(target), "gaussian")
+    window = "gaussian" if protocol == "rgb" else "uniform"
+    p, t = pred.astype(np.float64), target.astype(np.float64)
+    return float(np.mean([_ssim_map_stats(p[..., c], t[..., c], window) for c in range(3)]))
+
+
+# --------------------------------------------------------------------------------------------- torch
+
+
+def _check_tensors(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target differ in shape: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    if pred.ndim != 4 or pred.shape[1] != 3:
+        raise ValueError(f"expected (B, 3, H, W) tensors, got shape {tuple(pred.shape)}")
+
+
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] float -> values in {0, ..., 255} (still float): clamp, scale, round half up like ``from_float``."""
+    return torch.floor(x.clamp(0, 1) * 255.0 + 0.5)
+
+
+def _planes(x: torch.Tensor, protocol: str) -> torch.Tensor:
+    """(B, 3, H, W) in 0..255 -> the planes the protocol scores: (B, 1, H, W) Y or (B, 3, H, W) RGB."""
+    if protocol != "y":
+        return x
+    w = torch.as_tensor(_Y_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return torch.round((x * w).sum(1, keepdim=True) + _Y_OFFSET)
+
+
+def _prepare(pred, target, protocol, quantize_input):
+    _check_protocol(protocol)
+    _check_tensors(pred, target)
+    # float64 where it is cheap (CPU) keeps the figures equal to the numpy ones to ~1e-10;
+    # on a GPU float32 with the mean shift below stays within ~1e-5 of them.
+    dtype = torch.float64 if pred.device.type == "cpu" else torch.float32
+    pred, target = pred.to(dtype), target.to(dtype)
+    if quantize_input:
+        pred, target = quantize(pred), quantize(target)
+    else:
+        pred, target = pred * 255.0, target * 255.0
+    return _planes(pred, protocol), _planes(target, protocol)
+
+
+def psnr_torch(pred: torch.Tensor, target: torch.Tensor, protocol: str = "rgb",
+               quantize_input: bool = True) -> torch.Tensor:
+    """Per-image PSNR in dB of (B, 3, H, W) tensors in [0, 1]; returns (B,), inf where identical."""
+    p, t = _prepare(pred, target, protocol, quantize_input)
+    diff2 = (p - t) ** 2
+    if protocol == "bandwise":
+        mse = diff2.mean(dim=(2, 3))                       # (B, 3)
+        return (10 * torch.log10(255.0 ** 2 / mse)).mean(1)
+    mse = diff2.flatten(1).mean(1)
+    return 10 * torch.log10(255.0 ** 2 / mse)
+
+
+def _filter(x: torch.Tensor, protocol: str) -> torch.Tensor:
+    """Depthwise 'valid' filtering of (B, C, H, W) with the protocol's window (Gaussian or uniform)."""
+    c = x.shape[1]
+    if protocol == "bandwise":
+        k = torch.full((_UNIFORM_SIZE,), 1.0 / _UNIFORM_SIZE, dtype=x.dtype, device=x.device)
+    else:
+        k = torch.as_tensor(_gaussian_1d(), dtype=x.dtype, device=x.device)
+    n = k.numel()
+    x = F.conv2d(x, k.view(1, 1, n, 1).expand(c, 1, n, 1), groups=c)
+    return F.conv2d(x, k.view(1, 1, 1, n).expand(c, 1, 1, n), groups=c)
+
+
+def ssim_torch(pred: torch.Tensor, target: torch.Tensor, protocol: str = "rgb",
+               quantize_input: bool = True) -> torch.Tensor:
+    """Per-image SSIM of (B, 3, H, W) tensors in [0, 1]; returns (B,).
+
+    With ``quantize_input=False`` the function is differentiable (a training loss can use it).
+    """
+    p, t = _prepare(pred, target, protocol, quantize_input)
+    size = _UNIFORM_SIZE if protocol == "bandwise" else 2 * _GAUSS_RADIUS + 1
+    if p.shape[-1] < size or p.shape[-2] < size:
+        raise ValueError(f"SSIM needs images of at least {size}x{size}, got shape {tuple(pred.shape)}")
+    cov_norm = size * size / (size * size - 1) if protocol == "bandwise" else 1.0
+    pc, tc = p - 128.0, t - 128.0                         # see _ssim_map_stats: shift for precision
+    stats = _filter(torch.cat([pc, tc, pc * pc, tc * tc, pc * tc], 1), protocol)
+    mx, my, xx, yy, xy = stats.chunk(5, dim=1)
+    vx = cov_norm * (xx - mx * mx)
+    vy = cov_norm * (yy - my * my)
+    vxy = cov_norm * (xy - mx * my)
+    mx, my = mx + 128.0, my + 128.0
+    c1, c2 = (_K1 * 255.0) ** 2, (_K2 * 255.0) ** 2
+    s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return s.mean(dim=(2, 3)).mean(1)
+
+
+class PSNR(nn.Module):
+    """Module twin of :func:`psnr_torch` (mean over the batch)."""
+
+    def __init__(self, protocol: str = "rgb", quantize_input: bool = True):
+        super().__init__()
+        _check_protocol(protocol)
+        self.protocol, self.quantize_input = protocol, quantize_input
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return psnr_torch(pred, target, self.protocol, self.quantize_input).mean()
+
+
+class SSIM(nn.Module):
+    """Module twin of :func:`ssim_torch` (mean over the batch); differentiable when not quantizing."""
+
+    def __init__(self, protocol: str = "rgb", quantize_input: bool = False):
+        super().__init__()
+        _check_protocol(protocol)
+        self.protocol, self.quantize_input = protocol, quantize_input
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return ssim_torch(pred, target, self.protocol, self.quantize_input).mean()
