@@ -1,0 +1,133 @@
+"""Building blocks of GLSGN: residual block, patch normalization (eq. 4-5), spatial attention and
+perceptual attention consistency (eq. 2-3), and the patch-grid bookkeeping.
+
+Patches of a pathway travel as one batch ``(B * gh * gw, C, h, w)``, ordered image by image and,
+inside an image, row by row (``n = (b * gh + i) * gw + j``), so that the grid of an image can be
+rebuilt for the statistics that couple patches (patch normalization) and for stitching.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def to_patches(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """(B, C, gh*h, gw*w) -> (B*gh*gw, C, h, w), patches row by row."""
+    b, c, height, width = x.shape
+    gh, gw = grid
+    if height % gh or width % gw:
+        raise ValueError(f"cannot cut shape {tuple(x.shape)} into a {gh}x{gw} grid")
+    h, w = height // gh, width // gw
+    return x.reshape(b, c, gh, h, gw, w).permute(0, 2, 4, 1, 3, 5).reshape(b * gh * gw, c, h, w)
+
+
+def from_patches(p: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """(B*gh*gw, C, h, w) -> (B, C, gh*h, gw*w): the inverse of :func:`to_patches`."""
+    n, c, h, w = p.shape
+    gh, gw = grid
+    if n % (gh * gw):
+        raise ValueError(f"{n} patches do not fill whole {gh}x{gw} grids")
+    b = n // (gh * gw)
+    return p.reshape(b, gh, gw, c, h, w).permute(0, 3, 1, 4, 2, 5).reshape(b, c, gh * h, gw * w)
+
+
+def map_chunks(fn: Callable[[int, int], torch.Tensor], n: int, chunk: int | None) -> torch.Tensor:
+    """``fn(start, stop)`` over patch ranges of at most ``chunk`` patches, results concatenated on dim 0.
+
+    Every operation that goes through here is patch-local, so chunking changes memory, not results.
+    """
+    if chunk is None or chunk >= n:
+        return fn(0, n)
+    out = None
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        part = fn(start, stop)
+        if out is None:
+            out = part.new_empty((n,) + part.shape[1:])
+        out[start:stop] = part
+    return out
+
+
+class ResBlock(nn.Module):
+    """``x + conv3x3(lrelu(conv3x3(x)))``, channels kept. (N, C, h, w) -> (N, C, h, w)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
+class PatchNorm(nn.Module):
+    """Patch normalization (eq. 4-5) for the residual blocks of a local pathway's decoder.
+
+    For patch g with block input ``x_g`` and block output ``x^_g`` (N, C, h, w), per channel:
+    ``r_g = mean(|x^_g| / (|x_g| + eps))`` (the restoring intensity; eps guards the division),
+    ``A_g = mean over the existing 4-neighbours n of r_n / r_g`` (1 for a lone patch) and
+    ``x^'_g = A_g * x^_g + B(x^_g)`` with ``B`` a 1x1 convolution (the learned bias).
+
+    The three steps are separate methods so that a caller can run :meth:`intensity` and
+    :meth:`apply` chunk by chunk and :meth:`factor` once on all patches of an image.
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-2):
+        super().__init__()
+        self.eps = eps
+        self.bias = nn.Conv2d(channels, channels, 1)
+
+    def intensity(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) twice -> r, (N, C)."""
+        return (x_hat.abs() / (x.abs() + self.eps)).mean(dim=(2, 3))
+
+    @staticmethod
+    def factor(r: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """r (B*gh*gw, C) -> A (B*gh*gw, C): neighbours' mean intensity over the patch's own."""
+        gh, gw = grid
+        n, c = r.shape
+        if gh * gw == 1:
+            return torch.ones_like(r)
+        grid_r = r.reshape(n // (gh * gw), gh, gw, c).permute(0, 3, 1, 2)        # (B, C, gh, gw)
+        kernel = r.new_tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+        # Zero padding makes a border patch sum only its existing neighbours; count them the same way.
+        neighbour_sum = F.conv2d(grid_r.reshape(-1, 1, gh, gw), kernel, padding=1).reshape(grid_r.shape)
+        count = F.conv2d(r.new_ones(1, 1, gh, gw), kernel, padding=1)
+        a = neighbour_sum / count / grid_r
+        return a.permute(0, 2, 3, 1).reshape(n, c)
+
+    def apply(self, x_hat: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """``A * x^ + B(x^)``: x_hat (N, C, h, w), a (N, C)."""
+        return a[:, :, None, None] * x_hat + self.bias(x_hat)
+
+    def forward(self, x: torch.Tensor, x_hat: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """All patches at once: x, x_hat (B*gh*gw, C, h, w) -> (B*gh*gw, C, h, w)."""
+        return self.apply(x_hat, self.factor(self.intensity(x, x_hat), grid))
+
+
+class SpatialAttention(nn.Module):
+    """The gating mask of DMGN (our reading of the paper's Fig. 2b): 1x1 conv -> tanh -> 1x1 conv to
+    one channel -> sigmoid. (N, C, h, w) -> (N, 1, h, w) in (0, 1)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 1), nn.Tanh(), nn.Conv2d(channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.body(x))
+
+
+def consistent_attention(own: torch.Tensor, previous: torch.Tensor | None, global_: torch.Tensor | None,
+                         sigma1: float, sigma2: float) -> torch.Tensor:
+    """Eq. 2: ``(f_i(E_i) + s1 f_{i-1}(E_{i-1}) + s2 f_g(F_g)) / (1 + s1 + s2)``; missing terms drop out of
+    numerator and denominator. All maps (N, 1, h, w); the result stays in (0, 1)."""
+    total, weight = own, 1.0
+    if previous is not None:
+        total, weight = total + sigma1 * previous, weight + sigma1
+    if global_ is not None:
+        total, weight = total + sigma2 * global_, weight + sigma2
+    return total / weight
