@@ -1,0 +1,285 @@
+"""The benchmark runner: every model on every dataset, scored, timed, and reported.
+
+:func:`run_benchmark` takes any ``torch.nn.Module`` objects by name (this module imports no model code)
+and writes into ``out``::
+
+    per_image.csv   one row per model, dataset and image (PSNR, SSIM, runtime, peak memory, status)
+    summary.csv     one row per model and dataset: model, dataset, protocol, n, psnr, ssim, runtime_s, peak_mem_gb
+    summary.md      the paper's table shape: one row per model, PSNR / SSIM per dataset
+    complexity.csv/.md  parameters, MACs at the profile size (3840 x 2160 by default), runtime, peak memory
+    images/<dataset>/<model>/<id>.png   the restored images
+    grids/<dataset>/<id>.png            input | each model | target, PSNR/SSIM in the captions
+    runtime_psnr_<dataset>.png          runtime against PSNR per model (the paper's Figure 7)
+
+Scores follow REFERENCE.md section 6: outputs clamped to [0, 1], rounded to uint8, scored per image under
+the dataset's protocol, averaged over the set. Per-image runtime is the wall time of the forward pass
+(device synchronized, disk excluded); the summary reports its median. The complexity table times a random
+input of the profile size with warm-up and the median of ``repeats`` runs.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from PIL import Image
+from tqdm import tqdm
+
+from uhr4k.benchmark import metrics, report
+from uhr4k.benchmark.datasets import PRESETS, Pair, find_pairs, read_pair, resolve, to_tensor
+from uhr4k.benchmark.profiling import (count_macs, count_parameters, device_name, is_out_of_memory, peak_memory,
+                                       reset_peak_memory, synchronize, time_forward)
+from uhr4k.benchmark.tiling import tiled_forward
+from uhr4k.errors import InputError
+from uhr4k.io import to_uint8, write_image, write_text_atomic
+
+# Protocol guessed from a folder's layout when no preset names it (REFERENCE.md section 6).
+_LAYOUT_PROTOCOLS = (("blended", "bandwise"), ("transmission", "bandwise"), ("hazy", "rgb"), ("rain", "y"))
+
+
+@dataclass
+class BenchDataset:
+    """A named list of pairs and the metric protocol its table uses."""
+
+    name: str
+    pairs: list[Pair]
+    protocol: str
+
+
+def load_dataset(root_or_preset: str, subset: str | None = None, split: str = "test",
+                 protocol: str = "auto") -> BenchDataset:
+    """Pairs of a folder or preset with its name and protocol.
+
+    ``protocol="auto"`` takes the preset's (UHR4K-Rain and the rain sets: ``y``; reflection sets:
+    ``bandwise``; dehazing: ``rgb``); for a plain folder it is guessed from its layout (``blended``
+    -> bandwise, ``hazy`` -> rgb, ``rain`` -> y) and is ``rgb`` otherwise.
+    """
+    root, preset = resolve(root_or_preset)
+    pairs = find_pairs(root_or_preset, subset=subset, split=split)
+    if preset is not None:
+        name = preset.name
+    elif subset:
+        name = f"{root.name}-{subset}"
+    else:
+        name = root.name
+    if protocol == "auto":
+        if preset is not None:
+            protocol = preset.protocol
+        elif subset:
+            protocol = {"syn": "bandwise", "real": "bandwise", "rain": "y"}.get(subset.lower().replace("uhr4k-", ""), "rgb")
+        else:
+            protocol = _guess_protocol(root, pairs[0])
+    elif protocol not in metrics.PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r}; expected auto or one of {', '.join(metrics.PROTOCOLS)}")
+    return BenchDataset(name, pairs, protocol)
+
+
+def _guess_protocol(root: Path, pair: Pair) -> str:
+    """A folder named like a preset (``rain100h-sample``) takes its protocol; else the layout decides."""
+    name = root.name.lower()
+    for preset in PRESETS.values():
+        if name.startswith(preset.name) or any(name.startswith(f.lower()) for f in preset.folders):
+            return preset.protocol
+    where = f"{name} {pair.input.parent.name} {pair.input.stem}".lower()
+    # whole words only: "train" must not read as "rain"
+    return next((p for key, p in _LAYOUT_PROTOCOLS if re.search(rf"(^|[^a-z]){key}", where)), "rgb")
+
+
+@dataclass
+class BenchResult:
+    out: Path
+    summary: list[dict]
+    per_image: list[dict]
+    complexity: list[dict]
+    files: list[Path] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"{r['model']:>14s}  {r['dataset']:<16s} {r['protocol']:<8s} n={r['n']:<4d} "
+               f"PSNR {report._fmt(r['psnr'], 2):>6s}  SSIM {report._fmt(r['ssim'], 4)}  "
+               f"{report._fmt(r['runtime_s'], 3)} s/img" for r in self.summary]
+        failed = [r for r in self.per_image if r["status"] != "ok"]
+        if failed:
+            out.append(f"{len(failed)} evaluation(s) did not complete (status in per_image.csv)")
+        return out + [f"wrote {self.out}/summary.csv, summary.md, per_image.csv, complexity.csv"]
+
+
+def check_sizes(pairs: list[Pair]) -> None:
+    """Read only the headers of every pair: a missing, unreadable or size-mismatched pair fails before any
+    model runs (a long run never dies on its last image for a reason visible at the start)."""
+    for pair in pairs:
+        sizes = []
+        for path in (pair.input, pair.target):
+            try:
+                with Image.open(path) as im:
+                    sizes.append(im.size)
+            except FileNotFoundError:
+                raise InputError("no such file", path) from None
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise InputError(f"cannot read image header ({exc})", path) from None
+        if sizes[0] != sizes[1]:
+            raise InputError(f"input is {sizes[0][0]}x{sizes[0][1]} but its target {pair.target} is "
+                             f"{sizes[1][0]}x{sizes[1][1]}", pair.input)
+
+
+def _first(output):
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def _to_uint8_image(t: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8, clamped and rounded (metrics.quantize)."""
+    return metrics.quantize(t[0].float()).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+class _Tiled(nn.Module):
+    def __init__(self, model, tile, overlap):
+        super().__init__()
+        self.model, self.tile, self.overlap = model, tile, overlap
+
+    def forward(self, x):
+        return tiled_forward(self.model, x, self.tile, self.overlap)
+
+
+def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], out: str | os.PathLike,
+                  device: str = "cpu", tile: int | None = None, overlap: int = 32, save_images: bool = True,
+                  max_grids: int | None = None, profile_size: tuple[int, int] | None = (3840, 2160),
+                  repeats: int = 5, warmup: int = 1) -> BenchResult:
+    """Evaluate ``models`` (name -> module) on ``datasets`` and write the tables and images into ``out``.
+
+    Args:
+        device: ``cpu`` or ``cuda`` (``cuda:N``).
+        tile: run models tile by tile (:func:`tiled_forward`) with this tile side and ``overlap``.
+        save_images: write restored images and comparison grids (at most ``max_grids`` per dataset).
+        profile_size: (width, height) of the complexity table's MACs and runtime; None skips the runtime.
+    """
+    if not models:
+        raise InputError("no model to evaluate")
+    if not datasets:
+        raise InputError("no dataset to evaluate on")
+    out = Path(out)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available")
+    for d in datasets:
+        check_sizes(d.pairs)
+    runnable = {name: (_Tiled(m, tile, overlap) if tile else m).to(dev).eval() for name, m in models.items()}
+    result = BenchResult(out, [], [], [])
+    total = sum(len(d.pairs) for d in datasets) * len(models)
+    with tqdm(total=total, desc="bench", unit="eval") as bar:
+        for d in datasets:
+            rows = _evaluate_dataset(runnable, d, out, dev, save_images, max_grids, bar)
+            result.per_image += rows
+            result.summary += _summarize(rows, models, d)
+    result.complexity = _complexity(models, runnable, dev, profile_size, repeats, warmup)
+    _write_outputs(result, datasets)
+    return result
+
+
+def _evaluate_dataset(models, d: BenchDataset, out: Path, dev, save_images, max_grids, bar) -> list[dict]:
+    rows = []
+    for index, pair in enumerate(d.pairs):
+        inp, tgt = read_pair(pair)
+        inp8, tgt8 = to_uint8(inp), to_uint8(tgt)
+        x = to_tensor(inp)[None].to(dev)
+        panels = [(f"input\n{_score_caption(inp8, tgt8, d.protocol)}", inp8)]
+        for name, model in models.items():
+            row = {"model": name, "dataset": d.name, "protocol": d.protocol, "id": pair.id,
+                   "psnr": math.nan, "ssim": math.nan, "runtime_s": math.nan, "peak_mem_gb": math.nan}
+            try:
+                synchronize(dev)
+                reset_peak_memory(dev)
+                start = time.perf_counter()
+                with torch.inference_mode():
+                    y = _first(model(x))
+                synchronize(dev)
+                row["runtime_s"] = time.perf_counter() - start
+                row["peak_mem_gb"] = peak_memory(dev) / 1e9
+            except Exception as exc:          # noqa: BLE001 - out-of-memory is a result, the rest re-raises
+                if not is_out_of_memory(exc):
+                    raise
+                if dev.type == "cuda":
+                    torch.cuda.empty_cache()
+                rows.append({**row, "status": "out of memory"})
+                panels.append((f"{name}\nout of memory", np.zeros_like(inp8)))
+                bar.update()
+                continue
+            if tuple(y.shape) != tuple(x.shape):
+                raise ValueError(f"model {name!r} returned shape {tuple(y.shape)} for input {tuple(x.shape)}")
+            pred = _to_uint8_image(y)
+            row["psnr"] = metrics.psnr(pred, tgt8, d.protocol)
+            row["ssim"] = metrics.ssim(pred, tgt8, d.protocol)
+            rows.append({**row, "status": "ok"})
+            if save_images:
+                write_image(out / "images" / d.name / name / f"{pair.id}.png", pred)
+            panels.append((f"{name}\n{row['psnr']:.2f} dB / {row['ssim']:.4f}", pred))
+            bar.update()
+        if save_images and (max_grids is None or index < max_grids):
+            panels.append(("target\n(reference)", tgt8))
+            write_image(out / "grids" / d.name / f"{pair.id}.png", report.comparison_grid(panels))
+    return rows
+
+
+def _score_caption(pred, target, protocol) -> str:
+    return f"{metrics.psnr(pred, target, protocol):.2f} dB / {metrics.ssim(pred, target, protocol):.4f}"
+
+
+def _summarize(rows: list[dict], models, d: BenchDataset) -> list[dict]:
+    summary = []
+    for name in models:
+        mine = [r for r in rows if r["model"] == name]
+        ok = [r for r in mine if r["status"] == "ok"]
+        complete = len(ok) == len(mine) and ok
+        # A set with a failed image has no mean: averaging the rest would silently change the set.
+        summary.append({
+            "model": name, "dataset": d.name, "protocol": d.protocol, "n": len(ok),
+            "psnr": float(np.mean([r["psnr"] for r in ok])) if complete else math.nan,
+            "ssim": float(np.mean([r["ssim"] for r in ok])) if complete else math.nan,
+            "runtime_s": statistics.median(r["runtime_s"] for r in ok) if ok else math.nan,
+            "peak_mem_gb": max(r["peak_mem_gb"] for r in ok) if ok else math.nan,
+        })
+    return summary
+
+
+def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[dict]:
+    rows = []
+    width, height = profile_size or (3840, 2160)
+    shape = (1, 3, height, width)
+    for name, model in models.items():
+        trainable, total = count_parameters(model)
+        row = {"model": name, "params_m": total / 1e6, "trainable_params_m": trainable / 1e6,
+               "macs_g": math.nan, "input_size": f"{width}x{height}", "runtime_s": math.nan,
+               "runtime_spread_s": math.nan, "peak_mem_gb": math.nan, "device": device_name(dev), "status": "ok"}
+        try:
+            row["macs_g"] = count_macs(model, shape) / 1e9
+        except Exception as exc:              # noqa: BLE001 - a model the meta device cannot trace: say so
+            row["status"] = f"MACs not counted ({type(exc).__name__})"
+        if profile_size is not None:
+            timing = time_forward(runnable[name], torch.rand(shape, device=dev), warmup=warmup, repeats=repeats)
+            row.update(runtime_s=timing.median_s, runtime_spread_s=timing.max_s - timing.min_s,
+                       peak_mem_gb=timing.peak_mem_gb)
+            if timing.oom:
+                row["status"] = "out of memory"
+        rows.append(row)
+    return rows
+
+
+def _write_outputs(result: BenchResult, datasets: list[BenchDataset]) -> None:
+    out = result.out
+    report.write_csv(out / "per_image.csv", result.per_image, report.PER_IMAGE_COLUMNS)
+    report.write_csv(out / "summary.csv", result.summary, report.SUMMARY_COLUMNS)
+    write_text_atomic(out / "summary.md", report.summary_markdown(result.summary))
+    report.write_csv(out / "complexity.csv", result.complexity, report.COMPLEXITY_COLUMNS)
+    write_text_atomic(out / "complexity.md", report.complexity_markdown(result.complexity))
+    result.files += [out / n for n in ("per_image.csv", "summary.csv", "summary.md", "complexity.csv", "complexity.md")]
+    for d in datasets:
+        points = [(r["model"], r["runtime_s"], r["psnr"]) for r in result.summary if r["dataset"] == d.name]
+        plot = report.runtime_psnr_plot(points, title=f"{d.name} ({d.protocol}): runtime vs PSNR")
+        path = out / f"runtime_psnr_{d.name}.png"
+        write_image(path, plot)
+        result.files.append(path)

@@ -1,0 +1,77 @@
+"""``uhr4k bench``: evaluate models on datasets (library call: :func:`uhr4k.benchmark.runner.run_benchmark`)."""
+from __future__ import annotations
+
+import click
+
+from uhr4k.errors import InputError
+
+
+def _size(text: str) -> tuple[int, int] | None:
+    if text.lower() == "none":
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--profile-size must be WIDTHxHEIGHT or none, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise InputError(f"--profile-size must be positive, got {text!r}")
+    return w, h
+
+
+def build_models(names: tuple[str, ...], checkpoints: tuple[str, ...]) -> dict:
+    """``--model NAME`` through the registry, ``--checkpoint NAME=PATH`` through ``load_model``."""
+    from uhr4k.models import create_model
+
+    models = {}
+    for name in names:
+        models[name] = create_model(name)
+    for spec in checkpoints:
+        if "=" not in spec:
+            raise InputError(f"--checkpoint must be NAME=PATH, got {spec!r}")
+        name, path = spec.split("=", 1)
+        try:
+            from uhr4k.models.checkpoint import load_model
+        except ModuleNotFoundError:
+            raise InputError("checkpoints cannot be loaded by this version (uhr4k.models.checkpoint missing)",
+                             path) from None
+        model, _ = load_model(path, expected_name=name)
+        label = name if name not in models else f"{name}@{path}"
+        models[label] = model
+    return models
+
+
+@click.command(name="bench")
+@click.option("--model", "model_names", multiple=True, metavar="NAME",
+              help="Registered model to evaluate (repeatable); see `uhr4k models`. `identity` scores the input.")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
+              help="Trained model: registered NAME and its checkpoint file (repeatable).")
+@click.option("--data", "data", multiple=True, required=True, metavar="ROOT_OR_PRESET",
+              help="Dataset folder, preset (rain100h, uhr4k-syn, ...; under $UHR4K_DATA) or PRESET=PATH (repeatable).")
+@click.option("--subset", default=None, help="UHR4K subset (syn, rain, real) for a UHR4K root.")
+@click.option("--split", default="test", show_default=True, help="Split to evaluate.")
+@click.option("--protocol", default="auto", show_default=True,
+              type=click.Choice(["auto", "y", "rgb", "bandwise"]), help="Metric protocol (auto: the dataset's).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--tile", type=int, default=None, help="Run models on tiles of this side (bounded memory).")
+@click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap in pixels.")
+@click.option("--out", "out", default="bench-out", show_default=True, type=click.Path(file_okay=False),
+              help="Output folder for tables, images and plots.")
+@click.option("--profile-size", default="3840x2160", show_default=True,
+              help="WIDTHxHEIGHT of the complexity table's MACs and runtime; `none` skips the runtime.")
+@click.option("--repeats", type=int, default=5, show_default=True, help="Timed runs of the complexity profile.")
+@click.option("--no-images", is_flag=True, help="Do not write restored images and comparison grids.")
+@click.option("--max-grids", type=int, default=None, help="At most this many comparison grids per dataset.")
+def command(model_names, checkpoints, data, subset, split, protocol, device, tile, overlap, out, profile_size,
+            repeats, no_images, max_grids):
+    """Evaluate models on datasets: PSNR/SSIM per protocol, runtime, memory, tables, grids and plots."""
+    from uhr4k.benchmark.runner import load_dataset, run_benchmark
+
+    if not model_names and not checkpoints:
+        model_names = ("identity",)
+    datasets = [load_dataset(d, subset=subset, split=split, protocol=protocol) for d in data]
+    models = build_models(model_names, checkpoints)
+    result = run_benchmark(models, datasets, out, device=device, tile=tile, overlap=overlap,
+                           save_images=not no_images, max_grids=max_grids, profile_size=_size(profile_size),
+                           repeats=repeats)
+    for line in result.lines():
+        click.echo(line)
