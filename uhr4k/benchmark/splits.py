@@ -1,0 +1,212 @@
+"""Scene-disjoint train/val/test splits of a UHR4K root, with the paper's sizes, and leak reports.
+
+The paper's sizes (REFERENCE.md section 2): UHR4K-Syn and UHR4K-Rain 2,117 train / 50 test, UHR4K-Real
+316 train / 20 test, plus 20 held-out validation images each (**our reading**: 20 per subset). A root of
+another size gets the same fractions. Splits are drawn by *scene* (a video, a capture scene): all pairs
+of a scene land in one split. UHR4K-Syn and UHR4K-Rain are made from the same background frames, so they
+share one scene draw: a background in Syn's test set is in Rain's test set too.
+
+A leak is a scene found in more than one split (within a scene group), or the same target image (by its
+SHA-256 in the manifest) in more than one split.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from uhr4k import layout
+from uhr4k.errors import InputError
+
+PAPER_SIZES = {"syn": {"train": 2117, "val": 20, "test": 50},
+               "rain": {"train": 2117, "val": 20, "test": 50},
+               "real": {"train": 316, "val": 20, "test": 20}}
+SCENE_GROUPS = (("syn", "rain"), ("real",))
+
+
+def _group_of(subset_name: str) -> tuple[str, ...]:
+    key = layout.subset(subset_name).key
+    return next(g for g in SCENE_GROUPS if key in g)
+
+
+def _scene(row: dict) -> str:
+    return row["scene"] or row["id"]      # a row without a scene is its own scene
+
+
+def find_leaks(rows: list[dict]) -> list[str]:
+    """One line per leak: scenes in several splits of a scene group, targets shared across splits."""
+    leaks = []
+    scene_splits: dict[tuple, set] = defaultdict(set)
+    hash_splits: dict[tuple, set] = defaultdict(set)
+    for r in rows:
+        group = _group_of(r["subset"])
+        scene_splits[(group, _scene(r))].add(r["split"])
+        if r.get("sha256_target"):
+            hash_splits[(group, r["sha256_target"])].add((r["split"], r["subset"], r["id"]))
+    for (group, scene), splits in sorted(scene_splits.items()):
+        if len(splits) > 1:
+            leaks.append(f"scene {scene!r} ({'/'.join(group)}) is in splits {', '.join(sorted(splits))}")
+    for (group, digest), where in sorted(hash_splits.items()):
+        if len({s for s, _, _ in where}) > 1:
+            ids = ", ".join(sorted(f"{sub}/{split}/{i}" for split, sub, i in where))
+            leaks.append(f"identical target image (sha256 {digest[:12]}) in several splits: {ids}")
+    return leaks
+
+
+def split_targets(n: int, subset_key: str) -> dict[str, int]:
+    """Pairs wanted in val and test for a subset of ``n`` pairs: the paper's fractions, at least 1 each."""
+    paper = PAPER_SIZES[subset_key]
+    total = sum(paper.values())
+    return {s: max(1, round(n * paper[s] / total)) for s in ("test", "val")}
+
+
+@dataclass
+class SplitPlan:
+    """New split per (subset, id), the resulting sizes, and notes (e.g. too few scenes)."""
+
+    assignment: dict[tuple[str, str], str] = field(default_factory=dict)
+    sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_splits(rows: list[dict], seed: int = 0) -> SplitPlan:
+    """Draw scene-disjoint splits for every subset in ``rows`` (manifest rows).
+
+    Scenes are shuffled by ``seed`` and taken into test, then val, while they fit the target size (the
+    first scene always goes in, so a split is never empty when there are enough scenes); the rest is
+    train. The draw depends only on the scenes, their sizes and the seed, never on the current splits.
+    """
+    plan = SplitPlan()
+    for group in SCENE_GROUPS:
+        names = {layout.subset(k).name for k in group}
+        grows = [r for r in rows if r["subset"] in names]
+        if not grows:
+            continue
+        # scenes that share a target image are one scene: otherwise the image could land in two splits
+        unit = _merge_scenes_sharing_targets(grows)
+        # scene size = its pairs in the largest subset of the group (Syn and Rain share backgrounds)
+        per_subset: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for r in grows:
+            per_subset[r["subset"]][unit[_scene(r)]] += 1
+        scenes = sorted(set(unit.values()))
+        size = {s: max(c.get(s, 0) for c in per_subset.values()) for s in scenes}
+        n = sum(size.values())
+        targets = split_targets(n, group[0])
+        order = [scenes[i] for i in np.random.default_rng(seed).permutation(len(scenes))]
+        chosen: dict[str, str] = {}
+        for split in ("test", "val"):
+            if len(order) - len(chosen) <= 1:
+                plan.notes.append(f"{'/'.join(group)}: only {len(scenes)} scene(s); no {split} split drawn")
+                continue
+            count = 0
+            for s in order:
+                if s in chosen or len(order) - len(chosen) <= 1:
+                    continue
+                if count == 0 or count + size[s] <= targets[split]:
+                    chosen[s] = split
+                    count += size[s]
+                if count >= targets[split]:
+                    break
+        for r in grows:
+            plan.assignment[(r["subset"], r["id"])] = chosen.get(unit[_scene(r)], "train")
+    for (sub, _), split in plan.assignment.items():
+        plan.sizes.setdefault(sub, {s: 0 for s in layout.SPLITS})[split] += 1
+    return plan
+
+
+def _merge_scenes_sharing_targets(rows: list[dict]) -> dict[str, str]:
+    """scene -> the representative of its group of scenes connected by identical targets (union-find)."""
+    parent = {_scene(r): _scene(r) for r in rows}
+
+    def find(s):
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
+    first_scene: dict[str, str] = {}
+    for r in rows:
+        digest = r.get("sha256_target")
+        if not digest:
+            continue
+        if digest in first_scene:
+            a, b = find(first_scene[digest]), find(_scene(r))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        else:
+            first_scene[digest] = _scene(r)
+    return {s: find(s) for s in parent}
+
+
+@dataclass
+class SplitSummary:
+    root: Path
+    leaks_before: list[str]
+    plan: SplitPlan
+    moved: int = 0
+    applied: bool = False
+    leaks_after: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"leak: {line}" for line in self.leaks_before] or ["no leak in the current splits"]
+        out += [f"note: {n}" for n in self.plan.notes]
+        for sub, sizes in sorted(self.plan.sizes.items()):
+            out.append(f"{sub}: " + ", ".join(f"{s} {sizes[s]}" for s in layout.SPLITS))
+        if self.applied:
+            out.append(f"moved {self.moved} pair(s); manifest rewritten; "
+                       + ("no leak remains" if not self.leaks_after else f"{len(self.leaks_after)} leak(s) remain"))
+            out += [f"leak: {line}" for line in self.leaks_after]
+        else:
+            out.append(f"dry run: {self.moved} pair(s) would change split; rerun with --apply to move them")
+        return out
+
+
+def split_dataset(root: str | os.PathLike, seed: int = 0, apply: bool = False) -> SplitSummary:
+    """Report leaks in ``root``'s manifest, draw new scene-disjoint splits, and with ``apply`` move the
+    files into their new split folders and rewrite the manifest.
+
+    Moving is resumable: a file already at its new place (and gone from the old one) counts as moved, so
+    rerunning after an interruption with the same seed finishes the job. A file that would overwrite
+    another is an error, before anything moves.
+    """
+    root = Path(root)
+    rows = layout.read_manifest(root)
+    if not rows:
+        raise InputError(f"no {layout.MANIFEST_NAME} rows: nothing to split", root)
+    summary = SplitSummary(root, find_leaks(rows), plan_splits(rows, seed))
+    changing = [r for r in rows if summary.plan.assignment[(r["subset"], r["id"])] != r["split"]]
+    summary.moved = len(changing)
+    if not apply:
+        return summary
+    moves = []
+    for r in changing:
+        new_split = summary.plan.assignment[(r["subset"], r["id"])]
+        new_paths = {k: _moved_path(r[k], r["split"], new_split) for k in ("input", "target", "layer") if r[k]}
+        for key, rel in new_paths.items():
+            src, dst = root / r[key], root / rel
+            if src.exists() and dst.exists():
+                raise InputError(f"would overwrite {dst} while moving it to split {new_split}", src)
+            if not src.exists() and not dst.exists():
+                raise InputError(f"listed in {layout.MANIFEST_NAME} but missing", src)
+            moves.append((src, dst))
+        r.update(split=new_split, **new_paths)
+    for src, dst in moves:
+        if src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+    layout.write_manifest(root, rows)
+    summary.applied = True
+    summary.leaks_after = find_leaks(rows)
+    return summary
+
+
+def _moved_path(rel: str, old_split: str, new_split: str) -> str:
+    """``UHR4K-Syn/train/reflection/x.png`` -> ``UHR4K-Syn/test/reflection/x.png`` (the split component only)."""
+    parts = rel.split("/")
+    if len(parts) < 3 or parts[1] != old_split:
+        raise InputError(f"path does not follow <subset>/<split>/... (split {old_split!r})", rel)
+    parts[1] = new_split
+    return "/".join(parts)
