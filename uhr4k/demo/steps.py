@@ -1,0 +1,47 @@
+"""Named demo steps whose results are recorded, so an interrupted demo rerun reuses finished steps.
+
+A step's record ``<out>/.demo/<name>.json`` holds its result, its duration and the key of the options
+it ran with; it is written atomically after the step's files are complete. A rerun with the same key
+reuses the record (the step's own pipeline is resumable too, so a step killed half-way restarts cheaply).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from uhr4k.io import write_text_atomic
+
+
+def options_key(options: dict) -> str:
+    return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class StepRunner:
+    """Runs steps in order; ``timings`` maps each step to (seconds, reused)."""
+
+    def __init__(self, out: Path, options: dict):
+        self.out = Path(out)
+        self.state = self.out / ".demo"
+        self.key = options_key(options)
+        self.timings: dict[str, tuple[float, bool]] = {}
+
+    def run(self, name: str, fn: Callable[[], dict], echo: Callable[[str], None] = print) -> dict:
+        record_path = self.state / f"{name}.json"
+        if record_path.exists():
+            record = json.loads(record_path.read_text())
+            if record.get("key") == self.key:
+                self.timings[name] = (record["seconds"], True)
+                echo(f"[{name}] reused ({record['seconds']:.1f} s when it ran)")
+                return record["result"]
+        echo(f"[{name}] running")
+        start = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - start
+        write_text_atomic(record_path, json.dumps({"key": self.key, "seconds": seconds, "result": result},
+                                                  indent=1, sort_keys=True, default=str))
+        self.timings[name] = (seconds, False)
+        echo(f"[{name}] done in {seconds:.1f} s")
+        return result
