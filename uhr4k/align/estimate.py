@@ -42,7 +42,8 @@ class EstimateSettings:
     """Parameters of :func:`estimate_homography` (pixel units are full-resolution unless named ``coarse``)."""
 
     work_megapixels: float = 1.5      # ORB works at about this many pixels (scale-aware feature search)
-    n_features: int = 5000            # ORB keypoints kept at the working size
+    n_features: int = 5000            # ORB keypoints kept at the working size (fewer for smaller images)
+    min_features_kept: int = 1500     # ... but never fewer than this
     grid: tuple[int, int] = (16, 9)   # cells (x, y) over which keypoints are spread
     ratio: float = 0.8                # Lowe ratio test
     magsac_threshold_coarse: float = 1.5  # px at the working size
@@ -236,8 +237,11 @@ def estimate_homography(glass: np.ndarray, background: np.ndarray, settings: Est
     # the actual per-axis factors after rounding the working size
     sg = (small_g.shape[1] / wg, small_g.shape[0] / hg)
     sb = (small_b.shape[1] / wb, small_b.shape[0] / hb)
-    pts_g, desc_g = detect_orb(small_g, settings.n_features, settings.grid)
-    pts_b, desc_b = detect_orb(small_b, settings.n_features, settings.grid)
+    # scale-aware: the same density of features at 0.3 MP as at the full working size
+    area = max(small_g.size, small_b.size) / (settings.work_megapixels * 1e6)
+    n_features = max(settings.min_features_kept, round(settings.n_features * min(1.0, area)))
+    pts_g, desc_g = detect_orb(small_g, n_features, settings.grid)
+    pts_b, desc_b = detect_orb(small_b, n_features, settings.grid)
     fewest = min(len(pts_g), len(pts_b))
     if fewest < settings.min_features:
         which = "through-glass" if len(pts_g) < len(pts_b) else "background"

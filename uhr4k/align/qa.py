@@ -5,7 +5,7 @@ Layout (each tile ``tile_width`` px wide, the pair's aspect ratio)::
     +---------------------------+---------------------------+
     | checkerboard, before      | checkerboard, after       |   glass and no-glass squares alternate:
     +---------------------------+---------------------------+   misalignment shows as broken edges
-    | |difference| x4, before   | |difference| x4, after    |   aligned structure cancels to dark
+    | |difference| x4, before   | |difference| x4, after    |   of high-passed images: aligned edges cancel
     +---------------------------+---------------------------+
     status, reason and the numbers in a header bar
 
@@ -37,9 +37,13 @@ def checkerboard(a: np.ndarray, b: np.ndarray, squares: int = 12) -> np.ndarray:
     return np.where(use_a, a, b)
 
 
-def _difference(a: np.ndarray, b: np.ndarray, gain: float = 4.0) -> np.ndarray:
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).astype(np.float32) * gain
-    return np.clip(diff, 0, 255).astype(np.uint8)
+def _difference(a: np.ndarray, b: np.ndarray, gain: float = 4.0, sigma: float = 3.0) -> np.ndarray:
+    """|high-pass(a) - high-pass(b)| x gain: misaligned edges light up, while the smooth reflection and
+    the glass's gain (which would dominate a plain difference) mostly cancel."""
+    def high_pass(x):
+        x = x.astype(np.float32)
+        return x - cv2.GaussianBlur(x, (0, 0), sigma)
+    return np.clip(np.abs(high_pass(a) - high_pass(b)) * gain, 0, 255).astype(np.uint8)
 
 
 def _label(tile: np.ndarray, text: str) -> np.ndarray:
@@ -78,7 +82,8 @@ def qa_image(glass: np.ndarray | None, background: np.ndarray | None, H: np.ndar
         warped, mask = warp_to_background(g, H_small, (tile_width, tile_h))
         warped = np.where(mask[..., None] > 0, warped, grey)
         tiles[1], tiles[3] = checkerboard(warped, b), _difference(warped, b)
-    names = ("checkerboard, before", "checkerboard, after", "|difference| x4, before", "|difference| x4, after")
+    names = ("checkerboard, before", "checkerboard, after", "|high-pass difference| x4, before",
+             "|high-pass difference| x4, after")
     tiles = [_label(np.ascontiguousarray(t), n) for t, n in zip(tiles, names)]
     grid = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
     header_lines = [f"{title}: {status}"] + [line for line in lines if line]

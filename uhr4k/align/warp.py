@@ -42,8 +42,9 @@ def validity_mask(H: np.ndarray, glass_size: tuple[int, int], size: tuple[int, i
     mask = cv2.warpPerspective(ones, np.asarray(H, np.float64), size, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     mask = np.where(mask == 255, 255, 0).astype(np.uint8)
+    # pixels beyond the output grid say nothing about coverage: treat them as valid (border 255)
     return cv2.erode(mask, np.ones((2 * _CUBIC_EXTRA_MARGIN + 1,) * 2, np.uint8), borderType=cv2.BORDER_CONSTANT,
-                     borderValue=0)
+                     borderValue=255)
 
 
 def valid_rectangle(mask: np.ndarray) -> tuple[int, int, int, int]:
