@@ -14,7 +14,9 @@ from uhr4k.io import atomic_path, write_image
 
 # scikit-image photographs bundled with the wheel (no pooch download): real camera pictures only.
 SCENE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle")
-REFLECTION_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "hubble_deep_field")
+# Reflections come from other photos than the scenes (a scene reflecting itself would look staged);
+# most of the remaining bundled photographs are gray, which a reflection may well be.
+REFLECTION_PHOTOS = ("camera", "clock", "coins", "brick", "grass", "hubble_deep_field")
 
 
 def load_photo(name: str) -> np.ndarray:
@@ -24,6 +26,8 @@ def load_photo(name: str) -> np.ndarray:
     if name == "motorcycle":
         return skimage.data.stereo_motorcycle()[0]
     img = getattr(skimage.data, name)()
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
     return np.ascontiguousarray(img[..., :3])
 
 
