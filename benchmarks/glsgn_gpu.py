@@ -1,0 +1,80 @@
+"""GLSGN at 3840 x 2160 on a GPU: runtime and peak memory, next to the paper's Table IV (RTX 3090:
+0.082 s, 8.626 GB).
+
+Runs ``glsgn`` (random weights: speed and memory do not depend on them) in eval mode under
+``torch.inference_mode``: warm-up runs at the same shape, then ``--runs`` timed runs, each closed by
+``torch.cuda.synchronize``; prints the median and the spread. Peak memory is
+``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats`` (the input included). Two
+chunkings of the local pathways' patches (4 per chunk, the default, and all 16 at once, which is what
+an unchunked implementation does) and three precisions (fp32, bf16 and fp16 autocast). An
+out-of-memory is reported as a result, not a crash.
+
+    PYTHONPATH=. python benchmarks/glsgn_gpu.py [--runs 7] [--warmup 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from uhr4k.benchmark.profiling import count_parameters
+from uhr4k.models.glsgn import GLSGN
+
+PAPER = "paper Table IV (RTX 3090, fp32 presumably): 0.082 s, 8.626 GB"
+
+
+def measure(model, x, runs: int, warmup: int, dtype):
+    """Returns (median s, min s, max s, peak GiB) or raises torch.cuda.OutOfMemoryError."""
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    with torch.inference_mode(), torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+        for i in range(warmup + runs):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            model(x)
+            torch.cuda.synchronize()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() / 2 ** 30
+    return statistics.median(times), min(times), max(times), peak
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--height", type=int, default=2160)
+    parser.add_argument("--width", type=int, default=3840)
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("no CUDA device")
+    torch.backends.cudnn.benchmark = True
+    print(f"device: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; CUDA {torch.version.cuda}; "
+          f"cuDNN {torch.backends.cudnn.version()}")
+    torch.manual_seed(0)
+    model = GLSGN().cuda().eval()
+    print(f"glsgn: {count_parameters(model)[1] / 1e6:.3f} M parameters; input 1x3x{args.height}x{args.width}; {PAPER}")
+    x = torch.rand(1, 3, args.height, args.width, device="cuda")
+    reference = None
+    for chunk in (4, 16):
+        model.patch_chunk = chunk
+        with torch.inference_mode():
+            out = model(x)[0].float()
+        if reference is None:
+            reference = out
+        else:
+            print(f"  max |difference| chunk 4 vs chunk {chunk}: {(out - reference).abs().max().item():.2e}")
+        for label, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16), ("fp16 autocast", torch.float16)):
+            try:
+                med, lo, hi, peak = measure(model, x, args.runs, args.warmup, dtype)
+                print(f"chunk {chunk:2d} {label:14s} median {med:.4f} s (min {lo:.4f}, max {hi:.4f}, "
+                      f"{args.runs} runs)  peak {peak:.2f} GiB ({peak * 2 ** 30 / 1e9:.2f} GB)", flush=True)
+            except torch.cuda.OutOfMemoryError:
+                print(f"chunk {chunk:2d} {label:14s} out of memory", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""GLSGN: size, shapes, the four mechanisms and their ablation switches."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from uhr4k.benchmark.profiling import count_macs, count_parameters
+from uhr4k.models import create_model, list_models
+from uhr4k.models.glsgn import GLSGN
+from uhr4k.models.glsgn_blocks import PatchNorm, consistent_attention, from_patches, to_patches
+from uhr4k.models.laplacian import LaplacianSynthesis, blur_halve, high_band, upsample2
+
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small convolutions run faster on one thread, and far faster on a loaded shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+VARIANTS = ("glsgn", "glsgn-global-only", "glsgn-global-local", "glsgn-pn", "glsgn-pac")
+
+
+def tiny(**kwargs) -> GLSGN:
+    """A small GLSGN (same structure, 4 channels at the first scale) for fast checks."""
+    torch.manual_seed(0)
+    return GLSGN(**{"width": 4, "mask_width": 4, **kwargs})
+
+
+def test_variants_registered():
+    assert set(VARIANTS) <= set(list_models())
+
+
+def test_size_matches_the_paper():
+    model = create_model("glsgn")
+    _, total = count_parameters(model)
+    assert abs(total / 15.69e6 - 1) < 0.03, total
+    macs = count_macs(model, (1, 3, 2160, 3840))
+    assert abs(macs / 0.625e12 - 1) < 0.15, macs
+
+
+def test_shapes_4k_on_meta_device():
+    model = create_model("glsgn").to("meta")
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 2160, 3840, device="meta"))
+    assert [tuple(o.shape) for o in out] == [(1, 3, 2160, 3840), (1, 3, 2160, 3840), (1, 3, 1080, 1920),
+                                             (1, 3, 540, 960), (1, 3, 540, 960)]
+
+
+def test_shapes_960x540_full_model():
+    model = create_model("glsgn").eval()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 540, 960))
+    assert [tuple(o.shape) for o in out] == [(1, 3, 540, 960), (1, 3, 540, 960), (1, 3, 270, 480),
+                                             (1, 3, 135, 240), (1, 3, 135, 240)]
+    assert all(torch.isfinite(o).all() for o in out)
+
+
+def test_shapes_1000x700_padded_and_cropped():
+    with torch.no_grad():
+        out = tiny()(torch.rand(2, 3, 700, 1000))
+    assert [tuple(o.shape) for o in out] == [(2, 3, 700, 1000), (2, 3, 700, 1000), (2, 3, 350, 500),
+                                             (2, 3, 175, 250), (2, 3, 175, 250)]
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_local_pathway_sweep(n):
+    model = tiny(local_pathways=n)
+    assert len(model.local_pathways) == n and model.grid_side == 2 ** (n - 1)
+    size = 16 * 2 ** (n - 1)
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, size, 2 * size))
+    assert len(out) == n + 2
+    assert tuple(out[0].shape) == (1, 3, size, 2 * size)
+    assert tuple(out[-1].shape) == (1, 3, size // 2 ** (n - 1), 2 * size // 2 ** (n - 1))
+
+
+def test_bad_input_shape_names_it():
+    with pytest.raises(ValueError, match=r"\(3, 64, 64\)"):
+        tiny()(torch.rand(3, 64, 64))
+
+
+def test_deterministic_forward():
+    model = tiny().eval()
+    x = torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        a, b = model(x), model(x)
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+
+
+def test_chunking_does_not_change_the_result():
+    model = tiny().eval()
+    x = torch.rand(1, 3, 128, 192)
+    with torch.no_grad():
+        model.patch_chunk = 1
+        chunked = model(x)
+        model.patch_chunk = 16
+        whole = model(x)
+    with_grad = model(x)  # autograd on: no chunking at all
+    for c, w, g in zip(chunked, whole, with_grad):
+        torch.testing.assert_close(c, w, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(c, g.detach(), atol=1e-6, rtol=1e-5)
+
+
+def test_every_parameter_receives_a_gradient():
+    model = tiny()
+    out = model(torch.rand(2, 3, 64, 128))
+    sum(o.square().mean() for o in out).backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+
+
+# ------------------------------------------------------------------------------------ Laplacian
+
+
+def test_blur_halve_matches_opencv_pyrdown():
+    rng = np.random.default_rng(0)
+    img = rng.random((36, 52, 3), dtype=np.float32)
+    ours = blur_halve(torch.from_numpy(img).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(ours, cv2.pyrDown(img), atol=1e-5)
+
+
+def test_upsample_matches_opencv_linear_resize():
+    rng = np.random.default_rng(1)
+    img = rng.random((20, 30, 3), dtype=np.float32)
+    ours = upsample2(torch.from_numpy(img).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(ours, cv2.resize(img, (60, 40), interpolation=cv2.INTER_LINEAR), atol=1e-5)
+
+
+def test_laplacian_invariant_consistent_pyramid_gives_b1():
+    """REFERENCE.md: masks = 1, B_2 = d(B_1), B_g = B_3 = d(B_2) => B_out == B_1."""
+    torch.manual_seed(0)
+    b1 = torch.rand(2, 3, 64, 96)
+    b2 = blur_halve(b1)
+    b3 = blur_halve(b2)
+    out = LaplacianSynthesis(3, learn_masks=False)([b1, b2, b3], b3)
+    torch.testing.assert_close(out, b1, atol=1e-5, rtol=0)
+
+
+def test_laplacian_masks_gate_the_bands():
+    torch.manual_seed(0)
+    b1, b2, b3 = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 16, 16), torch.rand(1, 3, 8, 8)
+    synth = LaplacianSynthesis(3, width=4)
+    out, masks = synth([b1, b2, b3], b3, return_masks=True)
+    assert [tuple(m.shape) for m in masks] == [(1, 3, 32, 32), (1, 3, 16, 16), (1, 3, 8, 8)]
+    assert all(((m > 0) & (m < 1)).all() for m in masks)
+    low = upsample2(blur_halve(b3))
+    expected = high_band(b1) * masks[0] + upsample2(
+        high_band(b2) * masks[1] + upsample2(high_band(b3) * masks[2] + low))
+    torch.testing.assert_close(out, expected)
+
+
+# ------------------------------------------------------------------------------- patch norm, PAC
+
+
+def test_patch_grid_round_trip_and_order():
+    x = torch.arange(2 * 1 * 4 * 6, dtype=torch.float32).reshape(2, 1, 4, 6)
+    p = to_patches(x, (2, 3))
+    assert tuple(p.shape) == (12, 1, 2, 2)
+    torch.testing.assert_close(p[1], x[0, :, 0:2, 2:4])   # image 0, row 0, column 1
+    torch.testing.assert_close(p[6 + 3], x[1, :, 2:4, 0:2])  # image 1, row 1, column 0
+    torch.testing.assert_close(from_patches(p, (2, 3)), x)
+
+
+def test_patch_norm_equal_patches_is_identity_plus_bias():
+    torch.manual_seed(0)
+    norm = PatchNorm(3)
+    x, x_hat = torch.rand(1, 3, 5, 5) + 0.5, torch.rand(1, 3, 5, 5)
+    xs, x_hats = x.repeat(4, 1, 1, 1), x_hat.repeat(4, 1, 1, 1)
+    out = norm(xs, x_hats, (2, 2))
+    torch.testing.assert_close(out, x_hats + norm.bias(x_hats))
+
+
+def test_patch_norm_hand_computation_2x2():
+    norm = PatchNorm(1, eps=0.0)
+    torch.nn.init.zeros_(norm.bias.weight)
+    torch.nn.init.zeros_(norm.bias.bias)
+    x = torch.ones(4, 1, 2, 2)
+    # restoring intensities r = mean |x^ / x| per patch: 1, 2, 4, 8 (patches row by row)
+    x_hat = torch.tensor([1.0, 2.0, 4.0, 8.0]).view(4, 1, 1, 1).expand(4, 1, 2, 2).clone()
+    x_hat[0, 0, 0, 0] = -1.0  # |.| makes the sign irrelevant
+    out = norm(x, x_hat, (2, 2))
+    # each patch of a 2x2 grid has 2 neighbours: (0,0) <- (0,1),(1,0) ...
+    factors = [(2 + 4) / 2 / 1, (1 + 8) / 2 / 2, (1 + 8) / 2 / 4, (2 + 4) / 2 / 8]
+    torch.testing.assert_close(out, x_hat * torch.tensor(factors).view(4, 1, 1, 1))
+
+
+def test_patch_norm_border_patches_average_existing_neighbours():
+    r = torch.arange(1.0, 10.0).view(9, 1)  # 3x3 grid, r = 1..9 row by row
+    a = PatchNorm.factor(r, (3, 3)).view(3, 3)
+    assert a[0, 0] == pytest.approx((2 + 4) / 2 / 1)
+    assert a[0, 1] == pytest.approx((1 + 3 + 5) / 3 / 2)
+    assert a[1, 1] == pytest.approx((2 + 4 + 6 + 8) / 4 / 5)
+    assert PatchNorm.factor(torch.tensor([[3.0, 0.5]]), (1, 1)).tolist() == [[1.0, 1.0]]
+
+
+def test_pac_normalisation():
+    own, prev, glob = torch.full((1, 1, 2, 2), 0.2), torch.full((1, 1, 2, 2), 0.6), torch.full((1, 1, 2, 2), 1.0)
+    torch.testing.assert_close(consistent_attention(own, prev, glob, 0.5, 0.25),
+                               torch.full((1, 1, 2, 2), (0.2 + 0.3 + 0.25) / 1.75))
+    torch.testing.assert_close(consistent_attention(own, None, glob, 0.5, 0.25),
+                               torch.full((1, 1, 2, 2), (0.2 + 0.25) / 1.25))
+    torch.testing.assert_close(consistent_attention(own, None, None, 0.5, 0.25), own)
+
+
+# ---------------------------------------------------------------------------- ablation switches
+
+
+def _keys(model):
+    return set(model.state_dict())
+
+
+def _outputs(model, x):
+    with torch.no_grad():
+        return model.eval()(x)
+
+
+X = torch.rand(1, 3, 64, 128, generator=torch.Generator().manual_seed(3))
+
+
+def test_pn_switch_removes_exactly_patch_norm(monkeypatch):
+    full, without = tiny(), tiny(pn=False)
+    extra = _keys(full) - _keys(without)
+    assert extra and all(".patch_norms." in k for k in extra) and _keys(without) <= _keys(full)
+    without.load_state_dict({k: v for k, v in full.state_dict().items() if k in _keys(without)})
+    assert not torch.allclose(_outputs(full, X)[0], _outputs(without, X)[0])
+    monkeypatch.setattr(PatchNorm, "apply", lambda self, x_hat, a: x_hat)
+    for a, b in zip(_outputs(full, X), _outputs(without, X)):
+        torch.testing.assert_close(a, b)
+
+
+def test_pac_switch_removes_exactly_the_consistency():
+    full, without, zero_sigma = tiny(), tiny(pac=False), tiny(sigma1=0.0, sigma2=0.0)
+    assert _keys(full) == _keys(without)
+    without.load_state_dict(full.state_dict())
+    zero_sigma.load_state_dict(full.state_dict())
+    assert not torch.allclose(_outputs(full, X)[0], _outputs(without, X)[0])
+    for a, b in zip(_outputs(zero_sigma, X), _outputs(without, X)):
+        torch.testing.assert_close(a, b)
+
+
+def test_lp_switch_changes_only_the_synthesis():
+    full, without = tiny(), tiny(lp=False)
+    extra = _keys(full) - _keys(without)
+    assert extra and all(k.startswith("synthesis.") for k in extra) and _keys(without) <= _keys(full)
+    without.load_state_dict({k: v for k, v in full.state_dict().items() if k in _keys(without)})
+    a, b = _outputs(full, X), _outputs(without, X)
+    for stage_a, stage_b in zip(a[1:], b[1:]):
+        torch.testing.assert_close(stage_a, stage_b)
+    expected = torch.nn.functional.interpolate(b[3], scale_factor=4.0, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(b[0], expected)
+    assert not torch.allclose(a[0], b[0])
+
+
+def test_iterative_decoding_switch_cuts_the_feature_flow():
+    """Without iterative decoding (PAC and PN off too) an S1 patch sees only itself; with it, Sg reaches it."""
+    x2 = X.clone()
+    x2[..., 64:] = 0.0  # changes the right-hand S1 patches (and so the global pathway's input)
+    left = (slice(None), slice(None), slice(None), slice(0, 64))
+    isolated = tiny(iterative_decoding=False, pac=False, pn=False)
+    a, b = _outputs(isolated, X), _outputs(isolated, x2)
+    torch.testing.assert_close(a[1][left], b[1][left], atol=0, rtol=0)
+    coupled = tiny(pac=False, pn=False)
+    a, b = _outputs(coupled, X), _outputs(coupled, x2)
+    assert not torch.allclose(a[1][left], b[1][left])
+
+
+def test_global_only_variant():
+    model = tiny(global_only=True)
+    assert not model.local_pathways and model.synthesis is None
+    assert all(k.startswith("global_pathway.") for k in _keys(model))
+    out = _outputs(model, X)
+    assert len(out) == 2 and tuple(out[0].shape) == (1, 3, 64, 128) and tuple(out[1].shape) == (1, 3, 16, 32)
+
+
+def test_registered_variants_have_their_switches():
+    expected = {"glsgn": (True, True, True), "glsgn-pac": (True, True, False), "glsgn-pn": (True, False, False),
+                "glsgn-global-local": (False, False, False)}
+    for name, (pn, pac, lp) in expected.items():
+        model = create_model(name, width=2, mask_width=2)
+        has_pn = any(".patch_norms." in k for k in model.state_dict())
+        assert (has_pn, model.pac, model.synthesis is not None) == (pn, pac, lp), name
+    assert create_model("glsgn-global-only", width=2).global_only

@@ -1,0 +1,155 @@
+"""Training losses by name: ``build_loss(name)`` -> an ``nn.Module`` with
+``forward(outputs, target) -> (total: Tensor, parts: dict[str, float])``.
+
+``outputs`` is whatever the model returned: a tensor, or a tuple/list whose element 0 is the final
+image and whose later elements are intermediate outputs (GLSGN's pathways, at their own scales).
+
+- ``l1``: L1 of the final image.
+- ``glsgn``: the paper's eq. 11, ``L = 1 * L_pixel + 0.01 * L_perc + 0.01 * L_adv`` with
+  ``L_pixel = 0.1 * sum_i L1(B_i, B at B_i's scale) + 0.5 * L1(B_out, B)`` (eq. 8; every pathway output,
+  the global one included), ``L_perc`` the same with a VGG-19 perceptual distance (eq. 9) and
+  ``L_adv = -E[D_sn(B_out)]`` (eq. 10). The discriminator lives in the loss; a trainer updates it with
+  :meth:`GLSGNLoss.discriminator_loss` (hinge) and its own optimizer.
+- the baselines' published losses (``charbonnier_edge``, ``psnr``, ``neg_ssim``) from
+  :mod:`uhr4k.models.baseline_losses`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from uhr4k.errors import InputError
+from uhr4k.models.discriminator import SNPatchDiscriminator, generator_adversarial_loss, hinge_discriminator_loss
+from uhr4k.models.vgg import VGG19Features, load_vgg19
+
+# Weights of relu1_1 ... relu5_1 in the perceptual distance (ERRNet / DMGN lineage).
+PERCEPTUAL_WEIGHTS = (1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)
+
+
+def split_outputs(outputs) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """(final image, [intermediate outputs]) of whatever a model returned."""
+    if isinstance(outputs, (tuple, list)):
+        return outputs[0], list(outputs[1:])
+    return outputs, []
+
+
+def resize_target(target: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The ground truth at an output's scale: antialiased bilinear (area-like for x1/2^k)."""
+    if target.shape[-2:] == like.shape[-2:]:
+        return target
+    return F.interpolate(target, size=like.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
+
+
+def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.ndim != 4 or target.ndim != 4 or pred.shape[:2] != target.shape[:2]:
+        raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} must be (B, C, H, W) "
+                         "with the same batch and channels")
+
+
+class L1Loss(nn.Module):
+    """L1 of the final output against the target."""
+
+    def forward(self, outputs, target):
+        final, _ = split_outputs(outputs)
+        _check(final, target)
+        if final.shape != target.shape:
+            raise ValueError(f"final output {tuple(final.shape)} and target {tuple(target.shape)} differ")
+        loss = F.l1_loss(final, target)
+        return loss, {"l1": float(loss), "total": float(loss)}
+
+
+class PerceptualDistance(nn.Module):
+    """``sum_i w_i * L1(phi_i(x), phi_i(y))`` over VGG-19 relu1_1 ... relu5_1."""
+
+    def __init__(self, vgg: VGG19Features, weights=PERCEPTUAL_WEIGHTS):
+        super().__init__()
+        if len(weights) != len(vgg.layers):
+            raise ValueError(f"{len(weights)} weights for {len(vgg.layers)} VGG layers")
+        self.weights = tuple(weights)
+        # Not a registered submodule: its 20 M frozen weights stay out of checkpoints and optimizers.
+        object.__setattr__(self, "vgg", vgg)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        vgg = self.vgg.to(pred.device)
+        with torch.no_grad():
+            target_features = vgg(target)
+        return sum(w * F.l1_loss(p, t) for w, p, t in zip(self.weights, vgg(pred), target_features))
+
+
+class GLSGNLoss(nn.Module):
+    """Eq. 8-11. Weights default to the paper's; a zero weight skips its term (and its network).
+
+    Args:
+        vgg_weights: torchvision VGG-19 state dict path (else ``$UHR4K_VGG19_WEIGHTS``); required when
+            ``perceptual_weight`` is not 0.
+        vgg: an already built :class:`VGG19Features` (tests, or sharing one between losses).
+    """
+
+    def __init__(self, alpha1: float = 0.1, beta1: float = 0.5, alpha2: float = 0.1, beta2: float = 0.5,
+                 pixel_weight: float = 1.0, perceptual_weight: float = 0.01, adversarial_weight: float = 0.01,
+                 vgg_weights=None, vgg: VGG19Features | None = None, discriminator_width: int = 64):
+        super().__init__()
+        self.alpha1, self.beta1, self.alpha2, self.beta2 = alpha1, beta1, alpha2, beta2
+        self.pixel_weight, self.perceptual_weight, self.adversarial_weight = \
+            pixel_weight, perceptual_weight, adversarial_weight
+        self.perceptual = None
+        if perceptual_weight:
+            self.perceptual = PerceptualDistance(vgg if vgg is not None else load_vgg19(vgg_weights))
+        self.discriminator = SNPatchDiscriminator(discriminator_width) if adversarial_weight else None
+
+    def _multi_stage(self, distance, final, stages, target, alpha, beta):
+        total = beta * distance(final, target)
+        for stage in stages:
+            total = total + alpha * distance(stage, resize_target(target, stage))
+        return total
+
+    def forward(self, outputs, target):
+        final, stages = split_outputs(outputs)
+        _check(final, target)
+        if final.shape != target.shape:
+            raise ValueError(f"final output {tuple(final.shape)} and target {tuple(target.shape)} differ")
+        pixel = self._multi_stage(F.l1_loss, final, stages, target, self.alpha1, self.beta1)
+        total = self.pixel_weight * pixel
+        parts = {"pixel": float(pixel)}
+        if self.perceptual is not None:
+            perc = self._multi_stage(self.perceptual, final, stages, target, self.alpha2, self.beta2)
+            total = total + self.perceptual_weight * perc
+            parts["perceptual"] = float(perc)
+        if self.discriminator is not None:
+            # D's parameters get gradients here too; the trainer zeroes them before D's own step.
+            adv = generator_adversarial_loss(self.discriminator(final))
+            total = total + self.adversarial_weight * adv
+            parts["adversarial"] = float(adv)
+        parts["total"] = float(total)
+        return total, parts
+
+    def discriminator_loss(self, outputs, target) -> torch.Tensor:
+        """Hinge loss of D on the (detached) final output and the target, in one batch."""
+        if self.discriminator is None:
+            raise ValueError("this loss has no discriminator (adversarial weight 0)")
+        final, _ = split_outputs(outputs)
+        logits = self.discriminator(torch.cat([target, final.detach()], 0))
+        real, fake = logits.split(target.shape[0], 0)
+        return hinge_discriminator_loss(real, fake)
+
+
+LOSSES = {"l1": L1Loss, "glsgn": GLSGNLoss}
+
+
+def loss_names() -> list[str]:
+    from uhr4k.models.baseline_losses import BASELINE_LOSSES
+    return sorted({**LOSSES, **BASELINE_LOSSES})
+
+
+def build_loss(name: str, **kwargs) -> nn.Module:
+    """The loss registered as ``name`` (``l1``, ``glsgn`` or a baseline's), built with ``kwargs``.
+
+    Raises:
+        InputError: unknown name; or (``glsgn``) VGG-19 weights missing while the perceptual weight is not 0.
+    """
+    from uhr4k.models.baseline_losses import BASELINE_LOSSES
+    table = {**LOSSES, **BASELINE_LOSSES}
+    if name not in table:
+        raise InputError(f"unknown loss {name!r}; known: {', '.join(sorted(table))}")
+    return table[name](**kwargs)
