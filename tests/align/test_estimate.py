@@ -110,3 +110,14 @@ def test_bad_shapes_raise_value_error_with_shape():
         to_gray(np.zeros((2, 3, 4, 5), np.uint8))
     with pytest.raises(ValueError, match="shape"):
         detect_orb(np.zeros((10, 10, 3), np.uint8), 10)
+
+
+def test_two_planes_at_different_depths_show_as_low_agreement(coffee_estimate):
+    # parallax: the right half of the scene moves 4 px more than the left half between the two shots
+    background = scene("coffee", PAIR_SIZE)
+    glass = background.copy()
+    glass[:, 320:] = np.roll(background, 4, axis=1)[:, 320:]
+    glass[:, 2:] = np.roll(glass, -2, axis=1)[:, 2:]
+    est = estimate_homography(glass, background)
+    assert est.agreement < 0.8, est
+    assert coffee_estimate.agreement > 0.95  # one plane seen through simulated glass

@@ -43,3 +43,9 @@ def test_each_quality_problem_flags_with_its_value():
     tilt = np.array([[1, 0, 0], [0, 1, 0], [3e-4, 0, 1.0]])
     assert perspective_strength(tilt, W, 400) > GateSettings().max_perspective
     assert any("perspective" in f for f in quality_flags(tilt, W, 400, **GOOD))
+
+
+def test_low_patch_agreement_flags_parallax():
+    flags = quality_flags(np.eye(3), W, 400, **GOOD, agreement=0.55)
+    assert len(flags) == 1 and "only 55% of the matched patches" in flags[0]
+    assert quality_flags(np.eye(3), W, 400, **GOOD, agreement=0.97) == []

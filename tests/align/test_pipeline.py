@@ -9,6 +9,7 @@ from uhr4k import layout
 from uhr4k.align.estimate import corner_error
 from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings
 from uhr4k.align.pipeline import align_dataset, split_scenes
+from uhr4k.benchmark.splits import find_leaks
 from uhr4k.cli import cli
 from uhr4k.errors import InputError
 from uhr4k.io import read_image, sha256_file, write_image
@@ -34,6 +35,11 @@ def raw(tmp_path_factory):
         write_image(root / scene_name / f"{number}_noglass.png", background)
         truth[pair_id] = H
     coffee = scene("coffee", PAIR_SIZE)
+    # parallax: the right half of the scene moves 4 px more than the left half (two depths)
+    shifted = coffee.copy()
+    shifted[:, 320:] = np.roll(coffee, 4, axis=1)[:, 320:]
+    write_image(root / "hill" / "01_glass.png", shifted)
+    write_image(root / "hill" / "01_noglass.png", coffee)
     write_image(root / "bad" / "flat_glass.png", np.full((400, 640, 3), 128, np.uint8))
     write_image(root / "bad" / "flat_noglass.png", np.full((400, 640, 3), 110, np.uint8))
     write_image(root / "bad" / "unrelated_glass.png", coffee)
@@ -74,6 +80,9 @@ def test_alignment_csv_has_the_issue_columns_and_a_verdict_per_pair(raw, run):
     assert status["bad-lonely"] == "failed" and "missing partner" in reasons["bad-lonely"]
     assert status["bad-sizes"] == "failed" and "different sizes" in reasons["bad-sizes"]
     assert sorted(i for i, _ in summary.failed) == sorted(k for k in status if k.startswith("bad-"))
+    assert status["hill-01"] == "flagged" and "agree with one homography" in reasons["hill-01"]
+    assert summary.flagged == [("hill-01", reasons["hill-01"])]
+    assert (out / "UHR4K-Real" / "qa" / "hill-01.jpg").is_file()
 
 
 def test_homographies_in_the_csv_match_the_truth(raw, run):
@@ -106,7 +115,8 @@ def test_dataset_files_follow_the_contract(raw, run):
         assert read_image(out / row["layer"]).min() == 255
         assert (out / "UHR4K-Real" / "qa" / f"{row['id']}.jpg").is_file()
         assert target.dtype == (np.uint16 if row["id"] == "canal-01" else np.uint8)
-    # scene-disjoint splits with the requested test size
+    # scene-disjoint splits with the requested test size (and the benchmark's leak check agrees)
+    assert find_leaks(rows) == []
     splits = {}
     for row in rows:
         splits.setdefault(row["scene"], set()).add(row["split"])

@@ -69,6 +69,7 @@ class Estimate:
     inlier_ratio: float
     rmse_px: float              # RMS reprojection error of the correspondences the final H was fitted on
     refined_points: int = 0     # sub-pixel patch correspondences used (0: feature estimate only)
+    agreement: float = float("nan")  # of the well-matched patches, the fraction within 1 px of the final H
     notes: list[str] = field(default_factory=list)
 
 
@@ -271,16 +272,15 @@ def estimate_homography(glass: np.ndarray, background: np.ndarray, settings: Est
         H = normalize_homography(H_ls)
     result_rmse = float(np.sqrt(np.mean(_residuals(H, src[inl], dst[inl]) ** 2)))
     notes: list[str] = []
-    refined = 0
+    refined, agreement = 0, float("nan")
     if settings.refine_points > 0:
         try:
-            H_ref, rmse_ref, refined = refine_guided(gray_g, gray_b, H, dst[inl], settings)
-            H, result_rmse = H_ref, rmse_ref
+            H, result_rmse, refined, agreement = refine_guided(gray_g, gray_b, H, dst[inl], settings)
         except EstimationError as exc:
             notes.append(f"guided re-matching skipped: {exc}")
     inl = _residuals(H, src, dst) < settings.inlier_threshold
     return Estimate(H=H, matches=len(pairs), inliers=int(inl.sum()), inlier_ratio=float(inl.mean()),
-                    rmse_px=result_rmse, refined_points=refined, notes=notes)
+                    rmse_px=result_rmse, refined_points=refined, agreement=agreement, notes=notes)
 
 
 def _spread_points(points: np.ndarray, n: int, width: int, height: int, margin: int) -> np.ndarray:
@@ -302,7 +302,7 @@ def _spread_points(points: np.ndarray, n: int, width: int, height: int, margin: 
 
 
 def refine_guided(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, anchors_b: np.ndarray,
-                  settings: EstimateSettings = EstimateSettings()) -> tuple[np.ndarray, float, int]:
+                  settings: EstimateSettings = EstimateSettings()) -> tuple[np.ndarray, float, int, float]:
     """Guided re-matching at full resolution (see the module docstring, step 4).
 
     Args:
@@ -310,7 +310,9 @@ def refine_guided(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, anchors
         H: (3, 3) current estimate, through-glass -> background.
         anchors_b: (N, 2) background points where texture is known to exist (feature inliers).
     Returns:
-        (H refined, RMS residual px of the fitted correspondences, number of correspondences).
+        (H refined, RMS residual px of the correspondences within 3 px, number of correspondences within
+        1 px, their fraction of all well-matched patches). Parallax shows as a low fraction (a second
+        plane's patches disagree by more than a pixel) or as a large residual.
     Raises:
         EstimationError: fewer than ``settings.min_refined`` usable patches.
     """
@@ -324,7 +326,7 @@ def refine_guided(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, anchors
     centres, templates = centres[textured], templates[textured]
     # background-grid offsets of one search window, shared by all windows
     offsets = np.stack(np.meshgrid(np.arange(side) - r - s, np.arange(side) - r - s), axis=-1).reshape(-1, 2)
-    rmse, used = float("nan"), 0
+    rmse, used, agreement = float("nan"), 0, float("nan")
     for _ in range(settings.refine_iterations):
         H_inv = np.linalg.inv(H)
         # every search window of the through-glass photo resampled on the background grid in ONE remap
@@ -362,8 +364,9 @@ def refine_guided(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, anchors
         H = normalize_homography(H_ls)
         # the RMSE over all patches that matched well: parallax shows here as a large value
         res = _residuals(H, src, dst)
-        rmse, used = float(np.sqrt(np.mean(res[res < 3.0] ** 2))) if (res < 3.0).any() else float("inf"), int(keep.sum())
-    return H, rmse, used
+        rmse = float(np.sqrt(np.mean(res[res < 3.0] ** 2))) if (res < 3.0).any() else float("inf")
+        used, agreement = int(keep.sum()), float(keep.mean())
+    return H, rmse, used, agreement
 
 
 def _parabola_peak(left: float, centre: float, right: float) -> float | None:

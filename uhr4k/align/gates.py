@@ -20,6 +20,7 @@ class GateSettings:
     min_inliers: int = 50             # fewer: failed (too few to trust a fit of 8 parameters)
     min_inlier_ratio: float = 0.15    # of the mutual matches; fewer: flagged
     max_rmse: float = 1.0             # px, full resolution; the residual of the sub-pixel fit: flagged
+    min_agreement: float = 0.8        # fraction of well-matched patches within 1 px of the homography
     max_area_change: float = 0.3      # |warped area / image area - 1| above this: flagged
     max_perspective: float = 0.1      # |h20| W + |h21| H, the relative scale change across the image
     min_zncc: float = 0.5             # correlation of the aligned pair below this: flagged
@@ -67,7 +68,7 @@ def geometry_failure(H: np.ndarray, width: int, height: int) -> str | None:
 
 
 def quality_flags(H: np.ndarray, width: int, height: int, *, inliers: int, inlier_ratio: float, rmse_px: float,
-                  zncc_before: float, zncc_after: float, valid_fraction: float,
+                  zncc_before: float, zncc_after: float, valid_fraction: float, agreement: float = float("nan"),
                   settings: GateSettings = GateSettings()) -> list[str]:
     """Reasons to flag an otherwise usable pair (empty list: ok). Each reason states the value and the limit."""
     flags = []
@@ -75,6 +76,9 @@ def quality_flags(H: np.ndarray, width: int, height: int, *, inliers: int, inlie
         flags.append(f"inlier ratio {inlier_ratio:.2f} < {settings.min_inlier_ratio:g}")
     if not np.isfinite(rmse_px) or rmse_px > settings.max_rmse:
         flags.append(f"residual {rmse_px:.2f} px > {settings.max_rmse:g} px (parallax or a moving scene?)")
+    if np.isfinite(agreement) and agreement < settings.min_agreement:
+        flags.append(f"only {agreement:.0%} of the matched patches agree with one homography within 1 px "
+                     f"(< {settings.min_agreement:.0%}; parallax?)")
     H = np.asarray(H, np.float64) / H[2, 2]
     q = transfer(H, _corners(width, height))
     area = 0.5 * abs(np.dot(q[:, 0], np.roll(q[:, 1], -1)) - np.dot(q[:, 1], np.roll(q[:, 0], -1)))

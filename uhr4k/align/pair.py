@@ -186,7 +186,7 @@ def _assess_images(glass: np.ndarray, background: np.ndarray, settings: AlignSet
     result.crop = tuple(int(v) for v in crop)
     flags = quality_flags(H, width, height, inliers=estimate.inliers, inlier_ratio=estimate.inlier_ratio,
                           rmse_px=estimate.rmse_px, zncc_before=result.zncc_before, zncc_after=result.zncc_after,
-                          valid_fraction=valid_fraction, settings=settings.gates)
+                          valid_fraction=valid_fraction, agreement=estimate.agreement, settings=settings.gates)
     result.status = "flagged" if flags else "ok"
     result.reason = "; ".join(flags + result.notes)
 
