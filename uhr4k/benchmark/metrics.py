@@ -152,12 +152,9 @@ def _planes(x: torch.Tensor, protocol: str) -> torch.Tensor:
     return torch.round((x * w).sum(1, keepdim=True) + _Y_OFFSET)
 
 
-def _prepare(pred, target, protocol, quantize_input):
+def _prepare(pred, target, protocol, quantize_input, dtype):
     _check_protocol(protocol)
     _check_tensors(pred, target)
-    # float64 where it is cheap (CPU) keeps the figures equal to the numpy ones to ~1e-10;
-    # on a GPU float32 with the mean shift below stays within ~1e-5 of them.
-    dtype = torch.float64 if pred.device.type == "cpu" else torch.float32
     pred, target = pred.to(dtype), target.to(dtype)
     if quantize_input:
         pred, target = quantize(pred), quantize(target)
@@ -169,7 +166,8 @@ def _prepare(pred, target, protocol, quantize_input):
 def psnr_torch(pred: torch.Tensor, target: torch.Tensor, protocol: str = "rgb",
                quantize_input: bool = True) -> torch.Tensor:
     """Per-image PSNR in dB of (B, 3, H, W) tensors in [0, 1]; returns (B,), inf where identical."""
-    p, t = _prepare(pred, target, protocol, quantize_input)
+    # PSNR is cheap: float64 always, so it equals the numpy figure.
+    p, t = _prepare(pred, target, protocol, quantize_input, torch.float64)
     diff2 = (p - t) ** 2
     if protocol == "bandwise":
         mse = diff2.mean(dim=(2, 3))                       # (B, 3)
@@ -191,12 +189,14 @@ def _filter(x: torch.Tensor, protocol: str) -> torch.Tensor:
 
 
 def ssim_torch(pred: torch.Tensor, target: torch.Tensor, protocol: str = "rgb",
-               quantize_input: bool = True) -> torch.Tensor:
+               quantize_input: bool = True, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Per-image SSIM of (B, 3, H, W) tensors in [0, 1]; returns (B,).
 
-    With ``quantize_input=False`` the function is differentiable (a training loss can use it).
+    ``dtype`` float32 (the default: about 5x faster than float64 on a CPU, and what GPUs do well)
+    stays within 1e-5 of the float64 numpy figure thanks to the mean shift below; float64 matches it
+    to 1e-10. With ``quantize_input=False`` the function is differentiable (a training loss can use it).
     """
-    p, t = _prepare(pred, target, protocol, quantize_input)
+    p, t = _prepare(pred, target, protocol, quantize_input, dtype)
     size = _UNIFORM_SIZE if protocol == "bandwise" else 2 * _GAUSS_RADIUS + 1
     if p.shape[-1] < size or p.shape[-2] < size:
         raise ValueError(f"SSIM needs images of at least {size}x{size}, got shape {tuple(pred.shape)}")
