@@ -90,8 +90,9 @@ def usability(img: np.ndarray) -> tuple[str | None, np.ndarray]:
         (reason or None, (54, 96) float32 gray thumbnail normalised to zero mean, unit std).
     """
     h, w = img.shape[:2]
-    gray = cv2.cvtColor(cv2.resize(img, (SHARP_WIDTH, max(1, round(h * SHARP_WIDTH / w))),
-                                   interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    width = min(SHARP_WIDTH, w)  # never upsample: interpolation would look like blur
+    small = img if width == w else cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
     mean, std = float(gray.mean()), float(gray.std())
     thumb = cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA)
     thumb = (thumb - thumb.mean()) / max(float(thumb.std()), 1e-3)
