@@ -56,7 +56,7 @@ class L1Loss(nn.Module):
         if final.shape != target.shape:
             raise ValueError(f"final output {tuple(final.shape)} and target {tuple(target.shape)} differ")
         loss = F.l1_loss(final, target)
-        return loss, {"l1": float(loss), "total": float(loss)}
+        return loss, {"l1": loss.item(), "total": loss.item()}
 
 
 class PerceptualDistance(nn.Module):
@@ -111,17 +111,17 @@ class GLSGNLoss(nn.Module):
             raise ValueError(f"final output {tuple(final.shape)} and target {tuple(target.shape)} differ")
         pixel = self._multi_stage(F.l1_loss, final, stages, target, self.alpha1, self.beta1)
         total = self.pixel_weight * pixel
-        parts = {"pixel": float(pixel)}
+        parts = {"pixel": pixel.item()}
         if self.perceptual is not None:
             perc = self._multi_stage(self.perceptual, final, stages, target, self.alpha2, self.beta2)
             total = total + self.perceptual_weight * perc
-            parts["perceptual"] = float(perc)
+            parts["perceptual"] = perc.item()
         if self.discriminator is not None:
             # D's parameters get gradients here too; the trainer zeroes them before D's own step.
             adv = generator_adversarial_loss(self.discriminator(final))
             total = total + self.adversarial_weight * adv
-            parts["adversarial"] = float(adv)
-        parts["total"] = float(total)
+            parts["adversarial"] = adv.item()
+        parts["total"] = total.item()
         return total, parts
 
     def discriminator_loss(self, outputs, target) -> torch.Tensor:

@@ -1,0 +1,313 @@
+"""Training: the loop behind ``uhr4k train``, on one CPU/GPU or many GPUs with ``torchrun`` (DDP).
+
+- Data: ``benchmark``'s :func:`find_pairs` / :class:`PairedDataset` (seeded random crops, flips and
+  rotations), a :class:`DistributedSampler` in every case (one replica when not distributed), so that
+  ``K`` processes with batch ``b`` see exactly the samples of one process with batch ``K * b``.
+- Optimizer: Adam (betas 0.9, 0.999), the paper's lr 2e-4; a loss with a discriminator (``glsgn``)
+  gets a second Adam for it, stepped after the generator with the hinge loss.
+- Every epoch: validation PSNR/SSIM (the data's protocol) on the validation split, a row in
+  ``<out>/log.csv``, ``<out>/last.pt`` (and ``best.pt`` on a better validation PSNR), all written atomically.
+- ``resume``: continues from ``last.pt`` exactly (model, optimizers, epoch; data randomness depends on
+  ``(seed, epoch, index)`` only), refusing a checkpoint of another model or configuration.
+- Distributed: launched by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), NCCL on GPUs, gloo on
+  CPU; rank 0 validates, logs and writes checkpoints.
+"""
+from __future__ import annotations
+
+import csv
+import io as _io
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from uhr4k.benchmark.datasets import PairedDataset, find_pairs, resolve
+from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
+from uhr4k.errors import InputError
+from uhr4k.io import write_text_atomic
+from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from uhr4k.models.losses import build_loss, split_outputs
+from uhr4k.models.registry import create_model
+
+SUBSET_PROTOCOLS = {"syn": "bandwise", "real": "bandwise", "rain": "y"}
+LAST, BEST, LOG = "last.pt", "best.pt", "log.csv"
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on. ``model_kwargs``/``loss_kwargs`` override the registered defaults."""
+
+    model: str
+    data: str
+    out: str
+    subset: str | None = None
+    model_kwargs: dict = field(default_factory=dict)
+    loss: str | None = None                 # None: the model's ``default_loss``
+    loss_kwargs: dict = field(default_factory=dict)
+    epochs: int = 500
+    batch: int = 4                          # per process
+    lr: float = 2e-4
+    crop: tuple[int, int] | None = (960, 540)   # (width, height)
+    augment: bool = True
+    seed: int = 0
+    workers: int = 0
+    val_split: str = "val"
+    val_limit: int | None = None            # validate on the first N pairs only
+    protocol: str | None = None             # None: from the subset / preset
+    steps_per_epoch: int | None = None      # cap (smoke runs); None: the whole training split
+    device: str | None = None               # None: cuda:LOCAL_RANK if available, else cpu
+    resume: bool = False
+    progress: bool = True
+
+
+@dataclass
+class TrainSummary:
+    out: Path
+    epochs: int
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    best_psnr: float | None
+    rows: list = field(default_factory=list)
+    model: nn.Module | None = None          # the trained model (this process's replica)
+
+
+# ------------------------------------------------------------------------------------ distributed
+
+
+def _distributed_setup(device: str | None) -> tuple[int, int, torch.device]:
+    """(rank, world size, device); joins the process group when torchrun started us."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device is None:
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    return rank, world, device
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+# ------------------------------------------------------------------------------------------ pieces
+
+
+def _validation_protocol(config: TrainConfig) -> str:
+    if config.protocol:
+        return config.protocol
+    _, preset = resolve(config.data)
+    if preset is not None:
+        return preset.protocol
+    return SUBSET_PROTOCOLS.get(config.subset or "", "rgb")
+
+
+def config_record(config: TrainConfig) -> dict:
+    """The checkpoint's ``config``: model name and kwargs (the load_model contract) plus the run's settings."""
+    record = {"model": config.model, "kwargs": dict(config.model_kwargs)}
+    record["run"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()
+                     if k in ("loss", "batch", "lr", "crop", "augment", "seed", "subset", "data")}
+    # Where the VGG weights lie is not part of the configuration (a moved file must not block a resume).
+    record["run"]["loss_kwargs"] = {k: v for k, v in config.loss_kwargs.items() if k != "vgg_weights"}
+    return record
+
+
+def _check_resumable(checkpoint: dict, config: TrainConfig, path: Path, world: int) -> None:
+    saved = checkpoint["config"]
+    wanted = config_record(config)
+    if saved.get("model") != wanted["model"]:
+        raise InputError(f"checkpoint holds model {saved.get('model')!r}, this run trains {config.model!r}", path)
+    if saved.get("kwargs") != wanted["kwargs"]:
+        raise InputError(f"checkpoint holds {config.model} with {saved.get('kwargs')}, this run asks for "
+                         f"{wanted['kwargs']}", path)
+    for key in ("loss", "loss_kwargs", "batch", "crop", "seed"):
+        if saved.get("run", {}).get(key) != wanted["run"][key]:
+            raise InputError(f"checkpoint was trained with {key}={saved['run'].get(key)!r}, this run has "
+                             f"{wanted['run'][key]!r} (an exact resume needs the same)", path)
+    if checkpoint.get("world_size", 1) != world:
+        raise InputError(f"checkpoint was trained by {checkpoint.get('world_size')} processes, this run has {world}",
+                         path)
+
+
+def read_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def write_log(path: Path, rows: list[dict]) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buf = _io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+@torch.no_grad()
+def validate(model: nn.Module, dataset: PairedDataset, protocol: str, device: torch.device,
+             limit: int | None = None) -> tuple[float, float]:
+    """Mean PSNR and SSIM (``protocol``) of the model's final output over the dataset's images."""
+    model.eval()
+    psnrs, ssims = [], []
+    for i in range(len(dataset) if limit is None else min(limit, len(dataset))):
+        item = dataset[i]
+        x, y = item["input"][None].to(device), item["target"][None].to(device)
+        final, _ = split_outputs(model(x))
+        final = final.clamp(0, 1)
+        psnrs.append(float(psnr_torch(final, y, protocol)[0]))
+        ssims.append(float(ssim_torch(final, y, protocol)[0]))
+    model.train()
+    finite = [p for p in psnrs if math.isfinite(p)]
+    return (sum(finite) / len(finite) if finite else float("inf")), sum(ssims) / len(ssims)
+
+
+# -------------------------------------------------------------------------------------------- train
+
+
+def train(config: TrainConfig, echo=print) -> TrainSummary:
+    """Run (or resume) a training; returns where it wrote and what it reached.
+
+    Raises:
+        InputError: untrainable model, missing data, an existing run without ``resume``, a checkpoint of
+        another configuration, VGG weights missing for the perceptual loss.
+    """
+    rank, world, device = _distributed_setup(config.device)
+    main_process = rank == 0
+    out = Path(config.out)
+    last_path, best_path, log_path = out / LAST, out / BEST, out / LOG
+    if last_path.exists() and not config.resume:
+        raise InputError(f"a run is already there ({LAST}): use --resume to continue it, or another --out", out)
+    if config.resume and not last_path.exists():
+        raise InputError(f"nothing to resume: no {LAST}", out)
+
+    torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts them)
+    model = create_model(config.model, **config.model_kwargs)
+    loss_name = config.loss or getattr(model, "default_loss", None)
+    if loss_name is None or not any(p.requires_grad for p in model.parameters()):
+        raise InputError(f"model {config.model!r} has no trainable parameters: nothing to train")
+    try:
+        criterion = build_loss(loss_name, **config.loss_kwargs)
+    except TypeError:
+        raise InputError(f"loss {loss_name!r} does not take the options {sorted(config.loss_kwargs)}") from None
+    config.loss = loss_name
+    model.to(device)
+    criterion.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    disc = getattr(criterion, "discriminator", None)
+    d_optimizer = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.9, 0.999)) if disc is not None else None
+
+    pairs = find_pairs(config.data, config.subset, "train")
+    train_set = PairedDataset(pairs, crop=config.crop, augment=config.augment, seed=config.seed)
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=config.seed,
+                                 drop_last=True)
+    if len(sampler) < config.batch:
+        raise InputError(f"{len(pairs)} training pairs cannot fill a batch of {config.batch} on {world} "
+                         f"process(es)", resolve(config.data)[0])
+    loader = DataLoader(train_set, batch_size=config.batch, sampler=sampler, num_workers=config.workers,
+                        drop_last=True, pin_memory=device.type == "cuda",
+                        persistent_workers=config.workers > 0)
+    val_set, protocol = None, _validation_protocol(config)
+    try:
+        val_set = PairedDataset(find_pairs(config.data, config.subset, config.val_split))
+    except InputError as exc:
+        if main_process:
+            echo(f"note: no validation ({exc}); checkpoints are kept as last.pt only")
+
+    start_epoch, rows, best_psnr = 0, [], None
+    if config.resume:
+        checkpoint = load_checkpoint(last_path)
+        _check_resumable(checkpoint, config, last_path, world)
+        model.load_state_dict(checkpoint["params"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        if disc is not None:
+            disc.load_state_dict(checkpoint["discriminator"])
+            d_optimizer.load_state_dict(checkpoint["discriminator_optimizer"])
+        start_epoch = int(checkpoint["epoch"])
+        best_psnr = checkpoint.get("best_psnr")
+        rows = [r for r in read_log(log_path) if int(r["epoch"]) <= start_epoch]
+        if main_process:
+            echo(f"resuming {config.model} at epoch {start_epoch} from {last_path}")
+
+    trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+        if world > 1 else model
+    if disc is not None and world > 1:
+        criterion.discriminator = DistributedDataParallel(
+            disc, device_ids=[device.index] if device.type == "cuda" else None)
+    record = config_record(config)
+    model.train()
+    criterion.train()
+
+    for epoch in range(start_epoch, config.epochs):
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        started = time.perf_counter()
+        sums: dict[str, float] = {}
+        steps = len(loader) if config.steps_per_epoch is None else min(config.steps_per_epoch, len(loader))
+        bar = None
+        if main_process and config.progress:
+            from tqdm import tqdm
+            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
+        for step, batch in enumerate(loader):
+            if step >= steps:
+                break
+            x, y = batch["input"].to(device, non_blocking=True), batch["target"].to(device, non_blocking=True)
+            outputs = trained(x)
+            total, parts = criterion(outputs, y)
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            if d_optimizer is not None:
+                d_optimizer.zero_grad(set_to_none=True)  # drops the gradients the generator step left on D
+                d_loss = criterion.discriminator_loss(outputs, y)
+                d_loss.backward()
+                d_optimizer.step()
+                parts["discriminator"] = d_loss.item()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{parts['total']:.4f}")
+        if bar is not None:
+            bar.close()
+        done = epoch + 1
+        row = {"epoch": done, "steps": steps, "lr": config.lr}
+        row.update({f"train_{k}": f"{v / max(steps, 1):.6g}" for k, v in sums.items()})
+        if main_process:
+            if val_set is not None:
+                val_psnr, val_ssim = validate(model, val_set, protocol, device, config.val_limit)
+                row.update({"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}", "protocol": protocol})
+                if best_psnr is None or val_psnr > best_psnr:
+                    best_psnr = val_psnr
+                    save_checkpoint(best_path, model, optimizer, done, record, best_psnr=best_psnr)
+            row["seconds"] = f"{time.perf_counter() - started:.2f}"
+            rows.append(row)
+            extra = {"best_psnr": best_psnr, "world_size": world}
+            if disc is not None:
+                extra["discriminator"] = unwrap(criterion.discriminator).state_dict()
+                extra["discriminator_optimizer"] = d_optimizer.state_dict()
+            save_checkpoint(last_path, model, optimizer, done, record, **extra)
+            write_log(log_path, rows)
+            val_text = f", val PSNR {row['val_psnr']} dB SSIM {row['val_ssim']} ({protocol})" if "val_psnr" in row else ""
+            echo(f"epoch {done}/{config.epochs}: loss {row.get('train_total', 'n/a')}{val_text}")
+        _barrier(world)
+
+    if disc is not None and world > 1:
+        criterion.discriminator = unwrap(criterion.discriminator)
+    return TrainSummary(out, config.epochs, last_path, best_path if best_path.exists() else None, best_psnr, rows,
+                        model)
