@@ -42,8 +42,8 @@ class EstimateSettings:
     """Parameters of :func:`estimate_homography` (pixel units are full-resolution unless named ``coarse``)."""
 
     work_megapixels: float = 1.5      # ORB works at about this many pixels (scale-aware feature search)
-    n_features: int = 5000            # ORB keypoints kept at the working size (fewer for smaller images)
-    min_features_kept: int = 1500     # ... but never fewer than this
+    n_features: int = 4000            # ORB keypoints kept at the working size (fewer for smaller images)
+    min_features_kept: int = 3000     # ... but never fewer than this (strong viewpoint changes need many)
     grid: tuple[int, int] = (16, 9)   # cells (x, y) over which keypoints are spread
     ratio: float = 0.8                # Lowe ratio test
     magsac_threshold_coarse: float = 1.5  # px at the working size
@@ -52,7 +52,8 @@ class EstimateSettings:
     inlier_threshold: float = 3.0     # px at full resolution, for our own inlier count
     refine_points: int = 600          # patches used by guided re-matching (0 turns it off)
     patch_radius: int = 20            # patch is (2r+1)^2 px, full resolution
-    search_radius: int = 6            # px searched around the current prediction
+    search_radius: int = 6            # px searched around the first prediction
+    search_radius_after: int = 2      # px searched in later iterations (the first one leaves < 1 px)
     min_patch_score: float = 0.6      # ZNCC peak below this: the patch is not used
     refine_iterations: int = 3
     min_refined: int = 24             # fewer usable patches: keep the feature estimate
@@ -275,7 +276,10 @@ def estimate_homography(glass: np.ndarray, background: np.ndarray, settings: Est
     refined, agreement = 0, float("nan")
     if settings.refine_points > 0:
         try:
-            H, result_rmse, refined, agreement = refine_guided(gray_g, gray_b, H, dst[inl], settings)
+            # anchors: every background keypoint (textured, spread over the grid), not only the feature
+            # inliers, so that a second depth plane gets patches too and shows up as disagreement
+            anchors = transfer(np.linalg.inv(S_b), pts_b.astype(np.float64))
+            H, result_rmse, refined, agreement = refine_guided(gray_g, gray_b, H, anchors, settings)
         except EstimationError as exc:
             notes.append(f"guided re-matching skipped: {exc}")
     inl = _residuals(H, src, dst) < settings.inlier_threshold
@@ -308,7 +312,7 @@ def refine_guided(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, anchors
     Args:
         gray_g, gray_b: (H, W) float32 gray of the through-glass and the background photo.
         H: (3, 3) current estimate, through-glass -> background.
-        anchors_b: (N, 2) background points where texture is known to exist (feature inliers).
+        anchors_b: (N, 2) background points where texture is known to exist (keypoints).
     Returns:
         (H refined, RMS residual px of the correspondences within 3 px, number of correspondences within
         1 px, their fraction of all well-matched patches). Parallax shows as a low fraction (a second
@@ -316,18 +320,19 @@ def refine_guided(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, anchors
     Raises:
         EstimationError: fewer than ``settings.min_refined`` usable patches.
     """
-    r, s = settings.patch_radius, settings.search_radius
+    r = settings.patch_radius
     hb, wb = gray_b.shape
     centres = np.round(_spread_points(anchors_b, settings.refine_points, wb, hb, r + 1)).astype(int)
-    side = 2 * (r + s) + 1
     templates = np.stack([gray_b[cy - r: cy + r + 1, cx - r: cx + r + 1] for cx, cy in centres]) \
         if len(centres) else np.zeros((0, 2 * r + 1, 2 * r + 1), np.float32)
     textured = templates.reshape(len(centres), -1).std(axis=1) > 1e-3
     centres, templates = centres[textured], templates[textured]
-    # background-grid offsets of one search window, shared by all windows
-    offsets = np.stack(np.meshgrid(np.arange(side) - r - s, np.arange(side) - r - s), axis=-1).reshape(-1, 2)
     rmse, used, agreement = float("nan"), 0, float("nan")
-    for _ in range(settings.refine_iterations):
+    for iteration in range(settings.refine_iterations):
+        s = settings.search_radius if iteration == 0 else settings.search_radius_after
+        side = 2 * (r + s) + 1
+        # background-grid offsets of one search window, shared by all windows
+        offsets = np.stack(np.meshgrid(np.arange(side) - r - s, np.arange(side) - r - s), axis=-1).reshape(-1, 2)
         H_inv = np.linalg.inv(H)
         # every search window of the through-glass photo resampled on the background grid in ONE remap
         grid_b = (centres[:, None, :] + offsets[None]).reshape(-1, 2)
@@ -365,7 +370,11 @@ def refine_guided(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, anchors
         # the RMSE over all patches that matched well: parallax shows here as a large value
         res = _residuals(H, src, dst)
         rmse = float(np.sqrt(np.mean(res[res < 3.0] ** 2))) if (res < 3.0).any() else float("inf")
-        used, agreement = int(keep.sum()), float(keep.mean())
+        if iteration == 0:
+            # the wide first search finds patches of every depth; later narrow searches only those near
+            # the fitted plane, so agreement is measured against the first count
+            matched_wide = len(src)
+        used, agreement = int(keep.sum()), min(1.0, float(keep.sum()) / matched_wide)
     return H, rmse, used, agreement
 
 

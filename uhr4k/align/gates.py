@@ -19,7 +19,7 @@ __all__ = ["GateSettings", "geometry_failure", "quality_flags", "perspective_str
 class GateSettings:
     min_inliers: int = 50             # fewer: failed (too few to trust a fit of 8 parameters)
     min_inlier_ratio: float = 0.15    # of the mutual matches; fewer: flagged
-    max_rmse: float = 1.0             # px, full resolution; the residual of the sub-pixel fit: flagged
+    max_rmse: float = 0.5             # px, full resolution; the residual of the sub-pixel fit: flagged
     min_agreement: float = 0.8        # fraction of well-matched patches within 1 px of the homography
     max_area_change: float = 0.3      # |warped area / image area - 1| above this: flagged
     max_perspective: float = 0.1      # |h20| W + |h21| H, the relative scale change across the image

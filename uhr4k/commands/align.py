@@ -32,7 +32,7 @@ def _parse_size(value: str | None) -> tuple[int, int] | None:
 @click.option("--size", default=None, metavar="WxH", help="Crop every pair to this size (cropping only, centred).")
 @click.option("--min-inliers", default=50, show_default=True, type=click.IntRange(min=8),
               help="Fewer feature inliers: the pair fails.")
-@click.option("--max-rmse", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--max-rmse", default=0.5, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Residual (px, full resolution) above which a pair is flagged (parallax).")
 def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, max_rmse):
     """Register the glass / no-glass pairs of RAW_DIR into ROOT/UHR4K-Real.
