@@ -174,3 +174,14 @@ def test_cli_reports_failures_with_exit_status_and_bad_folder_in_one_line(raw, t
     assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output
     result = runner.invoke(cli, ["align", str(raw_dir), "--out", str(tmp_path / "o"), "--size", "big"])
     assert result.exit_code == 2 and "--size" in result.output
+
+
+def test_published_real_reflection_pairs_are_registered(shared_data, tmp_path):
+    summary = align_dataset(shared_data / "reflection-real-sample", tmp_path, test=2)
+    assert summary.convention == "parallel folders blended/ and transmission/"
+    assert summary.counts.get("failed", 0) == 0 and summary.counts.get("ok", 0) >= 3
+    rows = {r["id"]: r for r in read_csv(tmp_path / "alignment.csv")[1]}
+    # two of the published pairs are off by 11-13 px vertically; registration fixes that
+    for pair_id in ("000006", "000007"):
+        row = rows[pair_id]
+        assert abs(float(row["h12"])) > 5 and float(row["zncc_after"]) > float(row["zncc_before"]) + 0.1

@@ -120,7 +120,8 @@ def assess_pair(pair: RawPair, raw_dir: Path, settings: AlignSettings, qa_path: 
         lines = [result.reason] + _qa_numbers(result)
         H = None if result.H is None else np.array(result.H).reshape(3, 3)
         same_size = glass is not None and background is not None and glass.shape[:2] == background.shape[:2]
-        image = qa_image(glass, background, H if same_size else None, pair.id, result.status, lines)
+        image = qa_image(glass, background, H if same_size else None, pair.id, result.status, lines,
+                         gains=result.gains)
         write_image(qa_path, image)
     return result
 

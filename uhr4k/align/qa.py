@@ -53,7 +53,8 @@ def _label(tile: np.ndarray, text: str) -> np.ndarray:
 
 
 def qa_image(glass: np.ndarray | None, background: np.ndarray | None, H: np.ndarray | None,
-             title: str, status: str, lines: list[str], tile_width: int = 800) -> np.ndarray:
+             title: str, status: str, lines: list[str], tile_width: int = 800,
+             gains: tuple[float, float, float] | None = None) -> np.ndarray:
     """The QA image (uint8 RGB) of a pair.
 
     Args:
@@ -61,6 +62,8 @@ def qa_image(glass: np.ndarray | None, background: np.ndarray | None, H: np.ndar
         H: (3, 3) through-glass -> background, or None when estimation failed (the "after" views stay grey).
         title: first header line (the pair id); status: ok / flagged / failed (colours the header).
         lines: further header lines (reason, numbers).
+        gains: per-channel gains of the glass; the through-glass views are divided by them, so that the
+            difference views show misalignment rather than the darker pane.
     """
     ref = background if background is not None else glass
     aspect = ref.shape[0] / ref.shape[1] if ref is not None else 9 / 16
@@ -71,6 +74,8 @@ def qa_image(glass: np.ndarray | None, background: np.ndarray | None, H: np.ndar
         return None if img is None else cv2.resize(to_uint8(img), (tile_width, tile_h), interpolation=cv2.INTER_AREA)
 
     g, b = small(glass), small(background)
+    if g is not None and gains is not None and all(np.isfinite(gains)) and min(gains) > 0.05:
+        g = np.clip(g.astype(np.float32) / np.asarray(gains, np.float32) + 0.5, 0, 255).astype(np.uint8)
     tiles = [grey.copy() for _ in range(4)]
     if g is not None and b is not None and g.shape == b.shape:
         tiles[0], tiles[2] = checkerboard(g, b), _difference(g, b)
