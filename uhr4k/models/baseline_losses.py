@@ -74,7 +74,7 @@ class CharbonnierEdgeLoss(nn.Module):
             char = char + charbonnier(pred, target, self.eps)
             edge = edge + charbonnier(self.edges(pred), target_edges, self.eps)
         total = char + self.edge_weight * edge
-        return total, {"charbonnier": float(char), "edge": float(edge), "total": float(total)}
+        return total, {"charbonnier": char.item(), "edge": edge.item(), "total": total.item()}
 
 
 class PSNRLoss(nn.Module):
@@ -93,7 +93,7 @@ class PSNRLoss(nn.Module):
         _check_pair(pred, target)
         mse = ((pred - target) ** 2).mean(dim=(1, 2, 3))
         total = self.weight * self.scale * torch.log(mse + 1e-8).mean()
-        return total, {"psnr": float(-total / self.weight), "total": float(total)}
+        return total, {"psnr": -total.item() / self.weight, "total": total.item()}
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -104,9 +104,9 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return torch.outer(g, g).float()
 
 
-def ssim_torch(pred: torch.Tensor, target: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM of (B, C, H, W) images in [0, 1] (data range 1), Gaussian-windowed per channel with
-    zero "same" padding (the pytorch-ssim convention PReNet trains with); differentiable."""
+def ssim_map(pred: torch.Tensor, target: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Per-pixel SSIM (B, C, H, W) of images in [0, 1] (data range 1), Gaussian-windowed per channel
+    with zero "same" padding (the pytorch-ssim convention PReNet trains with); differentiable."""
     c = pred.shape[1]
     k = window.to(pred.dtype)[None, None].expand(c, 1, *window.shape)
     pad = window.shape[-1] // 2
@@ -119,8 +119,7 @@ def ssim_torch(pred: torch.Tensor, target: torch.Tensor, window: torch.Tensor) -
     syy = filt(target * target) - mu_y ** 2
     sxy = filt(pred * target) - mu_x * mu_y
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
-    return ssim_map.mean()
+    return ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
 
 
 class NegSSIMLoss(nn.Module):
@@ -133,8 +132,8 @@ class NegSSIMLoss(nn.Module):
     def forward(self, outputs, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         pred = _images(outputs)[0]
         _check_pair(pred, target)
-        value = ssim_torch(pred, target, self.window)
-        return -value, {"ssim": float(value), "total": float(-value)}
+        value = ssim_map(pred, target, self.window).mean()
+        return -value, {"ssim": value.item(), "total": -value.item()}
 
 
 BASELINE_LOSSES: dict[str, type[nn.Module]] = {

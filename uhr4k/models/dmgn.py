@@ -20,17 +20,16 @@ by the authors of GLSGN; its gating mask is the spatial attention GLSGN reuses. 
 ``forward`` returns ``(background, coarse_background, reflection_plus_input)``, each (B, 3, H, W).
 
 Parameter count, as the paper counts it: 45.49 M = every parameter the release registers except the
-frozen VGG-19 (20.02 M, ``requires_grad=False`` there, buffers here). The release registers a stride-2
+frozen VGG-19 (20.02 M, ``requires_grad=False`` there; buffers here, built up to relu5_1 only). The release registers a stride-2
 conv in *every* separation module but uses it only in the two that downsample: 20.05 M of the 45.49 M
 are never read by forward. With ``register_unused=True`` (the registered ``dmgn``) we register the same
 tensors, frozen because nothing reads them, so ``count_parameters`` gives (25.44 M trainable, 45.49 M
-total); ``register_unused=False`` builds only what forward uses (25.44 M, and the VGG trunk only up to
-relu5_1). REFERENCE.md quotes 24.70 M "used in forward"; we could not reproduce that figure: tracing the
+total); ``register_unused=False`` builds only what forward uses (25.44 M). REFERENCE.md quotes 24.70 M "used in forward"; we could not reproduce that figure: tracing the
 release's forward module by module, 25.44 M trainable parameters are read (and all receive gradients).
 
 Pretrained VGG-19 weights cannot be downloaded here: pass ``vgg_weights`` (a torchvision-format
-``vgg19`` state dict path, ``features.N.weight`` keys) to load them; otherwise the VGG part is randomly
-initialised (and still frozen, as released). Trained here with L1 (the release adds VGG perceptual,
+``vgg19`` state dict path, read by :func:`uhr4k.models.vgg.load_vgg19`) to load them; otherwise the VGG
+part is randomly initialised (and still frozen, as released). Trained here with L1 (the release adds VGG perceptual,
 gradient and adversarial terms).
 """
 from __future__ import annotations
@@ -41,15 +40,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from uhr4k.errors import InputError
 from uhr4k.models.baseline_common import check_image_batch
 from uhr4k.models.registry import register_model
+from uhr4k.models.vgg import PERCEPTUAL_LAYERS, VGG19_CONFIG, load_vgg19
 
-# torchvision's vgg19 "features" layout: channels per conv, "M" for a max-pool.
-VGG19_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-                512, 512, 512, 512, "M")
-# Indices (into ``features``) of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
-HYPERCOLUMN_LAYERS = (1, 6, 11, 20, 29)
+# Indices (into torchvision's ``features``) of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
+HYPERCOLUMN_LAYERS = PERCEPTUAL_LAYERS
 
 
 class FrozenConv2d(nn.Module):
@@ -71,20 +67,17 @@ class FrozenConv2d(nn.Module):
         return F.conv2d(x, self.weight, self.bias, padding=1)
 
 
-def vgg19_features(full: bool = True) -> nn.Sequential:
-    """The VGG-19 convolutional trunk, frozen, with torchvision's module indices (so its state dicts load).
-
-    ``full=False`` stops after relu5_1 (index 29), the last layer the hypercolumn reads.
-    """
+def vgg19_features() -> nn.Sequential:
+    """The frozen VGG-19 trunk up to relu5_1 (index 29), with torchvision's module indices."""
     layers: list[nn.Module] = []
     cin = 3
-    for spec in VGG19_LAYOUT:
+    for spec in VGG19_CONFIG:
         if spec == "M":
             layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [FrozenConv2d(cin, spec), nn.ReLU(inplace=True)]
             cin = spec
-    return nn.Sequential(*(layers if full else layers[:HYPERCOLUMN_LAYERS[-1] + 1]))
+    return nn.Sequential(*layers[:HYPERCOLUMN_LAYERS[-1] + 1])
 
 
 def _conv3(cin: int, cout: int, bias: bool = True, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -258,9 +251,11 @@ class DMGN(nn.Module):
 
     def __init__(self, register_unused: bool = True, vgg_weights: str | os.PathLike | None = None):
         super().__init__()
-        vgg = vgg19_features(full=register_unused)
+        vgg = vgg19_features()
         if vgg_weights is not None:
-            load_vgg19_features(vgg, vgg_weights)
+            # uhr4k.models.vgg reads and checks the torchvision file; its tensors become our buffers.
+            pretrained = load_vgg19(vgg_weights).features.state_dict()
+            vgg.load_state_dict(pretrained)
         self.head = Hypercolumn(vgg)
         self.separator = TransitMask(64)
         self.prior_mask = TransitMask(128, mask_bias=False)
@@ -293,30 +288,6 @@ class DMGN(nn.Module):
         prior = (prior - mean) / (top - mean + 1e-6)
         background = self.refine(refine_in, 1 - prior) + x
         return tuple(t[..., :h, :w] for t in (background, coarse, reflection))
-
-
-def load_vgg19_features(features: nn.Sequential, path: str | os.PathLike) -> None:
-    """Load ``features.N.*`` (torchvision vgg19 naming) from a state dict file into ``features``.
-
-    Raises:
-        InputError: unreadable file, or it lacks a tensor the trunk needs or has the wrong shape.
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise InputError(f"cannot read VGG-19 weights ({exc.__class__.__name__})", path) from None
-    if isinstance(state, dict) and "params" in state:
-        state = state["params"]
-    wanted = features.state_dict()
-    picked = {}
-    for key, tensor in wanted.items():
-        source = state.get(f"features.{key}", state.get(key))
-        if source is None:
-            raise InputError(f"not a torchvision vgg19 state dict: no 'features.{key}'", path)
-        if source.shape != tensor.shape:
-            raise InputError(f"'features.{key}' has shape {tuple(source.shape)}, expected {tuple(tensor.shape)}", path)
-        picked[key] = source
-    features.load_state_dict(picked)
 
 
 @register_model("dmgn")

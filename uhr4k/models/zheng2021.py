@@ -116,8 +116,9 @@ class Zheng2021(nn.Module):
     """4K dehazing by multi-guided bilateral learning.
 
     Args:
-        context_size: input size of the second U-Net (320 in the release). The coefficient U-Net's
-            input is fixed at 256 x 256: its pooled 3 x 64 x 256 output is exactly a 12 x 16^3 grid.
+        grid_size: input size of the coefficient U-Net (256 in the release); its output is pooled to
+            3 x 64 x 256 whatever this size, exactly the 12 x 16^3 values of the grid.
+        context_size: input size of the second U-Net (320 in the release).
 
     ``forward(x)``: x (B, 3, H, W) in [0, 1] -> (B, 3, H, W). Any H, W: both U-Nets see resized copies
     of fixed size, everything else is stride-1 at full resolution.
@@ -125,12 +126,11 @@ class Zheng2021(nn.Module):
 
     default_loss = "l1"
 
-    grid_size = 256
     grid_bins = 16
 
-    def __init__(self, context_size: int = 320):
+    def __init__(self, grid_size: int = 256, context_size: int = 320):
         super().__init__()
-        self.context_size = context_size
+        self.grid_size, self.context_size = grid_size, context_size
         self.grid_net = UNet()
         self.context_net = UNet()
         self.guides = nn.ModuleList(GuideNet() for _ in range(3))
@@ -143,8 +143,8 @@ class Zheng2021(nn.Module):
         """(B, 3, H, W) -> (B, 12, 16, 16, 16): the U-Net's 3 x 256 x 256 map pooled to 3 x 64 x 256
         (= 12 x 16^3 values) and reinterpreted as 12 coefficients x 16 bins x 16 x 16 cells."""
         small = F.interpolate(x, (self.grid_size, self.grid_size), mode="bicubic", align_corners=True)
-        pooled = F.adaptive_avg_pool2d(self.grid_net(small), (self.grid_size // 4, self.grid_size))
         n = self.grid_bins
+        pooled = F.adaptive_avg_pool2d(self.grid_net(small), (n * n // 4, n * n))
         return pooled.reshape(x.shape[0], 12, n, n, n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

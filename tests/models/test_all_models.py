@@ -1,0 +1,139 @@
+"""timm-style tests that every registered model gets automatically: forward at odd sizes, output
+shapes, backward to every trainable parameter, determinism and batch independence in eval mode, input
+checks, 4K shapes on the meta device, and a published default loss that resolves."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from uhr4k.models.losses import build_loss
+from uhr4k.models.registry import create_model, list_models
+
+MODELS = list_models()
+
+# Input size (H, W) per model: odd on purpose (every model pads inside and crops back). A model that
+# needs a larger minimum gets its own entry here.
+DEFAULT_SIZE = (37, 53)
+SIZES: dict[str, tuple[int, int]] = {"dmgn": (21, 27), "mprnet-deblur": (21, 27)}
+
+# Constructor overrides that keep the heaviest configurations fast in these generic tests; their
+# published configurations are checked (parameter counts, MACs) in test_baselines.py.
+FAST_KWARGS: dict[str, dict] = {
+    "nafnet-w64": {"enc_blocks": (1, 1, 1, 2)},
+    "nafnet-w32": {"enc_blocks": (1, 1, 1, 2)},
+    "restormer": {"blocks": (1, 1, 1, 1), "refinement_blocks": 1},
+    "mprnet-deblur": {"num_cab": 2},
+    "zheng2021": {"grid_size": 32, "context_size": 32},
+}
+# Loss options for the generic training step: the GLSGN perceptual term needs pretrained VGG-19
+# weights, which cannot be downloaded here.
+LOSS_KWARGS: dict[str, dict] = {"glsgn": {"perceptual_weight": 0.0}}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny inputs gain nothing from intra-op threads, and on a shared machine OpenMP threads that
+    wait for each other make these tests ten times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _build(name: str, fast: bool = True):
+    torch.manual_seed(0)
+    return create_model(name, **(FAST_KWARGS.get(name, {}) if fast else {}))
+
+
+def _images(out) -> list[torch.Tensor]:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _input(name: str, batch: int = 1) -> torch.Tensor:
+    h, w = SIZES.get(name, DEFAULT_SIZE)
+    return torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(1))
+
+
+def test_registry_lists_every_baseline():
+    for name in ("identity", "restormer", "mprnet-derain", "mprnet-deblur", "nafnet-w64", "nafnet-w32",
+                 "dmgn", "zheng2021", "prenet", "dcp"):
+        assert name in MODELS
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_shapes_at_odd_size(name):
+    model = _build(name).eval()
+    x = _input(name)
+    with torch.no_grad():
+        outputs = _images(model(x))
+    assert outputs[0].shape == x.shape
+    for out in outputs:
+        assert out.ndim == 4 and out.shape[:2] == (1, 3)
+        assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_backward_reaches_every_trainable_parameter(name):
+    model = _build(name).train()
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not params:
+        # Parameter-free models (identity, classical methods) must say that they cannot be trained.
+        assert getattr(model, "default_loss", None) is None, f"{name} has no parameters but a default loss"
+        return
+    x = _input(name)
+    loss = sum(out.mean() for out in _images(model(x)))
+    loss.backward()
+    missing = [n for n, p in params if p.grad is None]
+    assert not missing, f"{name}: no gradient reaches {missing[:5]}"
+    assert all(torch.isfinite(p.grad).all() for _, p in params)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_eval_forward_is_deterministic_and_batch_independent(name):
+    model = _build(name).eval()
+    x = _input(name, batch=2)
+    with torch.no_grad():
+        first = _images(model(x))[0]
+        second = _images(model(x))[0]
+        single = _images(model(x[1:]))[0]
+    assert torch.equal(first, second)
+    torch.testing.assert_close(single, first[1:], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_rejects_input_that_is_not_a_batch(name):
+    model = _build(name).eval()
+    with pytest.raises(ValueError, match=r"\(3, 16, 16\)"):
+        model(torch.zeros(3, 16, 16))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_4k_output_shape_on_meta_device(name):
+    with torch.device("meta"):  # no weights initialised, no activations allocated
+        model = _build(name, fast=False).eval()
+    with torch.no_grad():
+        out = _images(model(torch.zeros(1, 3, 2160, 3840, device="meta")))
+    assert out[0].shape == (1, 3, 2160, 3840)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_default_loss_resolves_and_trains_a_step(name):
+    model = _build(name)
+    loss_name = getattr(model, "default_loss", None)
+    if loss_name is None:
+        assert not any(p.requires_grad for p in model.parameters())
+        return
+    criterion = build_loss(loss_name, **LOSS_KWARGS.get(loss_name, {}))
+    model.train()
+    x = _input(name)
+    target = x.flip(-1)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    total, parts = criterion(model(x), target)
+    assert total.ndim == 0 and torch.isfinite(total)
+    assert all(isinstance(v, float) for v in parts.values())
+    optimizer.zero_grad()
+    total.backward()
+    optimizer.step()
+    changed = sum(not torch.equal(before[n], p) for n, p in model.named_parameters() if p.requires_grad)
+    assert changed > 0
