@@ -1,7 +1,8 @@
 """Align one glass / no-glass pair: the verdict and every number of its alignment.csv row.
 
 :func:`assess_pair` reads the two photos, estimates the homography, applies the gates, measures the
-photometric side on a reduced copy and chooses the crop; it writes nothing but the QA image.
+photometric side on a reduced copy and finds the valid rectangle; it writes nothing but the QA image.
+:func:`apply_size` narrows that rectangle to ``--size``.
 :func:`write_aligned_pair` makes the dataset files of an ``ok`` pair. Both run in worker processes and
 depend only on their arguments (the estimation is seeded from the pair id), so results do not depend on
 the number of workers.
@@ -26,7 +27,8 @@ from uhr4k.align.warp import fit_crop, valid_rectangle, validity_mask, warp_to_b
 from uhr4k.errors import InputError
 from uhr4k.io import read_image, to_uint8, write_image
 
-__all__ = ["AlignSettings", "PairResult", "assess_pair", "write_aligned_pair", "ALIGNMENT_COLUMNS", "H_COLUMNS"]
+__all__ = ["AlignSettings", "PairResult", "assess_pair", "apply_size", "write_aligned_pair", "ALIGNMENT_COLUMNS",
+           "H_COLUMNS"]
 
 H_COLUMNS = tuple(f"h{i}{j}" for i in range(3) for j in range(3))
 ALIGNMENT_COLUMNS = ("id", "scene", "glass", "noglass", "status", "reason", *H_COLUMNS, "matches", "inliers",
@@ -41,7 +43,7 @@ class AlignSettings:
     estimate: EstimateSettings = EstimateSettings()
     gates: GateSettings = GateSettings()
     refine: str = "none"                       # "none" or "ecc" (on top of the guided re-matching)
-    size: tuple[int, int] | None = None        # crop both images to (w, h), cropping only
+    size: tuple[int, int] | None = None        # crop both images to (w, h), cropping only (see apply_size)
     seed: int = 0
 
     def as_dict(self) -> dict:
@@ -70,6 +72,14 @@ class PairResult:
     width: int | None = None
     height: int | None = None
     notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PairResult":
+        """Inverse of ``dataclasses.asdict`` after a JSON round trip (lists back to tuples)."""
+        data = dict(data)
+        for key in ("crop", "gains"):
+            data[key] = tuple(data[key]) if data.get(key) else None
+        return cls(**data)
 
     def csv_row(self) -> dict[str, str]:
         def num(value, fmt):
@@ -116,6 +126,9 @@ def assess_pair(pair: RawPair, raw_dir: Path, settings: AlignSettings, qa_path: 
         _assess_images(glass, background, settings, result, pair.id)
     except (InputError, EstimationError) as exc:
         result.status, result.reason = "failed", str(exc)
+    except cv2.error as exc:  # an input OpenCV cannot handle must not stop the batch
+        text = str(exc).strip().splitlines()
+        result.status, result.reason = "failed", f"OpenCV error: {text[-1] if text else 'cv2.error'}"
     if qa_path is not None and (glass is not None or background is not None):
         lines = [result.reason] + _qa_numbers(result)
         H = None if result.H is None else np.array(result.H).reshape(3, 3)
@@ -178,13 +191,11 @@ def _assess_images(glass: np.ndarray, background: np.ndarray, settings: AlignSet
     mask = validity_mask(H, (glass.shape[1], glass.shape[0]), (width, height))
     rect = valid_rectangle(mask)
     valid_fraction = rect[2] * rect[3] / (width * height)
-    crop = fit_crop(rect, settings.size)
-    if crop is None or rect[2] == 0:
-        result.status = "failed"
-        result.reason = (f"valid area {rect[2]}x{rect[3]} is smaller than --size {settings.size[0]}x{settings.size[1]}"
-                         if settings.size else "no valid area after warping")
+    if rect[2] == 0:
+        result.status, result.reason = "failed", "no valid area after warping"
         return
-    result.crop = tuple(int(v) for v in crop)
+    # the whole valid rectangle; --size is applied by apply_size (it needs no new estimate)
+    result.crop = tuple(int(v) for v in rect)
     flags = quality_flags(H, width, height, inliers=estimate.inliers, inlier_ratio=estimate.inlier_ratio,
                           rmse_px=estimate.rmse_px, zncc_before=result.zncc_before, zncc_after=result.zncc_after,
                           valid_fraction=valid_fraction, agreement=estimate.agreement, settings=settings.gates)
@@ -201,6 +212,19 @@ def _qa_numbers(r: PairResult) -> list[str]:
     if r.gains is not None:
         parts.append("gain " + "/".join(f"{g:.2f}" for g in r.gains))
     return ["  ".join(parts)]
+
+
+def apply_size(result: PairResult, size: tuple[int, int] | None) -> PairResult:
+    """``result`` with its crop narrowed to ``size`` (w, h), centred in the valid rectangle; a pair whose
+    valid rectangle is smaller than ``size`` fails. Returns a new object; ``result`` is not changed."""
+    if size is None or result.crop is None:
+        return result
+    crop = fit_crop(result.crop, size)
+    if crop is None:
+        reason = f"valid area {result.crop[2]}x{result.crop[3]} is smaller than --size {size[0]}x{size[1]}"
+        earlier = [result.reason] if result.reason else []
+        return dataclasses.replace(result, status="failed", reason="; ".join([reason] + earlier))
+    return dataclasses.replace(result, crop=tuple(int(v) for v in crop))
 
 
 def write_aligned_pair(pair: RawPair, result: PairResult, paths: dict[str, Path]) -> dict[str, str]:

@@ -4,8 +4,8 @@ Three passes:
 
 1. **assess** every pair (parallel over ``workers`` processes): homography, gates, photometric numbers,
    crop and QA image. The result is cached per pair in ``UHR4K-Real/.align/<id>.json`` together with a
-   key made of the two files' sizes and modification times and the settings, so a rerun skips pairs
-   whose inputs and settings did not change.
+   key made of the two files' sizes and modification times and the settings (but ``size``), so a rerun
+   skips pairs whose inputs and settings did not change; then ``--size`` narrows each crop.
 2. **split** the ``ok`` pairs by scene (``test`` pairs, then ``val``, the rest train; whole scenes only).
 3. **write** each ``ok`` pair's input / target / mask into its split (parallel), skipping pairs whose
    files are already there with the hashes recorded in the manifest.
@@ -17,6 +17,7 @@ files the manifest named: nothing else under ROOT is touched).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io as _io
 import json
 import os
@@ -30,7 +31,8 @@ from tqdm import tqdm
 
 from uhr4k import layout
 from uhr4k.align.conventions import RawPair, find_raw_pairs
-from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings, PairResult, assess_pair, write_aligned_pair
+from uhr4k.align.pair import (ALIGNMENT_COLUMNS, AlignSettings, PairResult, apply_size, assess_pair,
+                              write_aligned_pair)
 from uhr4k.errors import InputError
 from uhr4k.io import sha256_file, write_text_atomic
 
@@ -94,7 +96,9 @@ def _cache_key(pair: RawPair, settings: AlignSettings) -> dict:
         st = path.stat()
         return [str(path), st.st_size, st.st_mtime_ns]
     return {"version": _CACHE_VERSION, "glass": stat(pair.glass), "noglass": stat(pair.noglass),
-            "problem": pair.problem, "settings": json.loads(json.dumps(settings.as_dict()))}
+            "problem": pair.problem,
+            # --size only narrows the crop afterwards: changing it must not cost a new estimate
+            "settings": json.loads(json.dumps(dataclasses.replace(settings, size=None).as_dict()))}
 
 
 def _assess_job(args) -> tuple[str, dict]:
@@ -141,9 +145,10 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
 
     # pass 1: assess (cached)
     results: dict[str, PairResult] = {}
-    todo = []
+    todo, keys = [], {}
     for pair in pairs:
-        key = _cache_key(pair, settings)
+        # taken before the assessment: a file that changes meanwhile is assessed again next time
+        key = keys[pair.id] = _cache_key(pair, settings)
         cached = _read_cache(cache_dir / f"{pair.id}.json", key)
         if cached is not None and (cached.H is None or (qa_dir / f"{pair.id}.jpg").exists()):
             results[pair.id] = cached
@@ -151,12 +156,11 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
         else:
             todo.append((pair, raw_dir, settings, qa_dir / f"{pair.id}.jpg"))
     for pair_id, data in _run(todo, _assess_job, workers, "align: assess"):
-        data["crop"] = tuple(data["crop"]) if data["crop"] else None
-        data["gains"] = tuple(data["gains"]) if data["gains"] else None
-        results[pair_id] = PairResult(**data)
-        pair = next(p for p in pairs if p.id == pair_id)
+        results[pair_id] = PairResult.from_dict(data)
         write_text_atomic(cache_dir / f"{pair_id}.json",
-                          json.dumps({"key": _cache_key(pair, settings), "result": data}, sort_keys=True))
+                          json.dumps({"key": keys[pair_id], "result": data}, sort_keys=True))
+
+    results = {pair_id: apply_size(r, settings.size) for pair_id, r in results.items()}
 
     # pass 2: split ok pairs by scene
     ok_pairs = [p for p in pairs if results[p.id].status == "ok"]
@@ -212,12 +216,9 @@ def _read_cache(path: Path, key: dict) -> PairResult | None:
         return None
     if data.get("key") != key:
         return None
-    result = data["result"]
-    result["crop"] = tuple(result["crop"]) if result.get("crop") else None
-    result["gains"] = tuple(result["gains"]) if result.get("gains") else None
     try:
-        return PairResult(**result)
-    except TypeError:
+        return PairResult.from_dict(data["result"])
+    except (TypeError, KeyError):  # a record of an older layout: assess again
         return None
 
 
