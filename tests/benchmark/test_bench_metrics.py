@@ -104,6 +104,14 @@ def test_ssim_is_differentiable_without_quantization():
     loss = -m.SSIM("rgb")(x, _t(target).float())
     loss.backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+    # the differentiable (convolution, as on a GPU) path and the OpenCV CPU path give the same figure
+    for protocol in m.PROTOCOLS:
+        conv = m.ssim_torch(x, _t(target).float(), protocol, quantize_input=True)
+        with torch.no_grad():
+            cv = m.ssim_torch(x, _t(target).float(), protocol, quantize_input=True)
+        assert conv.requires_grad is False or conv.grad_fn is not None
+        assert conv.item() == pytest.approx(cv.item(), abs=1e-5)
+        assert cv.item() == pytest.approx(m.ssim(pred, target, protocol), abs=1e-5)
 
 
 def test_bad_input_names_the_shape():
