@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from uhr4k.errors import InputError
-from uhr4k.io import _first_line, is_video, list_media, probe_video, read_image
+from uhr4k.io import is_video, list_media, probe_video, read_image
 from uhr4k.synth.resize import cover_resize, cover_scale
 
 # Usability thresholds on the gray thumbnail (values in [0, 1]); see usability().
@@ -56,6 +56,8 @@ class Frame:
     index: int         # frame index in the video (0 for an image)
     fps: float
     check: str
+    width: int = 0     # decoded frame size (after any rotation ffmpeg applies)
+    height: int = 0
 
 
 @dataclass
@@ -173,37 +175,60 @@ def candidate_indices(n_frames: int, fps: float, wanted: int) -> list[int]:
     return sorted({min(n_frames - 1, int((j + 0.5) * n_frames / k)) for j in range(k)})
 
 
-def decode_selected(path: str | Path, indices: list[int]):
-    """Yield ``(index, frame)`` for the wanted ``indices`` of a video, in order, decoding it once.
+def _ffmpeg_frames(path: str | Path, size: tuple[int, int], before_input: list[str], after_input: list[str],
+                   n_frames: int):
+    """Yield up to ``n_frames`` raw RGB frames of ``size`` from ffmpeg, then check how it ended.
+
+    ffmpeg is run directly (not through imageio-ffmpeg's reader, whose 10 s wait for the stream header
+    fails on a busy machine while ffmpeg is still seeking through a 4K group of pictures); the output
+    size is known from probing, so nothing needs parsing. ``-frames:v`` makes ffmpeg stop by itself.
+    """
+    import subprocess
+    import tempfile
+
+    import imageio_ffmpeg
+
+    width, height = size
+    frame_bytes = width * height * 3
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-threads", "1", *before_input,
+           "-i", str(path), *after_input, "-frames:v", str(n_frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        finished = False
+        try:
+            for _ in range(n_frames):
+                raw = proc.stdout.read(frame_bytes)
+                if len(raw) < frame_bytes:
+                    break
+                yield np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+            finished = True
+        finally:
+            if not finished:  # the caller stopped early (or failed): no verdict needed
+                proc.kill()
+            proc.stdout.close()
+            proc.wait()
+        if proc.returncode != 0:
+            err.seek(0)
+            message = err.read().decode("utf-8", "replace").strip().splitlines()
+            raise InputError(f"ffmpeg failed ({message[-1] if message else proc.returncode})", path)
+
+
+def decode_selected(path: str | Path, indices: list[int], size: tuple[int, int]):
+    """Yield ``(index, frame)`` for the wanted ``indices`` of a video of frame ``size``, in order,
+    decoding it once.
 
     ffmpeg's select filter drops the other frames before colour conversion, so only wanted frames
     cross the pipe. Raises InputError when the video ends early or cannot be decoded.
     """
-    import imageio_ffmpeg
-
     indices = sorted(set(int(i) for i in indices))
     if not indices:
         return
     expr = "+".join(f"eq(n\\,{i})" for i in indices)
-    try:
-        reader = imageio_ffmpeg.read_frames(str(path), input_params=["-threads", "1"],
-                                            output_params=["-vf", f"select={expr}", "-fps_mode", "passthrough"])
-        meta = reader.__next__()
-    except (RuntimeError, OSError, StopIteration) as exc:
-        raise InputError(f"cannot read video ({_first_line(exc)})", path) from None
-    width, height = (int(v) for v in meta["size"])
     got = 0
-    try:
-        for raw, index in zip(reader, indices):
-            frame = np.frombuffer(raw, dtype=np.uint8)
-            if frame.size != width * height * 3:
-                raise InputError(f"frame {index} is incomplete (truncated video)", path)
-            got += 1
-            yield index, frame.reshape(height, width, 3)
-    except RuntimeError as exc:
-        raise InputError(f"video decoding failed ({_first_line(exc)})", path) from None
-    finally:
-        reader.close()
+    for index, frame in zip(indices, _ffmpeg_frames(path, size, [], ["-vf", f"select={expr}", "-fps_mode",
+                                                                       "passthrough"], len(indices))):
+        got += 1
+        yield index, frame
     if got < len(indices):
         raise InputError(f"video ended after {got} of {len(indices)} wanted frames (truncated?)", path)
 
@@ -211,13 +236,13 @@ def decode_selected(path: str | Path, indices: list[int]):
 def _video_candidates(src: Source, wanted: int, skipped: dict, failures: list) -> list[tuple[Frame, np.ndarray]]:
     out = []
     try:
-        for index, img in decode_selected(src.path, candidate_indices(src.n_frames, src.fps, wanted)):
+        for index, img in decode_selected(src.path, candidate_indices(src.n_frames, src.fps, wanted), src.size):
             reason, thumb = usability(img)
             if reason:
                 skipped[reason] = skipped.get(reason, 0) + 1
                 continue
             out.append((Frame(f"{src.scene}-{index:06d}", src.scene, src.rel, "video", index, src.fps,
-                              frame_check(img)), thumb))
+                              frame_check(img), *src.size), thumb))
     except InputError as exc:
         failures.append(Failure(str(src.path), exc.reason, "select"))
         return []
@@ -234,7 +259,7 @@ def _image_candidate(src: Source, skipped: dict, failures: list) -> list[tuple[F
     if reason:
         skipped[reason] = skipped.get(reason, 0) + 1
         return []
-    return [(Frame(src.scene, src.scene, src.rel, "image", 0, 0.0, frame_check(img)), thumb)]
+    return [(Frame(src.scene, src.scene, src.rel, "image", 0, 0.0, frame_check(img), *src.size), thumb)]
 
 
 def select_frames(sources: list[Source], count: int) -> tuple[list[Frame], dict, list[Failure]]:
@@ -294,32 +319,24 @@ def read_frame(root: str | Path, frame: Frame) -> np.ndarray:
     if frame.kind == "image":
         img = read_image(path, keep_16bit=False)
     else:
-        img = _seek_frame(path, frame.index, frame.fps)
+        size = (frame.width, frame.height)
+        img = _seek_frame(path, frame.index, frame.fps, size)
         if img is None or frame_check(img) != frame.check:
-            img = next((f for _, f in decode_selected(path, [frame.index])), None)
+            img = next((f for _, f in decode_selected(path, [frame.index], size)), None)
     if img is None or frame_check(img) != frame.check:
         raise InputError(f"frame {frame.index} differs from the one selected (source changed?)", path)
     return img
 
 
-def _seek_frame(path: Path, index: int, fps: float) -> np.ndarray | None:
-    import imageio_ffmpeg
-
+def _seek_frame(path: Path, index: int, fps: float, size: tuple[int, int]) -> np.ndarray | None:
+    """The frame at ``index`` by a fast input seek; None when the video's timing makes that unreliable."""
     if not fps:
         return None
     start = max(0.0, (index - 0.5) / fps)  # half a frame early: the first frame out is ``index``
     try:
-        reader = imageio_ffmpeg.read_frames(str(path), input_params=["-threads", "1", "-ss", f"{start:.6f}"],
-                                            output_params=["-frames:v", "1"])
-        meta = reader.__next__()
-        width, height = (int(v) for v in meta["size"])
-        raw = next(reader, None)
-        reader.close()
-    except (RuntimeError, OSError, StopIteration):
+        return next(_ffmpeg_frames(path, size, ["-ss", f"{start:.6f}"], [], 1), None)
+    except InputError:
         return None
-    if raw is None or len(raw) != width * height * 3:
-        return None
-    return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
 
 
 def background(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

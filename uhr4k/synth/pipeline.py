@@ -36,7 +36,7 @@ from uhr4k.synth.frames import Failure, Frame, background, read_frame, scan_sour
 from uhr4k.synth.splits import assign_splits
 
 # Bump when a change alters output bytes for the same options: old records are then recomputed.
-VERSION = "1"
+VERSION = "2"
 STATE_DIR = ".uhr4k"
 FAILURES_NAME = "failures.csv"
 PAPER_COUNT = 2167  # backgrounds of UHR4K-Syn / UHR4K-Rain in the paper
