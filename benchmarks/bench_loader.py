@@ -1,0 +1,104 @@
+"""Random training crops per second: decode-then-crop from 4K PNGs against the `uhr4k cache` arrays.
+
+Run: python benchmarks/bench_loader.py [--pairs 4] [--crops 40] [--crop 960x540]
+Makes `--pairs` 3840x2160 pairs from a real photo (Kodak kodim03 from ../shared/data, else scikit-image's
+astronaut, resized with noise and a per-pair shift so that no two files are alike), caches them, and
+times `PairedDataset` items (crops of input and target, flips/rotations, tensors) both ways. "Cold"
+empties the page cache of the dataset's files before every item (posix_fadvise DONTNEED, not timed),
+as for a dataset larger than RAM; "warm" reads files the page cache holds.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from uhr4k.benchmark.cache import CACHE_DIR, build_cache
+from uhr4k.benchmark.datasets import PairedDataset, find_pairs
+from uhr4k.io import read_image, write_image
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "media" / "kodim03_768x512.png"
+
+
+def make_dataset(root: Path, n_pairs: int) -> None:
+    if SHARED.is_file():
+        base = read_image(SHARED)
+    else:
+        from skimage import data
+        base = data.astronaut()
+    rng = np.random.default_rng(0)
+    for i in range(n_pairs):
+        shifted = np.roll(base, (37 * i, 53 * i), axis=(0, 1))
+        target = cv2.resize(shifted, (3840, 2160), interpolation=cv2.INTER_CUBIC)
+        noisy = np.clip(target + rng.normal(0, 3, target.shape), 0, 255).astype(np.uint8)
+        write_image(root / "target" / f"{i}.png", noisy)
+        streaks = (rng.random(target.shape[:2]) > 0.995)[..., None] * 120
+        write_image(root / "input" / f"{i}.png", np.clip(noisy.astype(np.int16) + streaks, 0, 255).astype(np.uint8))
+
+
+def evict(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def crops_per_second(ds: PairedDataset, n: int, cold_root: Path | None = None) -> float:
+    """Items per second over ``n`` items; with ``cold_root`` every item starts with an empty page cache."""
+    spent = 0.0
+    for k in range(n):
+        if cold_root is not None:
+            evict(cold_root)
+        ds.set_epoch(k // len(ds))
+        start = time.perf_counter()
+        ds[k % len(ds)]
+        spent += time.perf_counter() - start
+    return n / spent
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--crops", type=int, default=40)
+    parser.add_argument("--crop", default="960x540")
+    parser.add_argument("--workdir", default=None, help="where to build the 4K set (default: a temporary folder)")
+    args = parser.parse_args()
+    crop = tuple(int(v) for v in args.crop.split("x"))
+    root = Path(tempfile.mkdtemp(prefix="uhr4k-loader-", dir=args.workdir))
+    try:
+        make_dataset(root, args.pairs)
+        start = time.perf_counter()
+        build_cache(root)
+        cache_s = time.perf_counter() - start
+        png_mb = sum(p.stat().st_size for p in root.rglob("*.png")) / 1e6
+        npy_mb = sum(p.stat().st_size for p in (root / CACHE_DIR).rglob("*.npy")) / 1e6
+        pairs = find_pairs(root)
+        naive = PairedDataset(pairs, crop=crop, augment=True, use_cache=False)
+        cached = PairedDataset(pairs, crop=crop, augment=True)
+        print(f"{args.pairs} pairs of 3840x2160, crops {crop[0]}x{crop[1]} (input + target, augmented), "
+              f"{args.crops} items per measure")
+        print(f"PNG {png_mb:.0f} MB, cache {npy_mb:.0f} MB, uhr4k cache took {cache_s:.1f} s")
+        results = {}
+        for state in ("warm", "cold"):
+            for name, ds in (("decode-then-crop", naive), ("uhr4k cache", cached)):
+                if state == "warm":
+                    crops_per_second(ds, len(pairs))          # touch every file once
+                results[(state, name)] = crops_per_second(ds, args.crops, root if state == "cold" else None)
+                print(f"{state:>5} {name:<18} {results[(state, name)]:8.1f} crops/s")
+            ratio = results[(state, "uhr4k cache")] / results[(state, "decode-then-crop")]
+            print(f"{state:>5} speed-up {ratio:.1f}x")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
