@@ -63,6 +63,7 @@ class TrainConfig:
     protocol: str | None = None             # None: from the subset / preset
     steps_per_epoch: int | None = None      # cap (smoke runs); None: the whole training split
     device: str | None = None               # None: cuda:LOCAL_RANK if available, else cpu
+    time_limit_s: float | None = None       # stop after the epoch that passes this wall-clock budget
     resume: bool = False
     progress: bool = True
 
@@ -95,6 +96,15 @@ def _distributed_setup(device: str | None) -> tuple[int, int, torch.device]:
     rank = dist.get_rank() if dist.is_initialized() else 0
     world = dist.get_world_size() if dist.is_initialized() else 1
     return rank, world, device
+
+
+def _all_agree(flag: bool, world: int, device: torch.device) -> bool:
+    """Rank 0's decision, shared by every rank (clocks differ between processes)."""
+    if world == 1:
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    dist.broadcast(value, 0)
+    return bool(value.item())
 
 
 def _barrier(world: int) -> None:
@@ -250,6 +260,8 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
         criterion.discriminator = DistributedDataParallel(
             disc, device_ids=[device.index] if device.type == "cuda" else None)
     record = config_record(config)
+    run_started = time.perf_counter()
+    done = start_epoch
     model.train()
     criterion.train()
 
@@ -306,8 +318,13 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
             val_text = f", val PSNR {row['val_psnr']} dB SSIM {row['val_ssim']} ({protocol})" if "val_psnr" in row else ""
             echo(f"epoch {done}/{config.epochs}: loss {row.get('train_total', 'n/a')}{val_text}")
         _barrier(world)
+        if config.time_limit_s is not None and _all_agree(time.perf_counter() - run_started > config.time_limit_s,
+                                                          world, device):
+            if main_process:
+                echo(f"time limit of {config.time_limit_s:.0f} s reached after epoch {done}")
+            break
 
     if disc is not None and world > 1:
         criterion.discriminator = unwrap(criterion.discriminator)
-    return TrainSummary(out, config.epochs, last_path, best_path if best_path.exists() else None, best_psnr, rows,
+    return TrainSummary(out, done, last_path, best_path if best_path.exists() else None, best_psnr, rows,
                         model)
