@@ -129,7 +129,8 @@ def step_haze(o: DemoOptions) -> dict:
 def step_train(o: DemoOptions) -> dict:
     from uhr4k.demo.train_small import train_small_glsgn
 
-    return train_small_glsgn(o.out / "dataset", o.out / "train", minutes=o.train_minutes, seed=o.seed)
+    return train_small_glsgn(o.out / "dataset", o.out / "train", minutes=o.train_minutes, size=o.size,
+                             seed=o.seed)
 
 
 def step_bench(o: DemoOptions, trained: dict) -> dict:

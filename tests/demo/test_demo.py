@@ -1,0 +1,104 @@
+"""The demo end to end at a tiny size: every referenced file exists, images are valid, numbers match."""
+import csv
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from uhr4k.cli import cli
+
+
+class _ReportParser(HTMLParser):
+    """Collects image sources, links and tables (with their data-source CSV) of report.html."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.links, self.tables = [], [], []
+        self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        elif tag == "a":
+            self.links.append(attrs["href"])
+        elif tag == "table":
+            self.tables.append({"source": attrs.get("data-source"), "rows": []})
+        elif tag == "tr":
+            self.tables[-1]["rows"].append([])
+        elif tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.tables[-1]["rows"][-1].append(self._cell)
+            self._cell = None
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--size", "256x144", "--train-minutes", "0.1"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_report_references_only_existing_valid_files(demo_out):
+    parser = _ReportParser()
+    parser.feed((demo_out / "report.html").read_text())
+    assert len(parser.images) >= 6  # contact sheet, QA images, plots, comparison grids
+    for src in parser.images:
+        assert not Path(src).is_absolute() and not src.startswith(".."), src  # zip-and-share safe
+        with Image.open(demo_out / src) as img:
+            img.verify()
+    for href in parser.links:
+        assert (demo_out / href).exists(), href
+
+
+def test_report_tables_equal_their_csv_files(demo_out):
+    parser = _ReportParser()
+    parser.feed((demo_out / "report.html").read_text())
+    sources = [t["source"] for t in parser.tables]
+    assert "bench/restoration/summary.csv" in sources and "align_accuracy.csv" in sources
+    for table in parser.tables:
+        with open(demo_out / table["source"], newline="") as f:
+            records = list(csv.DictReader(f))
+        header, body = table["rows"][0], table["rows"][1:]
+        assert len(body) == len(records)
+        for cells, record in zip(body, records):
+            assert cells == [record[c] for c in header]
+
+
+def test_demo_results_are_sane(demo_out):
+    with open(demo_out / "bench" / "restoration" / "summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["model"] for r in rows} == {"identity", "glsgn-small"}
+    assert {r["dataset"] for r in rows} >= {"uhr4k-syn", "uhr4k-rain", "uhr4k-real"} or len(rows) >= 6
+    with open(demo_out / "align_accuracy.csv", newline="") as f:
+        accuracy = list(csv.DictReader(f))
+    errors = [float(r["corner_error_px"]) for r in accuracy if r["status"] == "ok"]
+    assert errors and max(errors) < 1.0  # the aligner recovers the simulated glass shift
+    with open(demo_out / "bench" / "dehazing" / "summary.csv", newline="") as f:
+        haze = {r["model"]: float(r["psnr"]) for r in csv.DictReader(f)}
+    assert haze["dcp"] > haze["identity"]
+
+
+def test_rerun_reuses_finished_steps(demo_out):
+    record = json.loads((demo_out / ".demo" / "train.json").read_text())
+    result = CliRunner().invoke(cli, ["demo", "--out", str(demo_out), "--size", "256x144", "--train-minutes", "0.1"])
+    assert result.exit_code == 0, result.output
+    for step in ("material", "build-syn", "align", "train", "bench"):
+        assert f"[{step}] reused" in result.output
+    assert json.loads((demo_out / ".demo" / "train.json").read_text()) == record
+
+
+def test_bad_size_is_one_line_error(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), "--size", "big"])
+    assert result.exit_code == 2 and "--size" in result.output and "Traceback" not in result.output
