@@ -52,6 +52,7 @@ def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, m
     counts = ", ".join(f"{summary.counts.get(s, 0)} {s}" for s in ("ok", "flagged", "failed"))
     splits = ", ".join(f"{n} {s}" for s, n in sorted(summary.splits.items())) or "none"
     click.echo(f"{summary.root}: {counts} ({summary.convention}; {summary.reused} reused); dataset pairs: {splits}")
+    click.echo(f"verdicts in {summary.root / 'alignment.csv'}, QA images in {summary.root / 'UHR4K-Real' / 'qa'}")
     for pair_id, reason in summary.flagged:
         click.echo(f"flagged: {pair_id}: {reason}")
     for pair_id, reason in summary.failed:
