@@ -163,3 +163,24 @@ def test_cache_gives_the_same_crops_and_never_stale_ones(tmp_path):
     again = build_cache(root)
     assert (again.written, again.kept) == (1, 5)
     assert not list((root / CACHE_DIR).rglob("*.part"))
+
+
+def test_crops_do_not_depend_on_workers_or_ranks(tmp_path):
+    from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
+    root = _pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(4)], h=30, w=40)
+    ds = PairedDataset(find_pairs(root), crop=(16, 12), augment=True, seed=5)
+    ds.set_epoch(2)
+    direct = {ds[i]["id"]: ds[i]["input"] for i in range(4)}
+    loader = DataLoader(ds, batch_size=2, num_workers=2, shuffle=False)
+    for batch in loader:
+        for i, sample_id in enumerate(batch["id"]):
+            assert torch.equal(batch["input"][i], direct[sample_id])
+    seen = {}
+    for rank in range(2):
+        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=0)
+        sampler.set_epoch(2)
+        for index in sampler:
+            item = ds[index]
+            seen[item["id"]] = item["input"]
+    assert set(seen) == set(direct) and all(torch.equal(seen[k], direct[k]) for k in direct)

@@ -171,3 +171,38 @@ def test_tiled_forward_is_exact_for_pointwise_models_and_close_for_local_ones():
     assert tile_starts(90, 32, 8) == [0, 24, 48, 58] and tile_starts(20, 32, 8) == [0]
     with pytest.raises(ValueError, match=r"\(3, 70, 90\)"):
         tiled_forward(pointwise, x[0], 32, 8)
+
+
+def test_bench_from_a_checkpoint_and_of_the_wrong_model(tmp_path):
+    from uhr4k.models import create_model
+    from uhr4k.models.checkpoint import save_checkpoint
+    torch.manual_seed(0)
+    model = create_model("prenet")
+    ckpt = save_checkpoint(tmp_path / "prenet.pt", model, None, 3, {"model": "prenet", "kwargs": {}})
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        write_image(tmp_path / "set" / "input" / f"{i}.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+        write_image(tmp_path / "set" / "target" / f"{i}.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["bench", "--model", "identity", "--checkpoint", f"prenet={ckpt}",
+                                   "--data", str(tmp_path / "set"), "--out", str(out),
+                                   "--profile-size", "32x24", "--repeats", "1", "--no-images"])
+    assert res.exit_code == 0, res.output
+    rows = {r["model"]: r for r in _read_csv(out / "summary.csv")}
+    assert set(rows) == {"identity", "prenet"} and rows["prenet"]["n"] == "2"
+    # the checkpoint's weights were used: the score equals that of the saved model, evaluated here
+    from uhr4k.benchmark import metrics
+    with torch.no_grad():
+        scores = []
+        for i in range(2):
+            x = torch.from_numpy(read_image(tmp_path / "set" / "input" / f"{i}.png")).permute(2, 0, 1)[None] / 255
+            y = model.eval()(x)
+            y = y[0] if isinstance(y, (tuple, list)) else y
+            pred = metrics.quantize(y[0]).to(torch.uint8).permute(1, 2, 0).numpy()
+            scores.append(metrics.psnr(pred, read_image(tmp_path / "set" / "target" / f"{i}.png"), "rgb"))
+    assert float(rows["prenet"]["psnr"]) == pytest.approx(np.mean(scores), abs=1e-6)
+    cx = {r["model"]: r for r in _read_csv(out / "complexity.csv")}
+    assert float(cx["prenet"]["params_m"]) == pytest.approx(0.169, abs=0.001)
+    res = CliRunner().invoke(cli, ["bench", "--checkpoint", f"glsgn={ckpt}", "--data", str(tmp_path / "set")])
+    assert res.exit_code == 2
+    assert res.output.strip() == f"error: {ckpt}: checkpoint holds model 'prenet', not 'glsgn'"
