@@ -196,3 +196,17 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path):
     assert result.exit_code == 2 and "--shard 3/2" in result.output
     result = runner.invoke(cli, ["merge", str(tmp_path / "empty"), "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "not a build-syn output" in result.output
+
+
+def test_leftovers_of_a_hard_kill_are_cleaned_and_strays_reported(media, reference, tmp_path):
+    ref_root, _ = reference
+    root = tmp_path / "r"
+    build_syn(options(media, root), progress=False)
+    part = root / "UHR4K-Syn" / "train" / "input" / ".x.png.part"
+    part.write_bytes(b"half")
+    stray = root / "UHR4K-Rain" / "test" / "input" / "old-run.png"
+    stray.write_bytes(b"png")
+    summary = build_syn(options(media, root), progress=False)
+    assert not part.exists() and stray.exists()
+    assert any("1 image(s) not in the manifest" in m for m in summary.messages)
+    assert summary.reused == 8

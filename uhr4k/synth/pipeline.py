@@ -339,6 +339,29 @@ def finish(root: Path, rows: list[dict], failures: list[Failure], info: dict, su
     write_preview(root, all_rows)
 
 
+def _remove_stale_temporaries(root: Path, subsets) -> None:
+    """Temporary files of a run killed hard (SIGKILL, power loss): never under a final name, but clutter."""
+    for key in subsets:
+        for tmp in (root / layout.subset(key).name).rglob(".*.part"):
+            tmp.unlink(missing_ok=True)
+    for tmp in (root / STATE_DIR).rglob(".*.part"):
+        tmp.unlink(missing_ok=True)
+
+
+def _strays(root: Path, rows: list[dict], subsets) -> list[str]:
+    """A warning for images under the built subsets that the manifest does not list (an earlier run
+    with other options wrote them); they are left alone, never deleted."""
+    listed = {r[c] for r in rows for c in ("input", "target", "layer")}
+    messages = []
+    for key in subsets:
+        folder = root / layout.subset(key).name
+        stray = [p for p in folder.rglob("*.png") if p.relative_to(root).as_posix() not in listed]
+        if stray:
+            messages.append(f"{folder}: {len(stray)} image(s) not in the manifest (left by an earlier run with "
+                            f"other options, e.g. {stray[0].relative_to(root)}); remove them or use a new --out")
+    return messages
+
+
 def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
     """Build (or resume) UHR4K-Syn and UHR4K-Rain under ``opts.out``; see the module docstring.
 
@@ -354,6 +377,7 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
         raise InputError(f"--workers must be at least 1, got {opts.workers}")
     opts.out = Path(opts.out)
     opts.out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(opts.out, opts.subsets)
     summary = BuildSummary(root=opts.out)
     tasks, info, failures, messages = plan(opts)
     summary.messages = messages
@@ -391,6 +415,7 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
             pool.terminate()
             pool.join()
     summary.rows = len(rows)
+    summary.messages += _strays(opts.out, rows, opts.subsets)
     summary.failures = sorted(failures, key=lambda f: (f.stage, f.id, f.file, f.reason))
     for r in rows:
         summary.split_pairs[(r["subset"], r["split"])] = summary.split_pairs.get((r["subset"], r["split"]), 0) + 1
