@@ -42,26 +42,24 @@ import torch.nn.functional as F
 
 from uhr4k.models.baseline_common import check_image_batch
 from uhr4k.models.registry import register_model
-from uhr4k.models.vgg import PERCEPTUAL_LAYERS, VGG19_CONFIG, load_vgg19
+from uhr4k.models.vgg import PERCEPTUAL_LAYERS, VGG19Features, load_vgg19
 
 # Indices (into torchvision's ``features``) of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
 HYPERCOLUMN_LAYERS = PERCEPTUAL_LAYERS
 
 
 class FrozenConv2d(nn.Module):
-    """A 3x3, padding-1 convolution whose weight and bias are buffers, not parameters.
+    """A padding-1 convolution whose weight and bias are buffers, not parameters.
 
     The VGG-19 trunk is a fixed feature extractor: holding it as buffers keeps it out of optimizers and
     out of the parameter count (the paper's 45.49 M excludes it), while ``weight``/``bias`` keep
     torchvision's state-dict names.
     """
 
-    def __init__(self, cin: int, cout: int):
+    def __init__(self, conv: nn.Conv2d):
         super().__init__()
-        weight = torch.empty(cout, cin, 3, 3)
-        nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu")  # torchvision's VGG init
-        self.register_buffer("weight", weight)
-        self.register_buffer("bias", torch.zeros(cout))
+        self.register_buffer("weight", conv.weight.detach().clone())
+        self.register_buffer("bias", conv.bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight, self.bias, padding=1)
@@ -69,15 +67,11 @@ class FrozenConv2d(nn.Module):
 
 def vgg19_features() -> nn.Sequential:
     """The frozen VGG-19 trunk up to relu5_1 (index 29), with torchvision's module indices."""
-    layers: list[nn.Module] = []
-    cin = 3
-    for spec in VGG19_CONFIG:
-        if spec == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [FrozenConv2d(cin, spec), nn.ReLU(inplace=True)]
-            cin = spec
-    return nn.Sequential(*layers[:HYPERCOLUMN_LAYERS[-1] + 1])
+    trunk = VGG19Features(HYPERCOLUMN_LAYERS).features
+    for i, layer in enumerate(trunk):
+        if isinstance(layer, nn.Conv2d):
+            trunk[i] = FrozenConv2d(layer)
+    return trunk
 
 
 def _conv3(cin: int, cout: int, bias: bool = True, stride: int = 1, dilation: int = 1) -> nn.Sequential:
