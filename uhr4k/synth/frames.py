@@ -176,12 +176,13 @@ def candidate_indices(n_frames: int, fps: float, wanted: int) -> list[int]:
 
 
 def _ffmpeg_frames(path: str | Path, size: tuple[int, int], before_input: list[str], after_input: list[str],
-                   n_frames: int):
+                   n_frames: int, threads: int = 1):
     """Yield up to ``n_frames`` raw RGB frames of ``size`` from ffmpeg, then check how it ended.
 
     ffmpeg is run directly (not through imageio-ffmpeg's reader, whose 10 s wait for the stream header
     fails on a busy machine while ffmpeg is still seeking through a 4K group of pictures); the output
     size is known from probing, so nothing needs parsing. ``-frames:v`` makes ffmpeg stop by itself.
+    ``threads`` = 1 in workers (they parallelise by process), 0 (all cores) for the one-pass selection.
     """
     import subprocess
     import tempfile
@@ -190,7 +191,7 @@ def _ffmpeg_frames(path: str | Path, size: tuple[int, int], before_input: list[s
 
     width, height = size
     frame_bytes = width * height * 3
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-threads", "1", *before_input,
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-threads", str(threads), *before_input,
            "-i", str(path), *after_input, "-frames:v", str(n_frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
@@ -213,7 +214,7 @@ def _ffmpeg_frames(path: str | Path, size: tuple[int, int], before_input: list[s
             raise InputError(f"ffmpeg failed ({message[-1] if message else proc.returncode})", path)
 
 
-def decode_selected(path: str | Path, indices: list[int], size: tuple[int, int]):
+def decode_selected(path: str | Path, indices: list[int], size: tuple[int, int], threads: int = 1):
     """Yield ``(index, frame)`` for the wanted ``indices`` of a video of frame ``size``, in order,
     decoding it once.
 
@@ -226,7 +227,7 @@ def decode_selected(path: str | Path, indices: list[int], size: tuple[int, int])
     expr = "+".join(f"eq(n\\,{i})" for i in indices)
     got = 0
     for index, frame in zip(indices, _ffmpeg_frames(path, size, [], ["-vf", f"select={expr}", "-fps_mode",
-                                                                       "passthrough"], len(indices))):
+                                                                       "passthrough"], len(indices), threads)):
         got += 1
         yield index, frame
     if got < len(indices):
@@ -236,7 +237,8 @@ def decode_selected(path: str | Path, indices: list[int], size: tuple[int, int])
 def _video_candidates(src: Source, wanted: int, skipped: dict, failures: list) -> list[tuple[Frame, np.ndarray]]:
     out = []
     try:
-        for index, img in decode_selected(src.path, candidate_indices(src.n_frames, src.fps, wanted), src.size):
+        wanted_indices = candidate_indices(src.n_frames, src.fps, wanted)
+        for index, img in decode_selected(src.path, wanted_indices, src.size, threads=0):
             reason, thumb = usability(img)
             if reason:
                 skipped[reason] = skipped.get(reason, 0) + 1
