@@ -272,25 +272,30 @@ def ssim_torch(pred: torch.Tensor, target: torch.Tensor, protocol: str = "rgb",
     return s.mean(dim=(2, 3)).mean(1)
 
 
-class PSNR(nn.Module):
-    """Module twin of :func:`psnr_torch` (mean over the batch)."""
+class _MetricModule(nn.Module):
+    """Module twin of a per-image torch metric: the mean over the batch."""
 
-    def __init__(self, protocol: str = "rgb", quantize_input: bool = True):
+    metric = None
+    default_quantize = True
+
+    def __init__(self, protocol: str = "rgb", quantize_input: bool | None = None):
         super().__init__()
         _check_protocol(protocol)
-        self.protocol, self.quantize_input = protocol, quantize_input
+        self.protocol = protocol
+        self.quantize_input = self.default_quantize if quantize_input is None else quantize_input
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return psnr_torch(pred, target, self.protocol, self.quantize_input).mean()
+        return type(self).metric(pred, target, self.protocol, self.quantize_input).mean()
 
 
-class SSIM(nn.Module):
-    """Module twin of :func:`ssim_torch` (mean over the batch); differentiable when not quantizing."""
+class PSNR(_MetricModule):
+    """Module twin of :func:`psnr_torch` (mean over the batch; quantizes by default)."""
 
-    def __init__(self, protocol: str = "rgb", quantize_input: bool = False):
-        super().__init__()
-        _check_protocol(protocol)
-        self.protocol, self.quantize_input = protocol, quantize_input
+    metric = staticmethod(psnr_torch)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return ssim_torch(pred, target, self.protocol, self.quantize_input).mean()
+
+class SSIM(_MetricModule):
+    """Module twin of :func:`ssim_torch` (mean over the batch); differentiable: does not quantize by default."""
+
+    metric = staticmethod(ssim_torch)
+    default_quantize = False

@@ -3,19 +3,8 @@ from __future__ import annotations
 
 import click
 
+from uhr4k.commands.train import parse_size   # the same WIDTHxHEIGHT option parser
 from uhr4k.errors import InputError
-
-
-def _size(text: str) -> tuple[int, int] | None:
-    if text.lower() == "none":
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--profile-size must be WIDTHxHEIGHT or none, got {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise InputError(f"--profile-size must be positive, got {text!r}")
-    return w, h
 
 
 def build_models(names: tuple[str, ...], checkpoints: tuple[str, ...]) -> dict:
@@ -71,7 +60,7 @@ def command(model_names, checkpoints, data, subset, split, protocol, device, til
     datasets = [load_dataset(d, subset=subset, split=split, protocol=protocol) for d in data]
     models = build_models(model_names, checkpoints)
     result = run_benchmark(models, datasets, out, device=device, tile=tile, overlap=overlap,
-                           save_images=not no_images, max_grids=max_grids, profile_size=_size(profile_size),
+                           save_images=not no_images, max_grids=max_grids, profile_size=parse_size(profile_size, "--profile-size"),
                            repeats=repeats)
     for line in result.lines():
         click.echo(line)
