@@ -210,3 +210,10 @@ def test_leftovers_of_a_hard_kill_are_cleaned_and_strays_reported(media, referen
     assert not part.exists() and stray.exists()
     assert any("1 image(s) not in the manifest" in m for m in summary.messages)
     assert summary.reused == 8
+
+
+def test_out_inside_the_sources_is_refused(media, tmp_path):
+    with pytest.raises(InputError, match="must not lie inside --frames"):
+        build_syn(options(media, media / "frames" / "out"), progress=False)
+    with pytest.raises(InputError, match="--count must be at least 1"):
+        build_syn(options(media, tmp_path / "o", count=0), progress=False)

@@ -375,6 +375,12 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
             raise InputError(f"--subsets: unknown subset {key!r} (expected syn, rain)")
     if opts.workers < 1:
         raise InputError(f"--workers must be at least 1, got {opts.workers}")
+    if opts.count < 1:
+        raise InputError(f"--count must be at least 1, got {opts.count}")
+    for name, folder in (("--frames", opts.frames), ("--reflections", opts.reflections)):
+        # outputs inside a source folder would be read back as sources by the next run
+        if folder is not None and Path(folder).resolve() in [Path(opts.out).resolve(), *Path(opts.out).resolve().parents]:
+            raise InputError(f"--out must not lie inside {name} ({folder})", opts.out)
     opts.out = Path(opts.out)
     opts.out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(opts.out, opts.subsets)
