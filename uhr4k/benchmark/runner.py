@@ -250,7 +250,8 @@ def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[di
     rows = []
     width, height = profile_size or (3840, 2160)
     shape = (1, 3, height, width)
-    for name, model in models.items():
+    # at 4K on a CPU each timed run of a large model takes a minute: show where the time goes
+    for name, model in tqdm(models.items(), desc=f"profile {width}x{height}", unit="model"):
         trainable, total = count_parameters(model)
         row = {"model": name, "params_m": total / 1e6, "trainable_params_m": trainable / 1e6,
                "macs_g": math.nan, "input_size": f"{width}x{height}", "runtime_s": math.nan,
