@@ -393,11 +393,16 @@ def _parabola_peak(left: float, centre: float, right: float) -> float | None:
 
 
 def refine_ecc(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, levels: tuple[float, ...] = (0.25, 0.5, 1.0),
-               iterations: tuple[int, ...] = (50, 25, 8), max_change_px: float = 3.0) -> tuple[np.ndarray, str]:
+               iterations: tuple[int, ...] = (50, 25, 8), max_change_px: float = 3.0,
+               band_pass: bool = True) -> tuple[np.ndarray, str]:
     """ECC (``cv2.findTransformECC``, MOTION_HOMOGRAPHY) coarse to fine, starting from ``H``.
 
-    Both images are pre-blurred by ECC's own Gaussian. ECC raises when it does not converge, and may
-    wander off on weakly textured pairs: in both cases the input ``H`` is returned with a note.
+    ECC's photometric model is a gain and an offset; the added reflection of a pane is neither, and pulls
+    plain ECC off by about half a pixel at 4K (BENCHMARKS.md). That reflection is out of focus, so with
+    ``band_pass`` both images first go through a difference of Gaussians (sigma 1 px and 0.18 % of the
+    diagonal, at least 4 px) that keeps the scene's detail and drops the reflection. ECC raises when it
+    does not converge, and may wander off on weakly textured pairs: in both cases the input ``H`` is
+    returned with a note.
 
     Args:
         gray_g, gray_b: (H, W) float32 gray; H: (3, 3) through-glass -> background.
@@ -406,6 +411,10 @@ def refine_ecc(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, levels:
     """
     H0 = normalize_homography(H)
     hb, wb = gray_b.shape
+    if band_pass:
+        wide = max(4.0, 0.0018 * float(np.hypot(wb, hb)))
+        gray_g, gray_b = (cv2.GaussianBlur(x, (0, 0), 1.0) - cv2.GaussianBlur(x, (0, 0), wide)
+                          for x in (gray_g, gray_b))
     # ECC's warp maps template (background) coordinates to input (glass) coordinates
     warp = np.linalg.inv(H0)
     for level, n_iter in zip(levels, iterations):
