@@ -29,6 +29,7 @@ from uhr4k.errors import InputError
 from uhr4k.io import is_image, read_image, to_float
 
 DATA_ENV = "UHR4K_DATA"
+DEFAULT_CROP = (960, 540)   # (width, height) of the paper's training crops (section V-A)
 
 
 @dataclass(frozen=True)
