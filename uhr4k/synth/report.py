@@ -121,7 +121,7 @@ def preview_image(root: Path, rows: list[dict]) -> np.ndarray | None:
         w, h = int(sub_rows[0]["width"] or 16), int(sub_rows[0]["height"] or 9)
         size = (PREVIEW_TILE_WIDTH, max(1, round(PREVIEW_TILE_WIDTH * h / w)))
         for r in picks:
-            tiles = [_label(_tile(Path(root) / r[col], size), f"{sub.name} {r['split']} {r['id'][:24]} {col}")
+            tiles = [_label(_tile(Path(root) / r[col], size), f"{sub.name} {r['split']} {r['id'][:24]} {name}")
                      for col, name in (("input", "input"), ("target", "target"), ("layer", sub.layer))]
             blocks.append(np.hstack(tiles))
     if not blocks:
