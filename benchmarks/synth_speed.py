@@ -150,7 +150,7 @@ def main(argv=None) -> int:
             frame = Frame(**task["frame"])
             img, t_decode = cpu_timed(read_frame, frames_dir, frame)
             target = background(img, (3840, 2160))
-            refl = read_image(refl_dir / task["syn"]["reflection"]["rel"], keep_16bit=False)
+            refl = read_image(refl_dir / task["syn"]["reflections"][0]["rel"], keep_16bit=False)
             (s_in, s_layer), t_syn = cpu_timed(reflection.synthesize, target, refl, task["syn"]["params"])
             (r_in, r_layer), t_rain = cpu_timed(rain.add_rain, target, task["rain"]["params"])
             t_encode = sum(cpu_timed(encode_image, a)[1] for a in (target, s_in, s_layer, r_in, r_layer))

@@ -217,3 +217,16 @@ def test_out_inside_the_sources_is_refused(media, tmp_path):
         build_syn(options(media, media / "frames" / "out"), progress=False)
     with pytest.raises(InputError, match="--count must be at least 1"):
         build_syn(options(media, tmp_path / "o", count=0), progress=False)
+
+
+def test_zhang_visibility_filter_skips_reflections_too_dark_for_the_background(tmp_path):
+    write_image(tmp_path / "dark.png", np.full((40, 60, 3), 30, np.uint8))
+    write_image(tmp_path / "bright.png", np.full((40, 60, 3), 200, np.uint8))
+    target = np.full((36, 64, 3), 150, np.uint8)
+    spec = {"reflections": [{"from": "reflections", "rel": "dark.png"}, {"from": "reflections", "rel": "bright.png"}]}
+    img, ref, tries = pipeline._choose_reflection(spec, target, tmp_path, tmp_path)
+    assert ref["rel"] == "bright.png" and tries == 2 and img[0, 0, 0] == 200
+    spec["reflections"] = spec["reflections"][:1]
+    img, ref, tries = pipeline._choose_reflection(spec, np.full((36, 64, 3), 255, np.uint8), tmp_path, tmp_path)
+    assert ref["rel"] == "dark.png" and tries == 1  # none passes: the brightest is used
+    assert pipeline._linear_mean(target) == pytest.approx((150 / 255) ** 2.2)

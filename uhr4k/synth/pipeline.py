@@ -36,10 +36,11 @@ from uhr4k.synth.frames import Failure, Frame, background, read_frame, scan_sour
 from uhr4k.synth.splits import assign_splits
 
 # Bump when a change alters output bytes for the same options: old records are then recomputed.
-VERSION = "2"
+VERSION = "3"
 STATE_DIR = ".uhr4k"
 FAILURES_NAME = "failures.csv"
 PAPER_COUNT = 2167  # backgrounds of UHR4K-Syn / UHR4K-Rain in the paper
+REFLECTION_TRIES = 3  # candidate reflections per sample for Zhang's visibility filter
 
 
 @dataclass
@@ -189,7 +190,8 @@ def plan(opts: BuildOptions) -> tuple[list[dict], dict, list[Failure], list[str]
                 failures.append(Failure(str(opts.frames / f.rel), "no reflection source: a single scene and no "
                                         "--reflections", "plan", f.id))
             else:
-                task["syn"] = {"seed": s, "reflection": others[int(rng.integers(len(others)))],
+                picks = rng.choice(len(others), size=min(REFLECTION_TRIES, len(others)), replace=False)
+                task["syn"] = {"seed": s, "reflections": [others[int(k)] for k in picks],
                                "params": reflection.draw_params(opts.reflection_model, rng)}
         if "rain" in opts.subsets:
             s = sample_seed(opts.seed, "rain", f.id)
@@ -239,11 +241,32 @@ def _source_name(frame: Frame) -> str:
     return frame.rel if frame.kind == "image" else f"{frame.rel}#{frame.index}"
 
 
-def _load_reflection(task: dict, frames_dir: Path, reflections_dir: Path | None) -> np.ndarray:
-    ref = task["syn"]["reflection"]
+def _load_reflection(ref: dict, frames_dir: Path, reflections_dir: Path | None) -> np.ndarray:
     if ref["from"] == "reflections":
         return read_image(Path(reflections_dir) / ref["rel"], keep_16bit=False)
     return read_frame(frames_dir, Frame(**ref["frame"]))
+
+
+def _linear_mean(img: np.ndarray) -> float:
+    """Mean of a uint8 image in linear light (gamma 2.2), exactly, from its histogram."""
+    return float(np.bincount(img.ravel(), minlength=256) @ reflection.LINEAR_LUT / img.size)
+
+
+def _choose_reflection(spec: dict, target: np.ndarray, frames_dir: Path, reflections_dir: Path | None
+                       ) -> tuple[np.ndarray, dict, int]:
+    """Zhang et al.'s visibility filter: the first of the sample's candidate reflections whose linear
+    mean is at least half the background's (a darker one would hardly show); if none passes, the
+    brightest. Returns (image, its reference, number of candidates tried)."""
+    need = _linear_mean(target) / 2
+    best = None
+    for tries, ref in enumerate(spec["reflections"], 1):
+        img = _load_reflection(ref, frames_dir, reflections_dir)
+        mean = _linear_mean(img)
+        if mean >= need:
+            return img, ref, tries
+        if best is None or mean > best[0]:
+            best = (mean, img, ref)
+    return best[1], best[2], len(spec["reflections"])
 
 
 def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
@@ -285,14 +308,14 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
     if "syn" in task:
         spec = task["syn"]
         try:
-            refl = _load_reflection(task, frames_dir, reflections_dir)
+            refl, ref, tries = _choose_reflection(spec, target, frames_dir, reflections_dir)
         except InputError as exc:
             failures.append(Failure(exc.path or "", exc.reason, "reflection", task["id"]))
         else:
             inp, layer = reflection.synthesize(target, refl, spec["params"])
-            ref = spec["reflection"]
             ref_name = ref["rel"] if ref["from"] == "reflections" else _source_name(Frame(**ref["frame"]))
-            write_pair("syn", inp, layer, spec, {**spec["params"], "reflection": ref_name})
+            write_pair("syn", inp, layer, spec, {**spec["params"], "reflection": ref_name,
+                                                 "reflection_tries": tries})
     if "rain" in task:
         spec = task["rain"]
         inp, layer = rain.add_rain(target, spec["params"])

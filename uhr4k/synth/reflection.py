@@ -26,7 +26,7 @@ SIGMA_FRAC = (8 / 2160, 40 / 2160)
 WORK_SIGMA_PX = 2.5  # blur sigma at the working resolution: enough samples per sigma for bilinear upsampling
 VIGNETTE_SIGMA = 0.2  # of the mask side: Zhang's gkern(560, 3) is a Gaussian of sigma ~ 113 px = 0.2 * 560
 
-_TO_LINEAR = ((np.arange(256, dtype=np.float64) / 255.0) ** GAMMA).astype(np.float32)
+LINEAR_LUT = ((np.arange(256, dtype=np.float64) / 255.0) ** GAMMA).astype(np.float32)
 
 
 def draw_params(model: str, rng: np.random.Generator) -> dict:
@@ -59,7 +59,7 @@ def synthesize(background: np.ndarray, reflection: np.ndarray, params: dict) -> 
 
 def to_linear(img: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 sRGB -> float32 linear light in [0, 1] (gamma 2.2, as Zhang et al.)."""
-    return cv2.LUT(img, _TO_LINEAR)
+    return cv2.LUT(img, LINEAR_LUT)
 
 
 def to_srgb8(linear: np.ndarray) -> np.ndarray:
