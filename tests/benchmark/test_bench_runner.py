@@ -109,6 +109,9 @@ def test_runner_with_two_models_and_tiles(tmp_path):
     assert cx["identity"]["runtime_s"] >= 0 and cx["identity"]["status"] == "ok"
     assert len(list((tmp_path / "out" / "grids").rglob("*.png"))) == 1
     assert "inf / 1.000" in (tmp_path / "out" / "summary.md").read_text()
+    twice = run_benchmark({"identity": create_model("identity")}, [ds, load_dataset(str(tmp_path / "set"))],
+                          tmp_path / "out2", profile_size=None, save_images=False)
+    assert [r["dataset"] for r in twice.summary] == ["set", "set-2"]
 
 
 def test_bad_input_is_one_line_naming_the_file(tmp_path):

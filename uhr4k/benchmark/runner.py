@@ -166,7 +166,12 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")
+    seen: dict[str, int] = {}
     for d in datasets:
+        # two folders of the same name (two "test" folders) must not share images/ or a summary row
+        seen[d.name] = seen.get(d.name, 0) + 1
+        if seen[d.name] > 1:
+            d.name = f"{d.name}-{seen[d.name]}"
         check_sizes(d.pairs)
     runnable = {name: (_Tiled(m, tile, overlap) if tile else m).to(dev).eval() for name, m in models.items()}
     result = BenchResult(out, [], [], [])
