@@ -209,10 +209,13 @@ def probe_video(path: str | os.PathLike) -> tuple[int, float, tuple[int, int]]:
     if not path.is_file():
         raise InputError("no such file", path)
     try:
-        reader = imageio_ffmpeg.read_frames(str(path))
+        # one frame only, read to the end: ffmpeg then exits by itself instead of being killed
+        # (imageio-ffmpeg warns "We had to kill ffmpeg") while the frames are counted
+        reader = imageio_ffmpeg.read_frames(str(path), output_params=["-frames:v", "1"])
         meta = reader.__next__()
+        for _ in reader:
+            pass
         n_frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-        reader.close()
     except (RuntimeError, OSError, StopIteration) as exc:
         raise InputError(f"cannot read video ({_first_line(exc)})", path) from None
     if n_frames <= 0:
