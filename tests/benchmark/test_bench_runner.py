@@ -210,3 +210,15 @@ def test_bench_from_a_checkpoint_and_of_the_wrong_model(tmp_path):
     res = CliRunner().invoke(cli, ["bench", "--checkpoint", f"glsgn={ckpt}", "--data", str(tmp_path / "set")])
     assert res.exit_code == 2
     assert res.output.strip() == f"error: {ckpt}: checkpoint holds model 'prenet', not 'glsgn'"
+
+
+def test_uhr4k_root_protocol_follows_its_subset(tmp_path):
+    from uhr4k import layout
+    for sub in ("rain", "syn"):
+        paths = layout.pair_paths(sub, "test", "a")
+        write_image(tmp_path / sub / paths["input"], np.zeros((16, 16, 3), np.uint8))
+        write_image(tmp_path / sub / paths["target"], np.zeros((16, 16, 3), np.uint8))
+    rain = load_dataset(str(tmp_path / "rain"))                   # a root holding only UHR4K-Rain
+    assert (rain.name, rain.protocol) == ("rain-rain", "y")
+    syn = load_dataset(str(tmp_path / "syn"), subset="UHR4K-Syn")
+    assert (syn.name, syn.protocol) == ("syn-syn", "bandwise")

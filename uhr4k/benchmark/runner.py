@@ -32,6 +32,7 @@ import torch.nn as nn
 from PIL import Image
 from tqdm import tqdm
 
+from uhr4k import layout
 from uhr4k.benchmark import metrics, report
 from uhr4k.benchmark.datasets import PRESETS, Pair, find_pairs, read_pair, resolve, to_tensor
 from uhr4k.benchmark.profiling import (count_macs, count_parameters, device_name, is_out_of_memory, peak_memory,
@@ -63,17 +64,21 @@ def load_dataset(root_or_preset: str, subset: str | None = None, split: str = "t
     """
     root, preset = resolve(root_or_preset)
     pairs = find_pairs(root_or_preset, subset=subset, split=split)
+    # the UHR4K subset the pairs come from, named or found in their path (a root with one subset)
+    names = {s.name: s.key for s in layout.SUBSETS.values()}
+    sub_key = layout.subset(subset).key if subset else next(
+        (names[part] for part in pairs[0].input.parts if part in names), None)
     if preset is not None:
         name = preset.name
-    elif subset:
-        name = f"{root.name}-{subset}"
+    elif sub_key:
+        name = f"{root.name}-{sub_key}"
     else:
         name = root.name
     if protocol == "auto":
         if preset is not None:
             protocol = preset.protocol
-        elif subset:
-            protocol = {"syn": "bandwise", "real": "bandwise", "rain": "y"}.get(subset.lower().replace("uhr4k-", ""), "rgb")
+        elif sub_key:
+            protocol = PRESETS[f"uhr4k-{sub_key}"].protocol
         else:
             protocol = _guess_protocol(root, pairs[0])
     elif protocol not in metrics.PROTOCOLS:
