@@ -89,8 +89,10 @@ def test_cache_command(tmp_path):
     for i in range(2):
         write_image(root / "input" / f"{i}.png", np.zeros((8, 8, 3), np.uint8))
         write_image(root / "target" / f"{i}.png", np.zeros((8, 8, 3), np.uint8))
+    write_image(root / "reflection" / "0.png", np.zeros((8, 8, 3), np.uint8))     # a layer: never cropped
     res = CliRunner().invoke(cli, ["cache", str(root)])
     assert res.exit_code == 0 and "4 written, 0 up to date, 0 failed" in res.output
+    assert not list((root / ".uhr4k-cache").rglob("reflection*"))
     (root / "input" / "1.png").write_bytes(b"broken")
     res = CliRunner().invoke(cli, ["cache", str(root)])
     assert res.exit_code == 1 and "1 failed" in res.output and "input/1.png" in res.output
