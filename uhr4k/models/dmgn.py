@@ -20,17 +20,22 @@ by the authors of GLSGN; its gating mask is the spatial attention GLSGN reuses. 
 ``forward`` returns ``(background, coarse_background, reflection_plus_input)``, each (B, 3, H, W).
 
 Parameter count, as the paper counts it: 45.49 M = every parameter the release registers except the
-frozen VGG-19 (20.02 M, ``requires_grad=False`` there; buffers here, built up to relu5_1 only). The release registers a stride-2
-conv in *every* separation module but uses it only in the two that downsample: 20.05 M of the 45.49 M
-are never read by forward. With ``register_unused=True`` (the registered ``dmgn``) we register the same
-tensors, frozen because nothing reads them, so ``count_parameters`` gives (25.44 M trainable, 45.49 M
-total); ``register_unused=False`` builds only what forward uses (25.44 M). REFERENCE.md quotes 24.70 M "used in forward"; we could not reproduce that figure: tracing the
-release's forward module by module, 25.44 M trainable parameters are read (and all receive gradients).
+frozen VGG-19 (``requires_grad=False`` there; buffers here, built up to relu5_1 only). The release
+registers a stride-2 conv in *every* separation module but uses it only in the two per branch that
+downsample: 20.05 M of the 45.49 M are never read by forward. With ``register_unused=True`` (the
+registered ``dmgn``) we register the same tensors, frozen because nothing reads them, so
+``count_parameters`` gives (25.44 M trainable, 45.49 M total); ``register_unused=False`` builds only what
+forward uses (25.44 M). REFERENCE.md quotes 24.70 M "used in forward"; we could not reproduce that
+figure: tracing the release's forward module by module, 25.44 M trainable parameters are read (and all
+receive gradients).
 
 Pretrained VGG-19 weights cannot be downloaded here: pass ``vgg_weights`` (a torchvision-format
 ``vgg19`` state dict path, read by :func:`uhr4k.models.vgg.load_vgg19`) to load them; otherwise the VGG
-part is randomly initialised (and still frozen, as released). Trained here with L1 (the release adds VGG perceptual,
-gradient and adversarial terms).
+part is randomly initialised (and still frozen, as released). Trained here with L1 (the release adds
+VGG perceptual, gradient and adversarial terms).
+
+At 4K the hypercolumn is one 1475 x 2160 x 3840 tensor (12.2 G values, 49 GB in fp32, beyond PyTorch's
+32-bit indexing of padding kernels): run it tiled (``uhr4k bench --tile``).
 """
 from __future__ import annotations
 
