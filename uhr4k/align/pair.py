@@ -147,8 +147,9 @@ def _read_pair(pair: RawPair) -> tuple[np.ndarray, np.ndarray]:
     """
     glass, background = read_image(pair.glass), read_image(pair.noglass)
     if glass.shape[:2] != background.shape[:2]:
+        hint = " (one is rotated?)" if glass.shape[:2] == background.shape[1::-1] else ""
         raise InputError(f"members of different sizes: {glass.shape[1]}x{glass.shape[0]} through glass, "
-                         f"{background.shape[1]}x{background.shape[0]} without", pair.glass)
+                         f"{background.shape[1]}x{background.shape[0]} without{hint}", pair.glass)
     if glass.dtype != background.dtype:
         glass, background = to_uint8(glass), to_uint8(background)
     return glass, background
