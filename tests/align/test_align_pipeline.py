@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from uhr4k import layout
 from uhr4k.align.estimate import corner_error
-from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings
+from uhr4k.align.conventions import RawPair
+from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings, assess_pair
 from uhr4k.align.pipeline import align_dataset, split_scenes
 from uhr4k.benchmark.splits import find_leaks
 from uhr4k.cli import cli
@@ -200,3 +201,13 @@ def test_published_real_reflection_pairs_are_registered(shared_data, tmp_path):
     for pair_id in ("000006", "000007"):
         row = rows[pair_id]
         assert abs(float(row["h12"])) > 5 and float(row["zncc_after"]) > float(row["zncc_before"]) + 0.1
+
+
+def test_ecc_refinement_path_keeps_the_pair_accurate(raw, tmp_path):
+    raw_dir, truth = raw
+    pair = RawPair("atrium-02", "atrium", raw_dir / "atrium" / "02_glass.png", raw_dir / "atrium" / "02_noglass.png")
+    result = assess_pair(pair, raw_dir, AlignSettings(refine="ecc"), qa_path=tmp_path / "qa.jpg")
+    assert result.status == "ok", result.reason
+    H = np.array(result.H).reshape(3, 3)
+    assert corner_error(H, truth["atrium-02"], *PAIR_SIZE) < 0.3
+    assert read_image(tmp_path / "qa.jpg").shape[1] == 1600
