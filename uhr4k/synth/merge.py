@@ -42,7 +42,7 @@ def _shard_state(root: Path) -> dict:
 def _place(src: Path, dst: Path, sha: str) -> bool:
     """Put ``src`` at ``dst`` (hard link, else atomic copy) unless an identical file is there."""
     if sha256_file(src) != sha:
-        raise InputError(f"checksum differs from the shard's manifest (file changed or damaged)", src)
+        raise InputError("checksum differs from the shard's manifest (file changed or damaged)", src)
     if dst.exists():
         if os.path.samefile(src, dst) or sha256_file(dst) == sha:
             return False
