@@ -88,6 +88,11 @@ def test_merge_refuses_missing_or_mixed_shards(media, tmp_path):
         merge_shards([tmp_path / "a", tmp_path / "b"], tmp_path / "m")
     with pytest.raises(InputError, match="not a build-syn output"):
         merge_shards([tmp_path / "a", tmp_path], tmp_path / "m")
+    build_syn(options(media, tmp_path / "c", shard=(2, 2)), progress=False)
+    damaged = tmp_path / "a" / layout.read_manifest(tmp_path / "a")[0]["layer"]
+    damaged.write_bytes(b"not the png that was built")
+    with pytest.raises(InputError, match="checksum differs"):
+        merge_shards([tmp_path / "a", tmp_path / "c"], tmp_path / "m")
 
 
 def test_rerun_reuses_verified_samples_and_repairs_damaged_ones(media, reference, tmp_path):
