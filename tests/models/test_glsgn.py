@@ -11,14 +11,7 @@ from uhr4k.models.glsgn_blocks import PatchNorm, consistent_attention, from_patc
 from uhr4k.models.laplacian import LaplacianSynthesis, blur_halve, high_band, upsample2
 
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions run faster on one thread, and far faster on a loaded shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 VARIANTS = ("glsgn", "glsgn-global-only", "glsgn-global-local", "glsgn-pn", "glsgn-pac")

@@ -8,6 +8,8 @@ from uhr4k.models.discriminator import SNPatchDiscriminator, generator_adversari
 from uhr4k.models.losses import GLSGNLoss, PerceptualDistance, build_loss, loss_names
 from uhr4k.models.vgg import PERCEPTUAL_LAYERS, VGG19_CONFIG, WEIGHTS_ENV, VGG19Features, load_vgg19
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def torchvision_vgg19_state(seed=0) -> dict:
     """A state dict with torchvision vgg19's keys and shapes (features 0..34, classifier 0/3/6)."""

@@ -18,16 +18,10 @@ from uhr4k.models.training import TrainConfig, train
 TINY = {"width": 2, "mask_width": 2}
 NO_VGG_NO_GAN = {"perceptual_weight": 0.0, "adversarial_weight": 0.0}
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def make_root(root, n_train=4, n_val=2, size=64, seed=0):
+def make_root(root, n_train=2, n_val=1, size=64, seed=0):
     """A hand-made UHR4K-Syn root: smooth targets, inputs = 0.7 * target + 0.3 * a blurred other image."""
     rng = np.random.default_rng(seed)
     for split, n in (("train", n_train), ("val", n_val)):
@@ -48,7 +42,7 @@ def root(tmp_path_factory):
 
 def config(root, out, **kw):
     base = dict(model="glsgn", data=str(root), subset="syn", out=str(out), model_kwargs=dict(TINY),
-                loss_kwargs={"perceptual_weight": 0.0}, epochs=2, batch=2, crop=(64, 64), progress=False)
+                loss_kwargs={"perceptual_weight": 0.0, "discriminator_width": 8}, epochs=2, batch=2, crop=(64, 64), progress=False)
     base.update(kw)
     return TrainConfig(**base)
 

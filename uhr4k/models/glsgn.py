@@ -66,6 +66,7 @@ from uhr4k.models.registry import register_model
 INFERENCE_PATCH_CHUNK = 4
 # Channels per scale relative to ``width``: doubling per halving, a wider bottleneck (see the docstring).
 WIDTH_MULTIPLIERS = (1, 2, 4, 8, 17)
+TAIL_INIT_SCALE = 0.1
 
 
 @dataclass
@@ -138,6 +139,11 @@ class Pathway(nn.Module):
         self.patch_norms = nn.ModuleList(nn.ModuleList(PatchNorm(widths[l]) for _ in range(dec_blocks[l]))
                                          for l in range(scales)) if patch_norm else None
         self.tail = nn.Conv2d(widths[0], 3, 3, padding=1)
+        # Start near the identity (output = input + a small residual), as restoration networks usually do:
+        # an untrained GLSGN then scores about the input's PSNR instead of far below it.
+        with torch.no_grad():
+            self.tail.weight.mul_(TAIL_INIT_SCALE)
+            self.tail.bias.zero_()
 
     @property
     def scales(self) -> int:

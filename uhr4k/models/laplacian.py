@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 _BINOMIAL_5 = (1.0, 4.0, 6.0, 4.0, 1.0)
+MASK_INIT_LOGIT = 3.0
 
 
 def _check_image(x: torch.Tensor) -> None:
@@ -66,6 +67,9 @@ class MaskNet(nn.Module):
             nn.Conv2d(in_channels, width, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(width, 3, 3, padding=1),
         )
+        # Open masks at the start (sigmoid(3) = 0.95): the synthesis begins as the plain pyramid recurrence,
+        # which returns the finest image when the pathways agree, and learns where to suppress bands.
+        nn.init.constant_(self.body[-1].bias, MASK_INIT_LOGIT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.body(x))
