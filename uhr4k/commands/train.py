@@ -10,6 +10,7 @@ import ast
 import click
 
 from uhr4k.errors import InputError
+from uhr4k.synth import resize
 
 
 def parse_size(text: str, option: str) -> tuple[int, int] | None:
@@ -17,12 +18,9 @@ def parse_size(text: str, option: str) -> tuple[int, int] | None:
     if text.lower() == "none":
         return None
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"{option} must be WIDTHxHEIGHT (or none), got {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise InputError(f"{option} must be positive, got {text!r}")
-    return w, h
+        return resize.parse_size(text)
+    except ValueError as exc:
+        raise InputError(f"{option}: {exc}") from None
 
 
 def parse_model_args(specs: tuple[str, ...]) -> dict:

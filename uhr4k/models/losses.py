@@ -41,20 +41,20 @@ def resize_target(target: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(target, size=like.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
 
 
-def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
-    if pred.ndim != 4 or target.ndim != 4 or pred.shape[:2] != target.shape[:2]:
-        raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} must be (B, C, H, W) "
-                         "with the same batch and channels")
+def checked_outputs(outputs, target: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """:func:`split_outputs`, with the final image checked against the (B, C, H, W) target."""
+    final, stages = split_outputs(outputs)
+    if final.ndim != 4 or final.shape != target.shape:
+        raise ValueError(f"final output {tuple(final.shape)} and target {tuple(target.shape)} must be the same "
+                         "(B, C, H, W) shape")
+    return final, stages
 
 
 class L1Loss(nn.Module):
     """L1 of the final output against the target."""
 
     def forward(self, outputs, target):
-        final, _ = split_outputs(outputs)
-        _check(final, target)
-        if final.shape != target.shape:
-            raise ValueError(f"final output {tuple(final.shape)} and target {tuple(target.shape)} differ")
+        final, _ = checked_outputs(outputs, target)
         loss = F.l1_loss(final, target)
         return loss, {"l1": loss.item(), "total": loss.item()}
 
@@ -105,10 +105,7 @@ class GLSGNLoss(nn.Module):
         return total
 
     def forward(self, outputs, target):
-        final, stages = split_outputs(outputs)
-        _check(final, target)
-        if final.shape != target.shape:
-            raise ValueError(f"final output {tuple(final.shape)} and target {tuple(target.shape)} differ")
+        final, stages = checked_outputs(outputs, target)
         pixel = self._multi_stage(F.l1_loss, final, stages, target, self.alpha1, self.beta1)
         total = self.pixel_weight * pixel
         parts = {"pixel": pixel.item()}
