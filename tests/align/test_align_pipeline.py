@@ -10,7 +10,7 @@ from uhr4k import layout
 from uhr4k.align.estimate import corner_error
 from uhr4k.align.conventions import RawPair
 from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings, assess_pair
-from uhr4k.align.pipeline import align_dataset, split_scenes
+from uhr4k.align.pipeline import align_dataset
 from uhr4k.benchmark.splits import find_leaks
 from uhr4k.cli import cli
 from uhr4k.errors import InputError
@@ -169,15 +169,6 @@ def test_output_inside_the_raw_folder_is_refused(raw):
     raw_dir, _ = raw
     with pytest.raises(InputError, match="inside RAW_DIR"):
         align_dataset(raw_dir, raw_dir / "out")
-
-
-def test_split_scenes_keeps_scenes_whole_and_a_train_scene():
-    splits = split_scenes({"a": 3, "b": 1, "c": 2, "d": 5}, test=3, val=1, seed=0)
-    assert set(splits) == {"a", "b", "c", "d"} and "train" in splits.values()
-    sizes = {"a": 3, "b": 1, "c": 2, "d": 5}
-    assert sum(sizes[s] for s, v in splits.items() if v == "test") >= 3
-    assert split_scenes({"only": 4}, test=20, val=0, seed=0) == {"only": "train"}
-    assert split_scenes(sizes, 3, 1, 0) == splits  # deterministic
 
 
 def test_cli_reports_failures_with_exit_status_and_bad_folder_in_one_line(raw, tmp_path):

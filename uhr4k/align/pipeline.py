@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 from tqdm import tqdm
 
 from uhr4k import layout
@@ -36,7 +35,7 @@ from uhr4k.align.pair import (ALIGNMENT_COLUMNS, AlignSettings, PairResult, appl
 from uhr4k.errors import InputError
 from uhr4k.io import sha256_file, write_text_atomic
 
-__all__ = ["align_dataset", "AlignSummary", "split_scenes", "ALIGNMENT_NAME"]
+__all__ = ["align_dataset", "AlignSummary", "ALIGNMENT_NAME"]
 
 ALIGNMENT_NAME = "alignment.csv"
 _SUBSET = layout.SUBSETS["real"]
@@ -54,36 +53,11 @@ class AlignSummary:
     reused: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)   # (id, reason)
     flagged: list[tuple[str, str]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)             # e.g. a split smaller than asked
 
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-def split_scenes(scene_sizes: dict[str, int], test: int, val: int, seed: int) -> dict[str, str]:
-    """Assign whole scenes to test, val and train.
-
-    Scenes are visited in an order shuffled by ``seed`` (from the sorted names, so it does not depend on
-    discovery order); each goes to ``test`` while the test pairs are fewer than ``test``, then to
-    ``val`` likewise, the rest to ``train``. While more than one scene is left, one is always kept for
-    training, so a small capture set still gets a training split.
-
-    Returns:
-        {scene: split}.
-    """
-    scenes = sorted(scene_sizes)
-    order = [scenes[i] for i in np.random.default_rng(seed).permutation(len(scenes))]
-    splits, counts = {}, {"test": 0, "val": 0}
-    for k, scene in enumerate(order):
-        left = len(order) - k
-        for name, want in (("test", test), ("val", val)):
-            if counts[name] < want and left > 1:
-                splits[scene] = name
-                counts[name] += scene_sizes[scene]
-                break
-        else:
-            splits[scene] = "train"
-    return splits
 
 
 # ------------------------------------------------------------------------------------------- passes
@@ -167,7 +141,8 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
     sizes: dict[str, int] = {}
     for p in ok_pairs:
         sizes[p.scene] = sizes.get(p.scene, 0) + 1
-    scene_split = split_scenes(sizes, test, val, seed)
+    scene_split, split_messages = layout.assign_scene_splits(sizes, test, val, seed)
+    summary.messages += split_messages
 
     # pass 3: write ok pairs (skip those complete and verified)
     old_rows = {r["id"]: r for r in layout.read_manifest(root) if r["subset"] == _SUBSET.name}

@@ -17,7 +17,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from uhr4k import layout
 from uhr4k.errors import InputError
@@ -76,9 +75,9 @@ class SplitPlan:
 def plan_splits(rows: list[dict], seed: int = 0) -> SplitPlan:
     """Draw scene-disjoint splits for every subset in ``rows`` (manifest rows).
 
-    Scenes are shuffled by ``seed`` and taken into test, then val, while they fit the target size (the
-    first scene always goes in, so a split is never empty when there are enough scenes); the rest is
-    train. The draw depends only on the scenes, their sizes and the seed, never on the current splits.
+    The split policy is :func:`uhr4k.layout.assign_scene_splits` (the one build-syn and align use), with
+    the paper's fractions as targets. The draw depends only on the scenes, their sizes and the seed,
+    never on the current splits.
     """
     plan = SplitPlan()
     for group in SCENE_GROUPS:
@@ -96,23 +95,10 @@ def plan_splits(rows: list[dict], seed: int = 0) -> SplitPlan:
         size = {s: max(c.get(s, 0) for c in per_subset.values()) for s in scenes}
         n = sum(size.values())
         targets = split_targets(n, group[0])
-        order = [scenes[i] for i in np.random.default_rng(seed).permutation(len(scenes))]
-        chosen: dict[str, str] = {}
-        for split in ("test", "val"):
-            if len(order) - len(chosen) <= 1:
-                plan.notes.append(f"{'/'.join(group)}: only {len(scenes)} scene(s); no {split} split drawn")
-                continue
-            count = 0
-            for s in order:
-                if s in chosen or len(order) - len(chosen) <= 1:
-                    continue
-                if count == 0 or count + size[s] <= targets[split]:
-                    chosen[s] = split
-                    count += size[s]
-                if count >= targets[split]:
-                    break
+        chosen, messages = layout.assign_scene_splits(size, targets["test"], targets["val"], seed)
+        plan.notes += [f"{'/'.join(group)}: {m}" for m in messages]
         for r in grows:
-            plan.assignment[(r["subset"], r["id"])] = chosen.get(unit[_scene(r)], "train")
+            plan.assignment[(r["subset"], r["id"])] = chosen[unit[_scene(r)]]
     for (sub, _), split in plan.assignment.items():
         plan.sizes.setdefault(sub, {s: 0 for s in layout.SPLITS})[split] += 1
     return plan

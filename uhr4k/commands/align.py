@@ -53,6 +53,8 @@ def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, m
     splits = ", ".join(f"{n} {s}" for s, n in sorted(summary.splits.items())) or "none"
     click.echo(f"{summary.root}: {counts} ({summary.convention}; {summary.reused} reused); dataset pairs: {splits}")
     click.echo(f"verdicts in {summary.root / 'alignment.csv'}, QA images in {summary.root / 'UHR4K-Real' / 'qa'}")
+    for message in summary.messages:
+        click.echo(f"note: {message}")
     for pair_id, reason in summary.flagged:
         click.echo(f"flagged: {pair_id}: {reason}")
     for pair_id, reason in summary.failed:
