@@ -83,6 +83,8 @@ def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, mo
                          val_split=val_split, val_limit=val_limit, protocol=protocol,
                          steps_per_epoch=steps_per_epoch, device=device, resume=resume)
     summary = train(config, echo=lambda line: click.echo(line, err=True))
+    if summary.rank != 0:
+        return  # under torchrun, rank 0 reports
     best = f"; best validation PSNR {summary.best_psnr:.2f} dB ({summary.best_checkpoint})" \
         if summary.best_psnr is not None else ""
     click.echo(f"trained {model} for {summary.epochs} epochs: {summary.last_checkpoint}{best}; "

@@ -77,6 +77,7 @@ class TrainSummary:
     best_psnr: float | None
     rows: list = field(default_factory=list)
     model: nn.Module | None = None          # the trained model (this process's replica)
+    rank: int = 0                           # this process's rank (0 reports)
 
 
 # ------------------------------------------------------------------------------------ distributed
@@ -254,8 +255,10 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
         if main_process:
             echo(f"resuming {config.model} at epoch {start_epoch} from {last_path}")
 
-    trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
-        if world > 1 else model
+    # Some parameters may not reach a loss (an ablation without LP under a final-image loss leaves S1's
+    # output convolution out): let DDP look for them instead of waiting for their gradients forever.
+    trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=True) if world > 1 else model
     if disc is not None and world > 1:
         criterion.discriminator = DistributedDataParallel(
             disc, device_ids=[device.index] if device.type == "cuda" else None)
@@ -327,4 +330,4 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
     if disc is not None and world > 1:
         criterion.discriminator = unwrap(criterion.discriminator)
     return TrainSummary(out, done, last_path, best_path if best_path.exists() else None, best_psnr, rows,
-                        model)
+                        model, rank)
