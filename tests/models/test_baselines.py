@@ -19,7 +19,9 @@ from uhr4k.benchmark.profiling import count_macs, count_parameters
 from uhr4k.errors import InputError
 from uhr4k.models.baseline_losses import (BASELINE_LOSSES, CharbonnierEdgeLoss, LaplacianEdges, NegSSIMLoss,
                                           PSNRLoss, gaussian_window, ssim_map)
-from uhr4k.models.dcp import DarkChannelPrior, atmospheric_light, box_mean, guided_filter, min_filter
+import uhr4k.models.dcp as dcp_module
+from uhr4k.models.dcp import (DarkChannelPrior, atmospheric_light, box_mean, guided_filter, min_filter,
+                              running_min)
 from uhr4k.models.dmgn import DMGN, vgg19_features
 from uhr4k.models.nafnet import LayerNorm2d
 from uhr4k.models.registry import create_model
@@ -249,19 +251,34 @@ def test_ssim_matches_scikit_image_away_from_the_border():
 
 # ---------------------------------------------------------------------------------------- DCP
 
-def test_min_filter_matches_scipy():
-    x = np.random.default_rng(0).random((1, 2, 19, 23)).astype(np.float32)
-    ours = min_filter(torch.from_numpy(x), 7).numpy()
-    np.testing.assert_array_equal(ours, ndimage.minimum_filter(x, size=(1, 1, 7, 7), mode="nearest"))
+@pytest.mark.parametrize("size", [3, 7, 31])  # 31: a window larger than the image
+def test_min_filter_matches_scipy_on_both_paths(size):
+    x = np.random.default_rng(0).random((2, 2, 19, 23)).astype(np.float32)
+    expected = ndimage.minimum_filter(x, size=(1, 1, size, size), mode="nearest")
+    opencv_path = min_filter(torch.from_numpy(x), size).numpy()
+    torch_path = running_min(running_min(torch.from_numpy(x), size, 2), size, 3).numpy()
+    np.testing.assert_array_equal(opencv_path, expected)
+    np.testing.assert_array_equal(torch_path, expected)
     with pytest.raises(ValueError, match="odd"):
         min_filter(torch.from_numpy(x), 4)
 
 
-def test_box_mean_is_the_clipped_window_mean():
+@pytest.mark.parametrize("radius", [2, 20])
+def test_box_mean_is_the_clipped_window_mean_on_both_paths(radius):
     x = np.random.default_rng(1).random((9, 11))
-    ours = box_mean(torch.from_numpy(x)[None, None].float(), 2)[0, 0].numpy()
-    expected = np.array([[x[max(0, i - 2):i + 3, max(0, j - 2):j + 3].mean() for j in range(11)] for i in range(9)])
-    np.testing.assert_allclose(ours, expected, atol=1e-6)
+    expected = np.array([[x[max(0, i - radius):i + radius + 1, max(0, j - radius):j + radius + 1].mean()
+                          for j in range(11)] for i in range(9)])
+    t = torch.from_numpy(x)[None, None].float()
+    np.testing.assert_allclose(box_mean(t, radius)[0, 0].numpy(), expected, atol=1e-6)  # OpenCV path
+    np.testing.assert_allclose(box_mean(t.requires_grad_(), radius)[0, 0].detach().numpy(), expected, atol=1e-6)
+
+
+def test_dcp_cpu_and_torch_paths_agree(monkeypatch):
+    _, hazy, _ = _hazy_motorcycle(0.3)
+    x = torch.from_numpy(hazy[::2, ::2].copy()).permute(2, 0, 1)[None]
+    fast = DarkChannelPrior()(x)
+    monkeypatch.setattr(dcp_module, "_opencv_eligible", lambda t: False)
+    torch.testing.assert_close(DarkChannelPrior()(x), fast, atol=1e-5, rtol=0)
 
 
 def test_guided_filter_matches_opencv_ximgproc_away_from_the_border():
