@@ -9,7 +9,11 @@ chunkings of the local pathways' patches (4 per chunk, the default, and all 16 a
 an unchunked implementation does) and three precisions (fp32, bf16 and fp16 autocast). An
 out-of-memory is reported as a result, not a crash.
 
-    PYTHONPATH=. python benchmarks/glsgn_gpu.py [--runs 7] [--warmup 3]
+With ``--train``, also one training step of the paper's set-up: batch 4 of 960 x 540 crops, the full
+loss of eq. 11 (VGG-19 perceptual distance with random weights: the cost is that of the pretrained
+ones; spectral-normalized discriminator), Adam for the generator, then the discriminator's hinge step.
+
+    PYTHONPATH=. python benchmarks/glsgn_gpu.py [--runs 7] [--warmup 3] [--train]
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ import torch
 
 from uhr4k.benchmark.profiling import count_parameters
 from uhr4k.models.glsgn import GLSGN
+from uhr4k.models.losses import GLSGNLoss
+from uhr4k.models.vgg import VGG19Features
 
 PAPER = "paper Table IV (RTX 3090, fp32 presumably): 0.082 s, 8.626 GB"
 
@@ -42,12 +48,44 @@ def measure(model, x, runs: int, warmup: int, dtype):
     return statistics.median(times), min(times), max(times), peak
 
 
+def measure_training(runs: int, warmup: int, dtype) -> tuple[float, float, float, float]:
+    """One generator + discriminator step, batch 4 of 960x540: (median s, min s, max s, peak GiB)."""
+    torch.manual_seed(0)
+    model = GLSGN().cuda().train()
+    loss = GLSGNLoss(vgg=VGG19Features()).cuda()
+    g_opt = torch.optim.Adam(model.parameters(), lr=2e-4)
+    d_opt = torch.optim.Adam(loss.discriminator.parameters(), lr=2e-4)
+    x, y = torch.rand(4, 3, 540, 960, device="cuda"), torch.rand(4, 3, 540, 960, device="cuda")
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for i in range(warmup + runs):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+            outputs = model(x)
+            total, _ = loss(outputs, y)
+        g_opt.zero_grad(set_to_none=True)
+        total.backward()
+        g_opt.step()
+        d_opt.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+            d_loss = loss.discriminator_loss(outputs, y)
+        d_loss.backward()
+        d_opt.step()
+        torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times), max(times), torch.cuda.max_memory_allocated() / 2 ** 30
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--height", type=int, default=2160)
     parser.add_argument("--width", type=int, default=3840)
+    parser.add_argument("--train", action="store_true", help="also time a training step (batch 4, 960x540)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device")
@@ -74,6 +112,15 @@ def main():
                       f"{args.runs} runs)  peak {peak:.2f} GiB ({peak * 2 ** 30 / 1e9:.2f} GB)", flush=True)
             except torch.cuda.OutOfMemoryError:
                 print(f"chunk {chunk:2d} {label:14s} out of memory", flush=True)
+    if args.train:
+        del model, x, reference, out
+        for label, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
+            try:
+                med, lo, hi, peak = measure_training(args.runs, args.warmup, dtype)
+                print(f"train step, batch 4 x 960x540, eq. 11 loss, {label:14s} median {med:.4f} s "
+                      f"(min {lo:.4f}, max {hi:.4f})  peak {peak:.2f} GiB", flush=True)
+            except torch.cuda.OutOfMemoryError:
+                print(f"train step {label}: out of memory", flush=True)
 
 
 if __name__ == "__main__":

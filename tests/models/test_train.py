@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from uhr4k.cli import cli
 from uhr4k.errors import InputError
-from uhr4k.io import write_image
+from uhr4k.io import read_image, write_image
 from uhr4k.models.checkpoint import load_checkpoint, load_model, save_checkpoint
 from uhr4k.models.training import TrainConfig, train
 
@@ -60,6 +60,8 @@ def test_resume_continues_exactly(root, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert all(float(r["val_psnr"]) > 0 and 0 < float(r["val_ssim"]) <= 1 for r in rows)
     assert rows[0]["protocol"] == "bandwise"
+    preview = read_image(tmp_path / "split" / "val_preview.png")
+    assert preview.shape == (64, 3 * 64, 3)  # input | output | target
 
 
 def test_checkpoint_round_trip_and_refusals(root, tmp_path):

@@ -5,7 +5,8 @@
   ``K`` processes with batch ``b`` see exactly the samples of one process with batch ``K * b``.
 - Optimizer: Adam (betas 0.9, 0.999), the paper's lr 2e-4; a loss with a discriminator (``glsgn``)
   gets a second Adam for it, stepped after the generator with the hinge loss.
-- Every epoch: validation PSNR/SSIM (the data's protocol) on the validation split, a row in
+- Every epoch: validation PSNR/SSIM (the data's protocol) on the validation split, a preview strip of
+  the first validation image (``<out>/val_preview.png``: input | output | target), a row in
   ``<out>/log.csv``, ``<out>/last.pt`` (and ``best.pt`` on a better validation PSNR), all written atomically.
 - ``resume``: continues from ``last.pt`` exactly (model, optimizers, epoch; data randomness depends on
   ``(seed, epoch, index)`` only), refusing a checkpoint of another model or configuration.
@@ -25,19 +26,21 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from uhr4k.benchmark.datasets import PairedDataset, find_pairs, resolve
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
 from uhr4k.errors import InputError
-from uhr4k.io import write_text_atomic
+from uhr4k.io import from_float, write_image, write_text_atomic
 from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from uhr4k.models.losses import build_loss, split_outputs
 from uhr4k.models.registry import create_model
 
 SUBSET_PROTOCOLS = {"syn": "bandwise", "real": "bandwise", "rain": "y"}
-LAST, BEST, LOG = "last.pt", "best.pt", "log.csv"
+LAST, BEST, LOG, PREVIEW = "last.pt", "best.pt", "log.csv", "val_preview.png"
+PREVIEW_WIDTH = 640
 
 
 @dataclass
@@ -172,8 +175,12 @@ def write_log(path: Path, rows: list[dict]) -> None:
 
 @torch.no_grad()
 def validate(model: nn.Module, dataset: PairedDataset, protocol: str, device: torch.device,
-             limit: int | None = None) -> tuple[float, float]:
-    """Mean PSNR and SSIM (``protocol``) of the model's final output over the dataset's images."""
+             limit: int | None = None, preview: Path | None = None) -> tuple[float, float]:
+    """Mean PSNR and SSIM (``protocol``) of the model's final output over the dataset's images.
+
+    With ``preview``, the first image's input | output | target strip is written there (PNG, at most
+    ``PREVIEW_WIDTH`` pixels wide per panel), so that a run can be looked at while it trains.
+    """
     model.eval()
     psnrs, ssims = [], []
     for i in range(len(dataset) if limit is None else min(limit, len(dataset))):
@@ -183,9 +190,19 @@ def validate(model: nn.Module, dataset: PairedDataset, protocol: str, device: to
         final = final.clamp(0, 1)
         psnrs.append(float(psnr_torch(final, y, protocol)[0]))
         ssims.append(float(ssim_torch(final, y, protocol)[0]))
+        if i == 0 and preview is not None:
+            write_preview(preview, x, final, y)
     model.train()
     finite = [p for p in psnrs if math.isfinite(p)]
     return (sum(finite) / len(finite) if finite else float("inf")), sum(ssims) / len(ssims)
+
+
+def write_preview(path: Path, *images: torch.Tensor) -> None:
+    """(1, 3, H, W) images in [0, 1] side by side, each scaled to at most ``PREVIEW_WIDTH`` wide."""
+    scale = min(1.0, PREVIEW_WIDTH / images[0].shape[-1])
+    panels = [F.interpolate(im, scale_factor=scale, mode="area") if scale < 1 else im for im in images]
+    strip = torch.cat(panels, dim=3)[0].permute(1, 2, 0).float().cpu().numpy()
+    write_image(path, from_float(strip))
 
 
 # -------------------------------------------------------------------------------------------- train
@@ -305,7 +322,8 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
         row.update({f"train_{k}": f"{v / max(steps, 1):.6g}" for k, v in sums.items()})
         if main_process:
             if val_set is not None:
-                val_psnr, val_ssim = validate(model, val_set, protocol, device, config.val_limit)
+                val_psnr, val_ssim = validate(model, val_set, protocol, device, config.val_limit,
+                                              preview=out / PREVIEW)
                 row.update({"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}", "protocol": protocol})
                 if best_psnr is None or val_psnr > best_psnr:
                     best_psnr = val_psnr
