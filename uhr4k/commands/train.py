@@ -57,7 +57,7 @@ def parse_model_args(specs: tuple[str, ...]) -> dict:
 @click.option("--adv-weight", type=float, default=None, help="glsgn loss: weight of L_adv (paper 0.01).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
-@click.option("--val-split", default="val", show_default=True)
+@click.option("--val-split", default="val", show_default=True, help="Validation split, or none.")
 @click.option("--val-limit", type=int, default=None, help="Validate on the first N pairs only.")
 @click.option("--protocol", type=click.Choice(["y", "rgb", "bandwise"]), default=None,
               help="Validation metric protocol (default: the data's).")

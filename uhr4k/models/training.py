@@ -61,7 +61,7 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     workers: int = 0
-    val_split: str = "val"
+    val_split: str | None = "val"           # None or "none": no validation
     val_limit: int | None = None            # validate on the first N pairs only
     protocol: str | None = None             # None: from the subset / preset
     steps_per_epoch: int | None = None      # cap (smoke runs); None: the whole training split
@@ -251,11 +251,12 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
                         drop_last=True, pin_memory=device.type == "cuda",
                         persistent_workers=config.workers > 0)
     val_set, protocol = None, _validation_protocol(config)
-    try:
-        val_set = PairedDataset(find_pairs(config.data, config.subset, config.val_split))
-    except InputError as exc:
-        if main_process:
-            echo(f"note: no validation ({exc}); checkpoints are kept as last.pt only")
+    if config.val_split not in (None, "", "none"):
+        try:
+            val_set = PairedDataset(find_pairs(config.data, config.subset, config.val_split))
+        except InputError as exc:
+            if main_process:
+                echo(f"note: no validation ({exc}); checkpoints are kept as last.pt only")
 
     start_epoch, rows, best_psnr = 0, [], None
     if config.resume:
