@@ -277,3 +277,26 @@ def test_registered_variants_have_their_switches():
         has_pn = any(".patch_norms." in k for k in model.state_dict())
         assert (has_pn, model.pac, model.synthesis is not None) == (pn, pac, lp), name
     assert create_model("glsgn-global-only", width=2).global_only
+
+
+def test_patch_norm_couples_the_patches_of_one_image():
+    """With iterative decoding and PAC off, only PN lets an S1 patch see the other patches."""
+    x2 = X.clone()
+    x2[..., 64:] = 0.0
+    left = (slice(None), slice(None), slice(None), slice(0, 64))
+    coupled = tiny(iterative_decoding=False, pac=False, pn=True)
+    a, b = _outputs(coupled, X), _outputs(coupled, x2)
+    assert not torch.allclose(a[1][left], b[1][left])
+
+
+def test_images_of_a_batch_stay_independent():
+    """Patch grids (PN statistics, stitching) never mix two images of one batch, chunked or not."""
+    model = tiny().eval()
+    first, second = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        alone = model(first)
+        for chunk in (1, 16):
+            model.patch_chunk = chunk
+            together = model(torch.cat([first, second]))
+            for a, t in zip(alone, together):
+                torch.testing.assert_close(t[:1], a, atol=1e-6, rtol=1e-5)
