@@ -116,10 +116,13 @@ class Pathway(nn.Module):
         mid_blocks: residual blocks in the bottleneck.
         patch_norm: patch normalization after every decoder block (local pathways).
         takes_previous, takes_global: decoded features of S_{k-1} / Sg are fused in the decoder.
+        sigma1, sigma2: eq. 2's weights of S_{k-1}'s and Sg's attention (used when ``consistency``).
     """
 
-    def __init__(self, widths, enc_blocks, dec_blocks, mid_blocks, *, patch_norm, takes_previous, takes_global):
+    def __init__(self, widths, enc_blocks, dec_blocks, mid_blocks, *, patch_norm, takes_previous, takes_global,
+                 sigma1: float = 0.5, sigma2: float = 0.5):
         super().__init__()
+        self.sigma1, self.sigma2 = sigma1, sigma2
         scales = len(widths) - 1
         if len(enc_blocks) != scales or len(dec_blocks) != scales:
             raise ValueError(f"need {scales} encoder and decoder block counts, got {enc_blocks}, {dec_blocks}")
@@ -166,7 +169,7 @@ class Pathway(nn.Module):
         skips, attention_out = [], []
         for l in range(self.scales):
             h = map_chunks(lambda s, e: self.encoders[l](h[s:e]), n, chunk)
-            own = self.attention[l](h)  # one channel: cheap at any chunking
+            own = map_chunks(lambda s, e: self.attention[l](h[s:e]), n, chunk)  # its hidden layer is full width
             if consistency:
                 gate = consistent_attention(own, context.previous_attention[l],
                                             context.expand_global(context.global_attention[l], grid),
@@ -248,14 +251,12 @@ class GLSGN(nn.Module):
         if len(widths) != len(enc_blocks) + 1:
             raise ValueError(f"widths {widths} must have one entry per scale plus the bottleneck")
         common = dict(widths=widths, enc_blocks=tuple(enc_blocks), dec_blocks=tuple(dec_blocks),
-                      mid_blocks=mid_blocks)
+                      mid_blocks=mid_blocks, sigma1=sigma1, sigma2=sigma2)
         self.global_pathway = Pathway(**common, patch_norm=False, takes_previous=False, takes_global=False)
         self.local_pathways = nn.ModuleList() if global_only else nn.ModuleList(
             Pathway(**common, patch_norm=pn, takes_previous=iterative_decoding and k > 0,
                     takes_global=iterative_decoding)
             for k in range(local_pathways))
-        for pathway in [self.global_pathway, *self.local_pathways]:
-            pathway.sigma1, pathway.sigma2 = sigma1, sigma2
         self.synthesis = LaplacianSynthesis(local_pathways, mask_width) if lp and not global_only else None
 
     @property
