@@ -20,7 +20,7 @@ import io as _io
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -233,7 +233,7 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
         criterion = build_loss(loss_name, **config.loss_kwargs)
     except TypeError:
         raise InputError(f"loss {loss_name!r} does not take the options {sorted(config.loss_kwargs)}") from None
-    config.loss = loss_name
+    config = replace(config, loss=loss_name)  # the caller's config stays as given
     model.to(device)
     criterion.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
