@@ -25,6 +25,7 @@ from uhr4k.models.dcp import (DarkChannelPrior, atmospheric_light, box_mean, gui
 from uhr4k.models.dmgn import DMGN, vgg19_features
 from uhr4k.models.nafnet import LayerNorm2d
 from uhr4k.models.registry import create_model
+from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 from uhr4k.models.restormer import ChannelLayerNorm
 from uhr4k.models.zheng2021 import apply_affine, slice_grid
 
@@ -301,18 +302,10 @@ def test_dcp_sizes_scale_with_the_image():
 def _hazy_motorcycle(beta: float, light=(0.85, 0.87, 0.9)):
     """A real photo (Middlebury 2014 Motorcycle, shipped by scikit-image) and its real depth made
     hazy with the scattering model I = J t + A (1 - t), t = exp(-beta * depth in metres)."""
-    from skimage.data import stereo_motorcycle
-    left, _, disparity = stereo_motorcycle()
-    valid = np.isfinite(disparity)
-    nearest = ndimage.distance_transform_edt(~valid, return_distances=False, return_indices=True)
-    disparity = disparity[tuple(nearest)]  # fill pixels without ground truth from their neighbours
-    # Calibration of the downsampled pair (skimage docstring): f = 994.978 px, baseline 193.001 mm,
-    # principal-point offset 31.086 px.
-    depth_m = 994.978 * 0.193001 / (disparity + 31.086)
-    clean = left.astype(np.float32) / 255
+    photo, depth_m = motorcycle_with_depth()
+    clean = photo.astype(np.float32) / 255
     t = np.exp(-beta * depth_m)[..., None].astype(np.float32)
-    hazy = clean * t + np.asarray(light, np.float32) * (1 - t)
-    return clean, hazy, t
+    return clean, add_haze(clean, depth_m, beta, light), t
 
 
 def _psnr(a, b):

@@ -113,16 +113,16 @@ def step_align(o: DemoOptions, glass: dict) -> dict:
 
 
 def step_haze(o: DemoOptions) -> dict:
-    """Hazy versions of the Middlebury motorcycle photo from its real disparity (scikit-image ships both)."""
-    import skimage.data
-    from uhr4k.synth.haze import add_haze, depth_from_disparity
+    """Hazy versions of the Middlebury motorcycle photo from its real stereo depth (scikit-image ships both)."""
+    from uhr4k.io import from_float
+    from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 
-    left, _, disparity = skimage.data.stereo_motorcycle()
-    depth = depth_from_disparity(disparity)
-    settings = [(1.2, (0.85, 0.85, 0.85)), (2.0, (0.9, 0.9, 0.92)), (3.0, (0.8, 0.82, 0.85))]
+    photo, depth_m = motorcycle_with_depth()
+    clean = photo.astype(np.float32) / 255.0
+    settings = [(0.2, (0.85, 0.85, 0.85)), (0.3, (0.9, 0.9, 0.92)), (0.45, (0.8, 0.82, 0.85))]  # beta per metre
     for i, (beta, airlight) in enumerate(settings):
-        write_image(o.out / "haze" / "hazy" / f"motorcycle_{i}.png", add_haze(left, depth, beta, airlight))
-        write_image(o.out / "haze" / "GT" / f"motorcycle_{i}.png", left)
+        write_image(o.out / "haze" / "hazy" / f"motorcycle_{i}.png", from_float(add_haze(clean, depth_m, beta, airlight)))
+        write_image(o.out / "haze" / "GT" / f"motorcycle_{i}.png", photo)
     return {"images": len(settings)}
 
 
