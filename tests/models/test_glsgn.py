@@ -168,7 +168,7 @@ def test_patch_norm_equal_patches_is_identity_plus_bias():
 
 
 def test_patch_norm_hand_computation_2x2():
-    norm = PatchNorm(1, eps=0.0)
+    norm = PatchNorm(1, eps=0.0, max_factor=None)  # the bare eq. 4
     torch.nn.init.zeros_(norm.bias.weight)
     torch.nn.init.zeros_(norm.bias.bias)
     x = torch.ones(4, 1, 2, 2)
@@ -179,15 +179,18 @@ def test_patch_norm_hand_computation_2x2():
     # each patch of a 2x2 grid has 2 neighbours: (0,0) <- (0,1),(1,0) ...
     factors = [(2 + 4) / 2 / 1, (1 + 8) / 2 / 2, (1 + 8) / 2 / 4, (2 + 4) / 2 / 8]
     torch.testing.assert_close(out, x_hat * torch.tensor(factors).view(4, 1, 1, 1))
+    norm.max_factor = 2.0  # the model's default bound: 3 -> 2, 0.375 -> 0.5
+    bounded = [2.0, 2.0, 1.125, 0.5]
+    torch.testing.assert_close(norm(x, x_hat, (2, 2)), x_hat * torch.tensor(bounded).view(4, 1, 1, 1))
 
 
 def test_patch_norm_border_patches_average_existing_neighbours():
     r = torch.arange(1.0, 10.0).view(9, 1)  # 3x3 grid, r = 1..9 row by row
-    a = PatchNorm.factor(r, (3, 3)).view(3, 3)
+    a = PatchNorm.neighbour_ratio(r, (3, 3)).view(3, 3)
     assert a[0, 0] == pytest.approx((2 + 4) / 2 / 1)
     assert a[0, 1] == pytest.approx((1 + 3 + 5) / 3 / 2)
     assert a[1, 1] == pytest.approx((2 + 4 + 6 + 8) / 4 / 5)
-    assert PatchNorm.factor(torch.tensor([[3.0, 0.5]]), (1, 1)).tolist() == [[1.0, 1.0]]
+    assert PatchNorm.neighbour_ratio(torch.tensor([[3.0, 0.5]]), (1, 1)).tolist() == [[1.0, 1.0]]
 
 
 def test_pac_normalisation():

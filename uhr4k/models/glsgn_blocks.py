@@ -72,13 +72,17 @@ class PatchNorm(nn.Module):
     ``A_g = mean over the existing 4-neighbours n of r_n / r_g`` (1 for a lone patch) and
     ``x^'_g = A_g * x^_g + B(x^_g)`` with ``B`` a 1x1 convolution (the learned bias).
 
+    ``A`` is bounded to ``[1 / max_factor, max_factor]`` (our addition; ``None`` for the bare eq. 4):
+    a mean of per-pixel ratios explodes where the block input is near zero, and an unbounded ``A``
+    reached 22 in a run that then diverged (BENCHMARKS.md, glsgn).
+
     The three steps are separate methods so that a caller can run :meth:`intensity` and
     :meth:`apply` chunk by chunk and :meth:`factor` once on all patches of an image.
     """
 
-    def __init__(self, channels: int, eps: float = 1e-2):
+    def __init__(self, channels: int, eps: float = 1e-2, max_factor: float | None = 2.0):
         super().__init__()
-        self.eps = eps
+        self.eps, self.max_factor = eps, max_factor
         self.bias = nn.Conv2d(channels, channels, 1)
 
     def intensity(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -86,8 +90,8 @@ class PatchNorm(nn.Module):
         return (x_hat.abs() / (x.abs() + self.eps)).mean(dim=(2, 3))
 
     @staticmethod
-    def factor(r: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        """r (B*gh*gw, C) -> A (B*gh*gw, C): neighbours' mean intensity over the patch's own."""
+    def neighbour_ratio(r: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """Eq. 4: r (B*gh*gw, C) -> (B*gh*gw, C), the neighbours' mean intensity over the patch's own."""
         gh, gw = grid
         n, c = r.shape
         if gh * gw == 1:
@@ -99,6 +103,13 @@ class PatchNorm(nn.Module):
         count = F.conv2d(r.new_ones(1, 1, gh, gw), kernel, padding=1)
         a = neighbour_sum / count / grid_r
         return a.permute(0, 2, 3, 1).reshape(n, c)
+
+    def factor(self, r: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """A (B*gh*gw, C): :meth:`neighbour_ratio`, bounded by ``max_factor``."""
+        a = self.neighbour_ratio(r, grid)
+        if self.max_factor is None:
+            return a
+        return a.clamp(1.0 / self.max_factor, self.max_factor)
 
     def apply(self, x_hat: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """``A * x^ + B(x^)``: x_hat (N, C, h, w), a (N, C)."""
