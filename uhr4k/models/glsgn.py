@@ -117,10 +117,11 @@ class Pathway(nn.Module):
         patch_norm: patch normalization after every decoder block (local pathways).
         takes_previous, takes_global: decoded features of S_{k-1} / Sg are fused in the decoder.
         sigma1, sigma2: eq. 2's weights of S_{k-1}'s and Sg's attention (used when ``consistency``).
+        pn_max_factor: bound of patch normalization's factor (None: the bare eq. 4).
     """
 
     def __init__(self, widths, enc_blocks, dec_blocks, mid_blocks, *, patch_norm, takes_previous, takes_global,
-                 sigma1: float = 0.5, sigma2: float = 0.5):
+                 sigma1: float = 0.5, sigma2: float = 0.5, pn_max_factor: float | None = 2.0):
         super().__init__()
         self.sigma1, self.sigma2 = sigma1, sigma2
         scales = len(widths) - 1
@@ -139,7 +140,8 @@ class Pathway(nn.Module):
         self.fuses = nn.ModuleList(nn.Conv2d(inputs * widths[l], widths[l], 1) for l in range(scales))
         self.decoders = nn.ModuleList(nn.ModuleList(ResBlock(widths[l]) for _ in range(dec_blocks[l]))
                                       for l in range(scales))
-        self.patch_norms = nn.ModuleList(nn.ModuleList(PatchNorm(widths[l]) for _ in range(dec_blocks[l]))
+        self.patch_norms = nn.ModuleList(nn.ModuleList(PatchNorm(widths[l], max_factor=pn_max_factor)
+                                                       for _ in range(dec_blocks[l]))
                                          for l in range(scales)) if patch_norm else None
         self.tail = nn.Conv2d(widths[0], 3, 3, padding=1)
         # Start near the identity (output = input + a small residual), as restoration networks usually do:
@@ -227,6 +229,7 @@ class GLSGN(nn.Module):
         global_only: the Global-Only ablation (Sg alone, its output upsampled).
         sigma1, sigma2: the weights of eq. 2 (the paper says only that they lie in [0, 1]).
         mask_width: hidden channels of the Laplacian mask networks.
+        pn_max_factor: patch normalization's factor is bounded to [1/this, this] (None: unbounded eq. 4).
         patch_chunk: patches per chunk without autograd (None: 4); with autograd all at once.
 
     ``forward(x)``: x (B, 3, H, W) in [0, 1] -> ``(B_out, B_1, ..., B_N, B_g)`` (Global-Only: ``(B_out, B_g)``).
@@ -238,7 +241,7 @@ class GLSGN(nn.Module):
                  mid_blocks: int = 2, pn: bool = True, pac: bool = True, lp: bool = True,
                  iterative_decoding: bool = True, global_only: bool = False, sigma1: float = 0.5,
                  sigma2: float = 0.5, mask_width: int = 16, patch_chunk: int | None = None,
-                 widths: tuple[int, ...] | None = None):
+                 widths: tuple[int, ...] | None = None, pn_max_factor: float | None = 2.0):
         super().__init__()
         if local_pathways < 1:
             raise ValueError(f"local_pathways must be >= 1, got {local_pathways}")
@@ -251,7 +254,7 @@ class GLSGN(nn.Module):
         if len(widths) != len(enc_blocks) + 1:
             raise ValueError(f"widths {widths} must have one entry per scale plus the bottleneck")
         common = dict(widths=widths, enc_blocks=tuple(enc_blocks), dec_blocks=tuple(dec_blocks),
-                      mid_blocks=mid_blocks, sigma1=sigma1, sigma2=sigma2)
+                      mid_blocks=mid_blocks, sigma1=sigma1, sigma2=sigma2, pn_max_factor=pn_max_factor)
         self.global_pathway = Pathway(**common, patch_norm=False, takes_previous=False, takes_global=False)
         self.local_pathways = nn.ModuleList() if global_only else nn.ModuleList(
             Pathway(**common, patch_norm=pn, takes_previous=iterative_decoding and k > 0,
