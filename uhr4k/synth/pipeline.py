@@ -33,7 +33,6 @@ from uhr4k.io import (_looks_truncated, encode_image, list_media, read_image, sh
                       write_bytes_atomic, write_image, write_text_atomic)
 from uhr4k.synth import rain, reflection
 from uhr4k.synth.frames import Failure, Frame, background, read_frame, scan_sources, select_frames
-from uhr4k.synth.splits import assign_splits
 
 # Bump when a change alters output bytes for the same options: old records are then recomputed.
 VERSION = "3"
@@ -174,7 +173,7 @@ def plan(opts: BuildOptions) -> tuple[list[dict], dict, list[Failure], list[str]
     scene_counts: dict[str, int] = {}
     for f in frames:
         scene_counts[f.scene] = scene_counts.get(f.scene, 0) + 1
-    splits, split_messages = assign_splits(scene_counts, opts.test, opts.val, opts.seed)
+    splits, split_messages = layout.assign_scene_splits(scene_counts, opts.test, opts.val, opts.seed)
     messages += split_messages
     if len(frames) < opts.count:
         messages.append(f"{len(frames)} usable backgrounds found, fewer than --count {opts.count}")
