@@ -114,7 +114,7 @@ def is_duplicate(thumb: np.ndarray, kept: list[np.ndarray]) -> bool:
     return any(float(np.abs(thumb - k).mean()) < DUPLICATE_MAD for k in kept)
 
 
-def scan_sources(folder: str | Path, size: tuple[int, int], allow_upscale: bool = False
+def scan_sources(folder: str | Path, size: tuple[int, int], allow_upscale: bool = False, progress: bool = True
                  ) -> tuple[list[Source], list[Failure]]:
     """Probe every video and image under ``folder``.
 
@@ -130,7 +130,7 @@ def scan_sources(folder: str | Path, size: tuple[int, int], allow_upscale: bool 
     folder = Path(folder)
     files = list_media(folder)
     sources, failures, scenes = [], [], set()
-    for path in tqdm(files, desc="scan sources", unit="file", leave=False):
+    for path in tqdm(files, desc="scan sources", unit="file", leave=False, disable=not progress):
         rel = path.relative_to(folder).as_posix()
         try:
             if is_video(path):
@@ -264,7 +264,8 @@ def _image_candidate(src: Source, skipped: dict, failures: list) -> list[tuple[F
     return [(Frame(src.scene, src.scene, src.rel, "image", 0, 0.0, frame_check(img), *src.size), thumb)]
 
 
-def select_frames(sources: list[Source], count: int) -> tuple[list[Frame], dict, list[Failure]]:
+def select_frames(sources: list[Source], count: int, progress: bool = True
+                  ) -> tuple[list[Frame], dict, list[Failure]]:
     """Pick up to ``count`` usable, non-duplicate frames spread over each video and over all scenes.
 
     Each video offers candidates spread evenly over its length (3x its fair share, to have spares for
@@ -283,7 +284,7 @@ def select_frames(sources: list[Source], count: int) -> tuple[list[Frame], dict,
     skipped: dict[str, int] = {}
     failures: list[Failure] = []
     pools = []
-    for src in tqdm(sources, desc="select frames", unit="source", leave=False):
+    for src in tqdm(sources, desc="select frames", unit="source", leave=False, disable=not progress):
         if src.kind == "video":
             cands = _video_candidates(src, 3 * share + 2, skipped, failures)
         else:

@@ -142,7 +142,7 @@ def _sources_key(frames_dir: Path, opts: BuildOptions) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _select(opts: BuildOptions) -> tuple[list[Frame], dict, list[Failure]]:
+def _select(opts: BuildOptions, progress: bool = True) -> tuple[list[Frame], dict, list[Failure]]:
     """Scan and select, or load the cached selection of an identical earlier run."""
     key = _sources_key(opts.frames, opts)
     cache = opts.out / STATE_DIR / f"plan-{key}.json"
@@ -150,22 +150,22 @@ def _select(opts: BuildOptions) -> tuple[list[Frame], dict, list[Failure]]:
         data = json.loads(cache.read_text())
         return ([Frame(**f) for f in data["frames"]], data["skipped"],
                 [Failure(**f) for f in data["failures"]])
-    sources, failures = scan_sources(opts.frames, opts.size, opts.allow_upscale)
-    frames, skipped, more = select_frames(sources, opts.count)
+    sources, failures = scan_sources(opts.frames, opts.size, opts.allow_upscale, progress)
+    frames, skipped, more = select_frames(sources, opts.count, progress)
     failures += more
     write_text_atomic(cache, json.dumps({"frames": [asdict(f) for f in frames], "skipped": skipped,
                                          "failures": [asdict(f) for f in failures]}, indent=1))
     return frames, skipped, failures
 
 
-def plan(opts: BuildOptions) -> tuple[list[dict], dict, list[Failure], list[str]]:
+def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, list[Failure], list[str]]:
     """Decide every sample of every shard: returns (tasks sorted by id, build info, failures, messages).
 
     A task is a JSON-able dict: id, scene, split, the frame, and per subset the drawn parameters.
     ``build info`` holds the shard-independent facts the datasheet reports.
     """
     messages: list[str] = []
-    frames, skipped, failures = _select(opts)
+    frames, skipped, failures = _select(opts, progress)
     pool = _reflection_pool(opts.reflections, failures, messages)
     if "syn" in opts.subsets and not pool:
         messages.append("no reflection images: using frames of other scenes as reflections "
@@ -407,7 +407,7 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
     opts.out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(opts.out, opts.subsets)
     summary = BuildSummary(root=opts.out)
-    tasks, info, failures, messages = plan(opts)
+    tasks, info, failures, messages = plan(opts, progress)
     summary.messages = messages
     summary.skipped_frames = info["skipped_frames"]
     i, n = opts.shard
