@@ -11,7 +11,8 @@ byte-identical to a single run. Files are hard-linked when possible and checked 
 
 Example: uhr4k merge shard1/ shard2/ --out UHR4K""")
 @click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Merged dataset root (may be one of the shards).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Merged dataset root (may be one of the shards).")
 def command(shards, out):
     from uhr4k.synth.merge import merge_shards
 

@@ -25,7 +25,9 @@ from uhr4k.synth.resize import cover_resize, cover_scale
 # Usability thresholds on the gray thumbnail (values in [0, 1]); see usability().
 BLACK_MEAN = 16 / 255        # darker on average than this: a black/fade frame
 FLAT_STD = 8 / 255           # less contrast than this: a flat frame (sky, wall, title card)
-BLUR_RATIO = 4e-4            # finest-octave share of the variance below this: badly blurred (sharp video ~1e-3-2e-2, a blur of 0.5 % of the width ~2e-4)
+# finest-octave share of the variance below this: badly blurred (sharp video frames measure 1e-3 to 2e-2,
+# the same frames blurred by 0.5 % of their width about 2e-4)
+BLUR_RATIO = 4e-4
 DUPLICATE_MAD = 0.025        # mean |a - b| of normalised thumbnails below this: a near-duplicate
 THUMB_SIZE = (96, 54)        # near-duplicate comparison
 SHARP_WIDTH = 480            # blur measurement width (about 8x below 4K: motion blur of a few px vanishes)

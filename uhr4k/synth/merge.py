@@ -35,7 +35,8 @@ def _shard_state(root: Path) -> dict:
         raise InputError("not a build-syn output (no .uhr4k/shard.json)", root)
     state = json.loads(path.read_text())
     if not state.get("complete"):
-        raise InputError(f"shard {state['shard'][0]}/{state['shard'][1]} is incomplete: rerun its build-syn command", root)
+        i, n = state["shard"]
+        raise InputError(f"shard {i}/{n} is incomplete: rerun its build-syn command", root)
     return state
 
 

@@ -399,9 +399,10 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
         raise InputError(f"--workers must be at least 1, got {opts.workers}")
     if opts.count < 1:
         raise InputError(f"--count must be at least 1, got {opts.count}")
+    out_and_parents = [Path(opts.out).resolve(), *Path(opts.out).resolve().parents]
     for name, folder in (("--frames", opts.frames), ("--reflections", opts.reflections)):
         # outputs inside a source folder would be read back as sources by the next run
-        if folder is not None and Path(folder).resolve() in [Path(opts.out).resolve(), *Path(opts.out).resolve().parents]:
+        if folder is not None and Path(folder).resolve() in out_and_parents:
             raise InputError(f"--out must not lie inside {name} ({folder})", opts.out)
     opts.out = Path(opts.out)
     opts.out.mkdir(parents=True, exist_ok=True)
