@@ -24,8 +24,9 @@ def _parse_size(value: str) -> tuple[int, int]:
               help="Folder for everything the demo makes; report.html at its top.")
 @click.option("--size", default="960x540", show_default=True, metavar="WxH",
               help="Image size of the demo's dataset (the real thing is 3840x2160).")
-@click.option("--train-minutes", default=3.0, show_default=True, type=click.FloatRange(min=0.05),
-              help="Training budget of the small GLSGN.")
+@click.option("--train-minutes", default=5.0, show_default=True, type=click.FloatRange(min=0.05),
+              help="Training length of the small GLSGN, as the minutes it takes on a quiet 2-core machine "
+                   "(a fixed number of steps, so results do not depend on the machine).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
 @click.option("--seed", default=0, show_default=True, type=int)
 def command(out, size, train_minutes, workers, seed):
