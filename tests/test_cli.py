@@ -23,3 +23,18 @@ def test_every_command_module_exists_and_has_help():
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
         assert "not available" not in result.output, f"command {name} is not implemented yet"
+
+
+def test_size_options_share_one_parser_naming_the_option():
+    import pytest
+
+    from uhr4k.commands.options import parse_size
+    from uhr4k.errors import InputError
+
+    assert parse_size("3840x2160", "--size") == (3840, 2160)
+    assert parse_size("none", "--crop", allow_none=True) is None
+    with pytest.raises(InputError, match=r"^--crop: size must look like 3840x2160, got 'wide'$"):
+        parse_size("wide", "--crop")
+    for args in (["align", "raw", "--out", "o", "--size", "0x5"], ["models", "--size", "big"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2 and "--size" in result.output and "Traceback" not in result.output

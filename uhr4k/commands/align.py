@@ -2,20 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import click
 
-from uhr4k.errors import InputError
-
-
-def _parse_size(value: str | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
-    if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
-        raise InputError(f"--size: expected WIDTHxHEIGHT such as 3840x2160, got {value!r}")
-    return int(match.group(1)), int(match.group(2))
+from uhr4k.commands.options import parse_size
 
 
 @click.command(name="align")
@@ -47,7 +37,7 @@ def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, m
     from uhr4k.align.gates import GateSettings
 
     settings = AlignSettings(gates=dataclasses.replace(GateSettings(), min_inliers=min_inliers, max_rmse=max_rmse),
-                             refine=refine, size=_parse_size(size), seed=seed)
+                             refine=refine, size=parse_size(size, "--size", allow_none=True), seed=seed)
     summary = align_dataset(raw_dir, out, test=test, val=val, seed=seed, workers=workers, settings=settings)
     counts = ", ".join(f"{summary.counts.get(s, 0)} {s}" for s in ("ok", "flagged", "failed"))
     splits = ", ".join(f"{n} {s}" for s, n in sorted(summary.splits.items())) or "none"

@@ -1,19 +1,16 @@
 """``uhr4k demo``: the whole mission end to end on built-in material, with report.html."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
+from uhr4k.commands.options import parse_size
 from uhr4k.errors import InputError
 
 
-def _parse_size(value: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
-    if not match:
-        raise InputError(f"--size: expected WIDTHxHEIGHT such as 960x540, got {value!r}")
-    w, h = int(match.group(1)), int(match.group(2))
+def _demo_size(value: str) -> tuple[int, int]:
+    w, h = parse_size(value, "--size")
     if w < 128 or h < 72 or w % 2 or h % 2:
         raise InputError(f"--size: {w}x{h} must be even and at least 128x72")
     return w, h
@@ -39,7 +36,7 @@ def command(out, size, train_minutes, workers, seed):
     """
     from uhr4k.demo.run import DemoOptions, run_demo
 
-    options = DemoOptions(out=Path(out), size=_parse_size(size), seed=seed, workers=workers,
+    options = DemoOptions(out=Path(out), size=_demo_size(size), seed=seed, workers=workers,
                           train_minutes=train_minutes)
     report = run_demo(options, echo=lambda line: click.echo(line, err=True))
     click.echo(f"report: {report}")

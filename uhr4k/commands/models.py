@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from uhr4k.commands.train import parse_size
+from uhr4k.commands.options import parse_size
 
 
 def model_rows(names, size: tuple[int, int]) -> list[dict]:
