@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import sys
 from pathlib import Path
 
 from uhr4k.demo.report import Figure, Section, Table, relative, write_report
@@ -21,7 +20,8 @@ def build_report(o, timings: dict, aligned: dict, trained: dict, benched: dict, 
     w, h = o.size
     steps = ", ".join(f"{name} {sec:.1f} s" + (" (reused)" if reused else "") for name, (sec, reused) in timings.items())
     summary = [
-        f"Ran <code>{html.escape(' '.join(['uhr4k'] + sys.argv[1:]) if sys.argv else 'uhr4k demo')}</code> "
+        # the command is rebuilt from the options, not sys.argv: a demo run from Python has no argv of its own
+        f"Ran <code>{html.escape(f'uhr4k demo --out {out} --size {w}x{h} --train-minutes {o.train_minutes:g} --seed {o.seed}')}</code> "
         f"at {w}x{h}, seed {o.seed}: built UHR4K-Syn and UHR4K-Rain from pan-and-zoom videos of "
         "scikit-image's bundled photographs, aligned simulated through-glass captures into UHR4K-Real, "
         "trained a small GLSGN, and benchmarked it beside <code>identity</code> (and <code>dcp</code> on a "

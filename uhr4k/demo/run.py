@@ -23,7 +23,7 @@ import numpy as np
 
 from uhr4k.demo.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo, make_reflections, make_videos
 from uhr4k.demo.steps import StepRunner
-from uhr4k.io import read_image, write_image, write_text_atomic
+from uhr4k.io import write_image
 
 
 @dataclass
@@ -92,6 +92,7 @@ def step_glass_pairs(o: DemoOptions) -> dict:
 def step_align(o: DemoOptions, glass: dict) -> dict:
     from uhr4k.align.estimate import corner_error
     from uhr4k.align.pipeline import ALIGNMENT_NAME, align_dataset
+    from uhr4k.benchmark.report import write_csv
 
     summary = align_dataset(o.out / "material" / "glass_raw", o.out / "dataset", test=2, val=0,
                             seed=o.seed, workers=o.workers)
@@ -105,7 +106,7 @@ def step_align(o: DemoOptions, glass: dict) -> dict:
                 H = np.array([float(row[f"h{r}{c}"]) for r in range(3) for c in range(3)]).reshape(3, 3)
                 entry["corner_error_px"] = f"{corner_error(H, truth[key], *o.size):.3f}"
             rows.append(entry)
-    _write_csv(o.out / "align_accuracy.csv", rows, ("id", "status", "corner_error_px"))
+    write_csv(o.out / "align_accuracy.csv", rows, ("id", "status", "corner_error_px"))
     errors = [float(r["corner_error_px"]) for r in rows if r["corner_error_px"]]
     return {"counts": summary.counts, "splits": summary.splits,
             "median_corner_error_px": float(np.median(errors)) if errors else None,
@@ -155,15 +156,6 @@ def step_bench(o: DemoOptions, trained: dict) -> dict:
         result = run_benchmark(models, datasets, o.out / "bench" / name, profile_size=o.size, repeats=3)
         summaries[name] = [dict(r) for r in result.summary]
     return summaries
-
-
-def _write_csv(path: Path, rows: list[dict], columns) -> None:
-    import io as _io
-    buf = _io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buf.getvalue())
 
 
 # ------------------------------------------------------------------------------------------- main
