@@ -72,7 +72,7 @@ def read_image(path: str | os.PathLike, *, keep_16bit: bool = True) -> np.ndarra
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
         raise InputError("cannot decode image (unreadable or truncated)", path)
-    if _looks_truncated(path, data):
+    if looks_truncated(path, data):
         raise InputError("truncated image file", path)
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
@@ -87,7 +87,7 @@ def read_image(path: str | os.PathLike, *, keep_16bit: bool = True) -> np.ndarra
     return np.ascontiguousarray(img)
 
 
-def _looks_truncated(path: Path, data: np.ndarray) -> bool:
+def looks_truncated(path: Path, data: np.ndarray) -> bool:
     """OpenCV decodes a cut JPEG or PNG with grey padding and only a warning: check the end markers."""
     suffix = path.suffix.lower()
     if suffix in (".jpg", ".jpeg"):

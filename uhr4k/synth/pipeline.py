@@ -29,7 +29,7 @@ import numpy as np
 
 from uhr4k import layout
 from uhr4k.errors import InputError
-from uhr4k.io import (_looks_truncated, encode_image, list_media, read_image, sha256_file,
+from uhr4k.io import (looks_truncated, encode_image, list_media, read_image, sha256_file,
                       write_bytes_atomic, write_image, write_text_atomic)
 from uhr4k.synth import rain, reflection
 from uhr4k.synth.frames import Failure, Frame, background, read_frame, scan_sources, select_frames
@@ -130,7 +130,7 @@ def _image_problem(path: Path) -> str | None:
             img.verify()
     except Exception as exc:  # PIL raises many types for a bad file; all mean "unreadable"
         return f"cannot read image ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-    if _looks_truncated(path, np.frombuffer(data, np.uint8)):
+    if looks_truncated(path, np.frombuffer(data, np.uint8)):
         return "truncated image file"
     return None
 
