@@ -35,7 +35,7 @@ from uhr4k.align.estimate import (EstimateSettings, EstimationError, corner_erro
                                   plain_recipe_homography, refine_ecc, scale_homography, to_gray)
 from uhr4k.align.pipeline import align_dataset
 from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
-from uhr4k.io import iter_video_frames, read_image, write_image
+from uhr4k.files import iter_video_frames, read_image, write_image
 
 SIZE = (3840, 2160)
 MARGIN = 1.06  # the scene is 6 % larger than the pair: the glass photo sees beyond the background's edges
@@ -122,7 +122,7 @@ def pipeline_timing(pairs, workdir: Path):
     png = time.perf_counter() - start
     print(f"\nuhr4k align pipeline, {len(pairs)} 4K JPEG pairs, 1 worker: {per_pair:.2f} s per pair "
           f"(decode, estimate, checks, QA image, warp, 3 PNG writes); verdicts {summary.counts}; "
-          f"one 4K PNG write alone (uhr4k.io) takes {png:.2f} s")
+          f"one 4K PNG write alone (uhr4k.files) takes {png:.2f} s")
 
 
 def main():

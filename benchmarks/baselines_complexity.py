@@ -188,7 +188,7 @@ def main(argv=None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:  # after every model: an interrupted run keeps what it measured
-            from uhr4k.io import write_text_atomic
+            from uhr4k.files import write_text_atomic
             write_text_atomic(args.json, json.dumps(rows, indent=1))
     if args.markdown:
         print()

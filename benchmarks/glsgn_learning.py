@@ -27,9 +27,9 @@ import numpy as np
 import skimage.data
 import torch
 
-from uhr4k.benchmark.datasets import PairedDataset, find_pairs
+from uhr4k.data import PairedDataset, find_pairs
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
-from uhr4k.io import from_float, write_image
+from uhr4k.files import from_float, write_image
 from uhr4k.models.training import TrainConfig, train
 from uhr4k.synth import rain, reflection
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable
 
 from uhr4k.errors import InputError
-from uhr4k.io import write_text_atomic
+from uhr4k.files import write_text_atomic
 
 MANIFEST_NAME = "manifest.csv"
 SPLITS = ("train", "val", "test")

@@ -6,7 +6,7 @@ from uhr4k.align.estimate import (EstimateSettings, EstimationError, corner_erro
                                   match_descriptors, plain_recipe_homography, refine_ecc, resize_matrix,
                                   scale_homography, to_gray, transfer)
 from uhr4k.align.simulate import GlassParams
-from uhr4k.io import read_image
+from uhr4k.files import read_image
 
 from align_material import PAIR_SIZE, glass_pair, scene
 

@@ -13,7 +13,7 @@ from uhr4k.benchmark.runner import BenchDataset, load_dataset, run_benchmark
 from uhr4k.benchmark.tiling import tile_starts, tiled_forward
 from uhr4k.cli import cli
 from uhr4k.errors import InputError
-from uhr4k.io import read_image, write_image
+from uhr4k.files import read_image, write_image
 
 
 def _matlab_y(img):

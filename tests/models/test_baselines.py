@@ -359,7 +359,7 @@ SMALL_KWARGS = {
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory):
     """A two-pair UHR4K-Syn root of 40 x 40 images (input = target + a fixed pattern)."""
-    from uhr4k.io import write_image
+    from uhr4k.files import write_image
     root = tmp_path_factory.mktemp("baseline-data")
     rng = np.random.default_rng(0)
     for split, n in (("train", 2), ("val", 1)):

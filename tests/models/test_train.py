@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from uhr4k.cli import cli
 from uhr4k.errors import InputError
-from uhr4k.io import read_image, write_image
+from uhr4k.files import read_image, write_image
 from uhr4k.models.checkpoint import load_checkpoint, load_model, save_checkpoint
 from uhr4k.models.training import TrainConfig, train
 

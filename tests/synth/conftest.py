@@ -6,7 +6,7 @@ import pytest
 from skimage import data
 
 from synth_material import pan_frames, write_video
-from uhr4k.io import write_image
+from uhr4k.files import write_image
 
 
 @pytest.fixture(scope="session")

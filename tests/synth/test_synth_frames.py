@@ -5,7 +5,7 @@ import pytest
 from skimage import data
 
 from uhr4k.errors import InputError
-from uhr4k.io import iter_video_frames, write_image
+from uhr4k.files import iter_video_frames, write_image
 from uhr4k.synth import frames as F
 from uhr4k.synth.resize import cover_resize, parse_size
 

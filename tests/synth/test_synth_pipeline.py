@@ -10,7 +10,7 @@ from skimage import data
 from uhr4k import layout
 from uhr4k.cli import cli
 from uhr4k.errors import InputError
-from uhr4k.io import read_image, write_image
+from uhr4k.files import read_image, write_image
 from uhr4k.synth import pipeline
 from uhr4k.synth.merge import merge_shards
 from uhr4k.synth.pipeline import BuildOptions, build_syn
@@ -112,7 +112,7 @@ def test_interrupted_run_leaves_no_partial_file_and_resumes_to_the_same_result(m
                                                                                 monkeypatch):
     ref_root, _ = reference
     root = tmp_path / "killed"
-    import uhr4k.io as uio
+    import uhr4k.files as uio
 
     real_write = uio.write_bytes_atomic
     state = {"n": 0, "killed": None}

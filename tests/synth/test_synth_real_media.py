@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from uhr4k import layout
 from uhr4k.cli import cli
-from uhr4k.io import read_image, sha256_file
+from uhr4k.files import read_image, sha256_file
 
 
 def test_build_syn_from_real_videos_and_photos(shared_data, tmp_path):

@@ -25,7 +25,7 @@ from uhr4k.align.photometric import fit_gains, zncc
 from uhr4k.align.qa import qa_image
 from uhr4k.align.warp import fit_crop, valid_rectangle, validity_mask, warp_to_background
 from uhr4k.errors import InputError
-from uhr4k.io import read_image, to_uint8, write_image
+from uhr4k.files import read_image, to_uint8, write_image
 
 __all__ = ["AlignSettings", "PairResult", "assess_pair", "apply_size", "write_aligned_pair", "ALIGNMENT_COLUMNS",
            "H_COLUMNS"]

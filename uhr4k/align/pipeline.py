@@ -33,7 +33,7 @@ from uhr4k.align.conventions import RawPair, find_raw_pairs
 from uhr4k.align.pair import (ALIGNMENT_COLUMNS, AlignSettings, PairResult, apply_size, assess_pair,
                               write_aligned_pair)
 from uhr4k.errors import InputError
-from uhr4k.io import sha256_file, write_text_atomic
+from uhr4k.files import sha256_file, write_text_atomic
 
 __all__ = ["align_dataset", "AlignSummary", "ALIGNMENT_NAME"]
 

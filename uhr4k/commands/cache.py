@@ -1,5 +1,5 @@
 """``uhr4k cache``: decode a dataset once into memory-mappable arrays for fast random crops
-(library call: :func:`uhr4k.benchmark.cache.build_cache`)."""
+(library call: :func:`uhr4k.data.cache.build_cache`)."""
 from __future__ import annotations
 
 import click
@@ -14,7 +14,7 @@ def command(root, workers):
     Rerunning redoes only images changed since; a changed image is never read from a stale cache.
     Uses about W x H x 3 bytes per image (25 MB at 4K).
     """
-    from uhr4k.benchmark.cache import build_cache
+    from uhr4k.data.cache import build_cache
 
     summary = build_cache(root, workers=max(1, workers))
     for line in summary.lines():

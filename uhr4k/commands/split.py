@@ -1,5 +1,5 @@
 """``uhr4k split``: report split leaks and re-draw scene-disjoint splits
-(library call: :func:`uhr4k.benchmark.splits.split_dataset`)."""
+(library call: :func:`uhr4k.data.splits.split_dataset`)."""
 from __future__ import annotations
 
 import click
@@ -13,7 +13,7 @@ import click
 def command(root, seed, apply_):
     """Report scenes or images shared by several splits of ROOT and draw new scene-disjoint splits with the
     paper's sizes (Syn/Rain 2117/20/50, Real 316/20/20 train/val/test, scaled to the root's size)."""
-    from uhr4k.benchmark.splits import split_dataset
+    from uhr4k.data.splits import split_dataset
 
     summary = split_dataset(root, seed=seed, apply=apply_)
     for line in summary.lines():

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uhr4k.io import write_text_atomic
+from uhr4k.files import write_text_atomic
 
 
 @dataclass

@@ -23,7 +23,7 @@ import numpy as np
 
 from uhr4k.demo.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo, make_reflections, make_videos
 from uhr4k.demo.steps import StepRunner
-from uhr4k.io import write_image
+from uhr4k.files import write_image
 
 
 @dataclass
@@ -115,7 +115,7 @@ def step_align(o: DemoOptions, glass: dict) -> dict:
 
 def step_haze(o: DemoOptions) -> dict:
     """Hazy versions of the Middlebury motorcycle photo from its real stereo depth (scikit-image ships both)."""
-    from uhr4k.io import from_float
+    from uhr4k.files import from_float
     from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 
     photo, depth_m = motorcycle_with_depth()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from uhr4k.io import write_text_atomic
+from uhr4k.files import write_text_atomic
 
 
 def options_key(options: dict) -> str:

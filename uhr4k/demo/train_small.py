@@ -22,7 +22,7 @@ def train_small_glsgn(dataset: Path, out: Path, minutes: float, size: tuple[int,
     Returns:
         a JSON-able summary with the checkpoint path and the log path.
     """
-    from uhr4k.benchmark.datasets import find_pairs
+    from uhr4k.data import find_pairs
     from uhr4k.models import create_model
     from uhr4k.models.training import TrainConfig, train
 

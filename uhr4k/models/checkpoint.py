@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from uhr4k.errors import InputError
-from uhr4k.io import atomic_path
+from uhr4k.files import atomic_path
 from uhr4k.models.registry import create_model
 
 

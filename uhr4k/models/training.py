@@ -30,10 +30,10 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from uhr4k.benchmark.datasets import PairedDataset, find_pairs, resolve
+from uhr4k.data import PairedDataset, find_pairs, resolve
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
 from uhr4k.errors import InputError
-from uhr4k.io import from_float, write_image, write_text_atomic
+from uhr4k.files import from_float, write_image, write_text_atomic
 from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from uhr4k.models.losses import build_loss, split_outputs
 from uhr4k.models.registry import create_model

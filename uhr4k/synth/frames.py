@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from uhr4k.errors import InputError
-from uhr4k.io import is_video, list_media, probe_video, read_image
+from uhr4k.files import is_video, list_media, probe_video, read_image
 from uhr4k.synth.resize import cover_resize, cover_scale
 
 # Usability thresholds on the gray thumbnail (values in [0, 1]); see usability().

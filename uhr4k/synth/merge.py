@@ -16,7 +16,7 @@ from pathlib import Path
 
 from uhr4k import layout
 from uhr4k.errors import InputError
-from uhr4k.io import atomic_path, sha256_file, write_text_atomic
+from uhr4k.files import atomic_path, sha256_file, write_text_atomic
 from uhr4k.synth.pipeline import STATE_DIR, finish, read_failures
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uhr4k.io import read_image, to_uint8, write_image, write_text_atomic
+from uhr4k.files import read_image, to_uint8, write_image, write_text_atomic
 from uhr4k.layout import SPLITS, SUBSETS
 
 PREVIEW_ROWS = 4       # samples shown per subset

@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from uhr4k.errors import InputError
-from uhr4k.io import atomic_path, list_media, read_image, write_text_atomic
+from uhr4k.files import atomic_path, list_media, read_image, write_text_atomic
 
 CACHE_DIR = ".uhr4k-cache"
 INDEX_NAME = "index.json"

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from uhr4k import io
+from uhr4k import files as io
 from uhr4k.errors import InputError
 
 

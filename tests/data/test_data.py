@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from uhr4k import layout
-from uhr4k.benchmark.cache import CACHE_DIR, CachedReader, build_cache
-from uhr4k.benchmark.datasets import PairedDataset, find_pairs, normalize_stem, read_pair
+from uhr4k.data.cache import CACHE_DIR, CachedReader, build_cache
+from uhr4k.data import PairedDataset, find_pairs, normalize_stem, read_pair
 from uhr4k.errors import InputError
-from uhr4k.io import write_image
+from uhr4k.files import write_image
 
 
 def _img(h, w, seed):

@@ -1,0 +1,109 @@
+"""The torch ``Dataset`` of pairs: whole images for evaluation, seeded random crops with flips and
+rotations for training (read through the crop cache when one exists)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from uhr4k.data.sources import Pair, read_pair
+from uhr4k.errors import InputError
+from uhr4k.files import to_float
+
+DEFAULT_CROP = (960, 540)   # (width, height) of the paper's training crops (section V-A)
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8/uint16 -> (3, H, W) float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(to_float(img).transpose(2, 0, 1)))
+
+
+class PairedDataset(Dataset):
+    """Pairs as tensors; optionally seeded random crops with flips and 90-degree rotations (training).
+
+    Items are ``{"input": (3, H, W) float32 in [0, 1], "target": same, "id": str}``. With ``crop=(w, h)``
+    every item is a (3, h, w) crop; the crop position and augmentation of item ``i`` in epoch ``e`` come
+    from ``(seed, e, i)`` only, so they are the same whatever the number of DataLoader workers or the
+    DistributedSampler rank that asks for it. Call :meth:`set_epoch` at each epoch to draw new crops.
+
+    Crops read only the needed rows when a cache made by ``uhr4k cache`` is present (see
+    :mod:`uhr4k.data.cache`); otherwise the whole image is decoded.
+    """
+
+    def __init__(self, pairs: list[Pair], crop: tuple[int, int] | None = None, augment: bool = False,
+                 seed: int = 0, use_cache: bool = True):
+        if not pairs:
+            raise InputError("empty dataset: no pairs given")
+        if crop is not None and (len(crop) != 2 or min(crop) <= 0):
+            raise ValueError(f"crop must be (width, height) > 0, got {crop}")
+        self.pairs, self.crop, self.augment, self.seed = list(pairs), crop, augment, int(seed)
+        self.epoch = 0
+        self._reader = None
+        if use_cache and crop is not None:
+            from uhr4k.data.cache import CachedReader
+            self._reader = CachedReader()
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def draw(self, index: int, height: int, width: int) -> tuple[int, int, int, int, int, bool, bool]:
+        """The crop and augmentation of item ``index`` this epoch for an image of ``height`` x ``width``.
+
+        Returns:
+            (top, left, crop_h, crop_w, rot90 k, hflip, vflip); (crop_h, crop_w) is the region read, which is
+            transposed for odd k so that the rotated crop is always (h, w) of ``self.crop``.
+        """
+        w, h = self.crop
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        k, hflip, vflip = 0, False, False
+        if self.augment:
+            k, hflip, vflip = int(rng.integers(4)), bool(rng.integers(2)), bool(rng.integers(2))
+            if k % 2 == 1 and (w > height or h > width):
+                k -= 1                    # a transposed crop would not fit: keep the orientation
+        ch, cw = (w, h) if k % 2 else (h, w)
+        if ch > height or cw > width:
+            raise InputError(f"crop {w}x{h} larger than the image ({width}x{height})", self.pairs[index].input)
+        top = int(rng.integers(height - ch + 1))
+        left = int(rng.integers(width - cw + 1))
+        return top, left, ch, cw, k, hflip, vflip
+
+    def __getitem__(self, index: int) -> dict:
+        pair = self.pairs[index]
+        if self.crop is None:
+            inp, tgt = read_pair(pair)
+        else:
+            inp, tgt = self._read_crop(index, pair)
+        return {"input": to_tensor(inp), "target": to_tensor(tgt), "id": pair.id}
+
+    def _read_crop(self, index: int, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+        if self._reader is not None:
+            shapes = self._reader.shapes(pair.input, pair.target)
+        else:
+            shapes = None
+        if shapes is None:
+            full_in, full_tgt = read_pair(pair)
+            height, width = full_in.shape[:2]
+        else:
+            height, width = shapes
+        top, left, ch, cw, k, hflip, vflip = self.draw(index, height, width)
+        if shapes is None:
+            inp = full_in[top:top + ch, left:left + cw]
+            tgt = full_tgt[top:top + ch, left:left + cw]
+        else:
+            inp = self._reader.crop(pair.input, top, left, ch, cw)
+            tgt = self._reader.crop(pair.target, top, left, ch, cw)
+        return augment_pair(inp, k, hflip, vflip), augment_pair(tgt, k, hflip, vflip)
+
+
+def augment_pair(img: np.ndarray, k: int, hflip: bool, vflip: bool) -> np.ndarray:
+    """Rotate an (H, W, C) array by ``k`` x 90 degrees counter-clockwise, then flip; returns a contiguous copy."""
+    if k:
+        img = np.rot90(img, k, axes=(0, 1))
+    if hflip:
+        img = img[:, ::-1]
+    if vflip:
+        img = img[::-1]
+    return np.ascontiguousarray(img)

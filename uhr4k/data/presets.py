@@ -1,0 +1,68 @@
+"""Named datasets (presets): where each lives under ``$UHR4K_DATA`` (default ``./data``), its UHR4K
+subset, its task, and the metric protocol of the tables that report it.
+
+``resolve("rain100h")`` finds the folder of a preset; ``resolve("rain100h=/my/Rain100H")`` gives a preset a
+folder of yours; a plain folder resolves to itself with no preset.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from uhr4k.errors import InputError
+
+DATA_ENV = "UHR4K_DATA"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named dataset: where it lives under ``$UHR4K_DATA``, its UHR4K subset, its metric protocol."""
+
+    name: str
+    folders: tuple[str, ...]        # candidate folder names under the data home, first found wins
+    protocol: str                   # the protocol of the tables that report it (metrics.PROTOCOLS)
+    subset: str | None = None       # UHR4K subset key for the three UHR4K presets
+    task: str = ""
+
+
+PRESETS = {p.name: p for p in (
+    Preset("uhr4k-syn", ("UHR4K", "uhr4k"), "bandwise", "syn", "reflection"),
+    Preset("uhr4k-real", ("UHR4K", "uhr4k"), "bandwise", "real", "reflection"),
+    Preset("uhr4k-rain", ("UHR4K", "uhr4k"), "y", "rain", "deraining"),
+    Preset("rain100l", ("Rain100L", "rain100l", "Rain100L/test"), "y", None, "deraining"),
+    Preset("rain100h", ("Rain100H", "rain100h", "Rain100H/test"), "y", None, "deraining"),
+    Preset("real20", ("Real20", "real20", "real20_420"), "bandwise", None, "reflection"),
+    Preset("nature", ("Nature", "nature"), "bandwise", None, "reflection"),
+    Preset("sir2", ("SIR2", "sir2", "SIR2/WildSceneDataset"), "bandwise", None, "reflection"),
+    Preset("4kid", ("4KID", "4kid", "4KID/test"), "rgb", None, "dehazing"),
+    Preset("ohaze", ("O-HAZE", "OHAZE", "ohaze", "O-HAZE/# O-HAZY NTIRE 2018"), "rgb", None, "dehazing"),
+)}
+
+def data_home() -> Path:
+    """Where presets live: ``$UHR4K_DATA`` or ``./data``."""
+    return Path(os.environ.get(DATA_ENV, "data"))
+
+
+def resolve(root_or_preset: str | os.PathLike) -> tuple[Path, Preset | None]:
+    """A path or preset name -> (folder, preset or None). ``name=PATH`` gives a preset a folder of yours.
+
+    Raises:
+        InputError: neither an existing folder nor a preset whose folder exists under the data home.
+    """
+    text = str(root_or_preset)
+    if "=" in text and text.split("=", 1)[0].lower() in PRESETS:
+        name, path = text.split("=", 1)
+        return Path(path), PRESETS[name.lower()]
+    path = Path(text)
+    if path.is_dir():
+        return path, None
+    preset = PRESETS.get(text.lower())
+    if preset is None:
+        raise InputError(f"not a folder nor a preset (presets: {', '.join(PRESETS)})", text)
+    for folder in preset.folders:
+        candidate = data_home() / folder
+        if candidate.is_dir():
+            return candidate, preset
+    raise InputError(f"preset {preset.name!r} not found: looked for "
+                     f"{', '.join(preset.folders)} under ${DATA_ENV}={data_home()}", data_home())
