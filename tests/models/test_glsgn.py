@@ -223,7 +223,7 @@ def test_pn_switch_removes_exactly_patch_norm(monkeypatch):
     assert extra and all(".patch_norms." in k for k in extra) and _keys(without) <= _keys(full)
     without.load_state_dict({k: v for k, v in full.state_dict().items() if k in _keys(without)})
     assert not torch.allclose(_outputs(full, X)[0], _outputs(without, X)[0])
-    monkeypatch.setattr(PatchNorm, "apply", lambda self, x_hat, a: x_hat)
+    monkeypatch.setattr(PatchNorm, "modulate", lambda self, x_hat, a: x_hat)
     for a, b in zip(_outputs(full, X), _outputs(without, X)):
         torch.testing.assert_close(a, b)
 
@@ -303,3 +303,12 @@ def test_images_of_a_batch_stay_independent():
             together = model(torch.cat([first, second]))
             for a, t in zip(alone, together):
                 torch.testing.assert_close(t[:1], a, atol=1e-6, rtol=1e-5)
+
+
+def test_module_apply_reaches_every_submodule():
+    """nn.Module.apply (weight init, counting tools) must not be shadowed by a block's own method."""
+    model = tiny()
+    seen = []
+    model.apply(lambda m: seen.append(type(m).__name__))
+    assert "PatchNorm" in seen and seen[-1] == "GLSGN"
+    assert len(seen) == len(list(model.modules()))

@@ -206,7 +206,7 @@ class Pathway(nn.Module):
                     r = map_chunks(lambda s, e: norm.intensity(z[s:e], z_hat[s:e]), n, chunk)
                     a = norm.factor(r, grid)
                     del z
-                    z = map_chunks(lambda s, e: norm.apply(z_hat[s:e], a[s:e]), n, chunk)
+                    z = map_chunks(lambda s, e: norm.modulate(z_hat[s:e], a[s:e]), n, chunk)
                 else:
                     z = z_hat
                 del z_hat

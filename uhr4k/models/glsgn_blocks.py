@@ -111,13 +111,13 @@ class PatchNorm(nn.Module):
             return a
         return a.clamp(1.0 / self.max_factor, self.max_factor)
 
-    def apply(self, x_hat: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    def modulate(self, x_hat: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """``A * x^ + B(x^)``: x_hat (N, C, h, w), a (N, C)."""
         return a[:, :, None, None] * x_hat + self.bias(x_hat)
 
     def forward(self, x: torch.Tensor, x_hat: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         """All patches at once: x, x_hat (B*gh*gw, C, h, w) -> (B*gh*gw, C, h, w)."""
-        return self.apply(x_hat, self.factor(self.intensity(x, x_hat), grid))
+        return self.modulate(x_hat, self.factor(self.intensity(x, x_hat), grid))
 
 
 class SpatialAttention(nn.Module):
