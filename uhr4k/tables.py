@@ -1,0 +1,110 @@
+"""The CSV files uhr4k writes, read back as pandas DataFrames with typed columns (the notebook view).
+
+The CSV files stay the on-disk record (byte-stable, diffable); these readers are for analysis::
+
+    import uhr4k.tables as tables
+    rows = tables.manifest("data/UHR4K")          # one row per pair; params parsed to dicts
+    rows.groupby(["subset", "split"]).size()
+    tables.training_log("runs/glsgn").plot(x="epoch", y="val_psnr")
+
+Numbers become numbers (integers stay integers, an empty cell is missing), text stays text, and a file
+that is not what its reader expects is an ``InputError`` naming it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from uhr4k import layout
+from uhr4k.errors import InputError
+
+# File names of the pipelines' tables (the pipelines import their own constants; these are the same names).
+FAILURES_NAME = "failures.csv"
+ALIGNMENT_NAME = "alignment.csv"
+LOG_NAME = "log.csv"
+MANIFEST_INT_COLUMNS = ("width", "height", "seed")
+
+
+def read_csv_table(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One CSV file as a DataFrame: every column read as text, then each column whose non-empty cells all
+    parse as numbers converted (``Int64`` for whole numbers, ``float64`` otherwise); empty cells are missing.
+
+    Raises:
+        InputError: no such file, not a CSV table, or one of ``required`` columns missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"not a CSV table ({reason})", path) from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", path)
+    return frame.apply(_typed_column)
+
+
+def _typed_column(column: pd.Series) -> pd.Series:
+    present = column.dropna()
+    if present.empty:
+        return column
+    numbers = pd.to_numeric(present, errors="coerce")
+    if numbers.isna().any():
+        return column.astype("string")
+    values = pd.to_numeric(column, errors="coerce")
+    if (numbers == numbers.round()).all() and not present.str.contains(r"[.eE]|inf|nan", case=False).any():
+        return values.astype("Int64")
+    return values.astype("float64")
+
+
+def manifest(root: str | os.PathLike) -> pd.DataFrame:
+    """``ROOT/manifest.csv`` as a DataFrame: one row per pair, every column of the dataset contract;
+    ``width``, ``height``, ``seed`` as integers and ``params`` parsed from JSON into dicts.
+
+    An existing root with no manifest yet gives an empty frame with the contract's columns.
+
+    Raises:
+        InputError: a header that is not a manifest's, or a ``params`` cell that is not JSON (row named).
+    """
+    rows = layout.read_manifest(root)
+    frame = pd.DataFrame(rows, columns=list(layout.MANIFEST_COLUMNS)).astype("string")
+    for column in MANIFEST_INT_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column].replace("", pd.NA)).astype("Int64")
+    frame["params"] = [_parse_params(text, row_id, root) for text, row_id in zip(frame["params"], frame["id"])]
+    return frame
+
+
+def _parse_params(text, row_id: str, root) -> dict:
+    if pd.isna(text) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"row {row_id!r}, column params: not JSON ({exc.msg})",
+                         Path(root) / layout.MANIFEST_NAME) from None
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def failures(root: str | os.PathLike) -> pd.DataFrame:
+    """``ROOT/failures.csv`` (build-syn): one row per failed item with ``stage, id, file, reason``; an empty
+    frame with those columns when nothing failed (no file)."""
+    path = Path(root) / FAILURES_NAME
+    if not path.exists():
+        return pd.DataFrame(columns=["stage", "id", "file", "reason"]).astype("string")
+    return read_csv_table(path, required=("stage", "id", "file", "reason"))
+
+
+def alignment(root: str | os.PathLike) -> pd.DataFrame:
+    """``ROOT/alignment.csv`` written by ``uhr4k align``: one row per capture pair with its status,
+    homography entries and quality figures (columns of :data:`uhr4k.align.pair.ALIGNMENT_COLUMNS`)."""
+    return read_csv_table(Path(root) / ALIGNMENT_NAME, required=("id", "status"))
+
+
+def training_log(run: str | os.PathLike) -> pd.DataFrame:
+    """``RUN/log.csv`` of ``uhr4k train``: one row per epoch (loss parts, validation PSNR/SSIM, times)."""
+    return read_csv_table(Path(run) / LOG_NAME, required=("epoch",))
