@@ -31,8 +31,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uhr4k.align.estimate import (EstimateSettings, EstimationError, corner_error, estimate_homography,
-                                  plain_recipe_homography, refine_ecc, scale_homography, to_gray)
+from uhr4k.align.estimate import (
+    EstimateSettings,
+    EstimationError,
+    corner_error,
+    estimate_homography,
+    plain_recipe_homography,
+    refine_ecc,
+    scale_homography,
+    to_gray,
+)
 from uhr4k.align.pipeline import align_dataset
 from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
 from uhr4k.files import iter_video_frames, read_image, write_image

@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uhr4k.data.cache import CACHE_DIR, build_cache
 from uhr4k.data import PairedDataset, find_pairs
+from uhr4k.data.cache import CACHE_DIR, build_cache
 from uhr4k.files import read_image, write_image
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "media" / "kodim03_768x512.png"

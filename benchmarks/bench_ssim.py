@@ -58,12 +58,13 @@ def main():
     rows = []
     for protocol, sk_kwargs in (("rgb", dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)),
                                 ("bandwise", {})):
-        t_sk, v_sk = timed(lambda: structural_similarity(pred, target, channel_axis=2, data_range=255, **sk_kwargs),
-                           args.repeats)
-        t_np, v_np = timed(lambda: metrics.ssim(pred, target, protocol), args.repeats)
+        # default arguments bind this iteration's values (timed() calls the lambdas right away anyway)
+        t_sk, v_sk = timed(lambda kw=sk_kwargs: structural_similarity(pred, target, channel_axis=2, data_range=255,
+                                                                      **kw), args.repeats)
+        t_np, v_np = timed(lambda p=protocol: metrics.ssim(pred, target, p), args.repeats)
         with torch.inference_mode():
             metrics.ssim_torch(tp, tt, protocol)                    # warm-up
-            t_th, v_th = timed(lambda: metrics.ssim_torch(tp, tt, protocol).item(), args.repeats)
+            t_th, v_th = timed(lambda p=protocol: metrics.ssim_torch(tp, tt, p).item(), args.repeats)
         rows.append((protocol, t_sk, t_np, t_th, max(abs(v_np - v_sk), abs(v_th - v_sk))))
     print(f"{'protocol':<10}{'scikit-image':>14}{'uhr4k numpy':>14}{'uhr4k torch':>14}{'torch speed-up':>16}"
           f"{'max |diff|':>12}")

@@ -19,7 +19,6 @@ import statistics
 import time
 
 import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 

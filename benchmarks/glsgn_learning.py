@@ -27,8 +27,8 @@ import numpy as np
 import skimage.data
 import torch
 
-from uhr4k.data import PairedDataset, find_pairs
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
+from uhr4k.data import PairedDataset, find_pairs
 from uhr4k.files import from_float, write_image
 from uhr4k.models.training import TrainConfig, train
 from uhr4k.synth import rain, reflection
@@ -134,7 +134,8 @@ def main():
     id_psnr, id_ssim, gl_psnr, gl_ssim, examples = evaluate(summary.model, find_pairs(work / "data", subset, "test"),
                                                           PROTOCOLS[args.task])
     params = sum(p.numel() for p in summary.model.parameters())
-    print(f"{args.model} width {args.width} on {args.task} ({params / 1e6:.2f} M parameters), {summary.epochs} epochs in {seconds:.0f} s "
+    print(f"{args.model} width {args.width} on {args.task} ({params / 1e6:.2f} M parameters), "
+          f"{summary.epochs} epochs in {seconds:.0f} s "
           f"on {torch.get_num_threads()} CPU threads, batch {args.batch}, lr {args.lr}")
     print(f"held-out PSNR/SSIM ({PROTOCOLS[args.task]}): identity {id_psnr:.2f} dB / {id_ssim:.4f}; "
           f"glsgn {gl_psnr:.2f} dB / {gl_ssim:.4f}; gain {gl_psnr - id_psnr:+.2f} dB")

@@ -170,7 +170,7 @@ def main(argv=None) -> int:
                 shutil.rmtree(scratch / "parts" / "UHR4K-Rain", ignore_errors=True)
                 shutil.rmtree(scratch / "parts" / pipeline.STATE_DIR / "rows", ignore_errors=True)
             med = statistics.median
-            extra = [(t - u) / u for t, u in zip(totals, unavoidable)]
+            extra = [(t - u) / u for t, u in zip(totals, unavoidable, strict=True)]
             print(f"\n1. per sample at 3840x2160, CPU seconds incl. ffmpeg (median of {len(totals)}):")
             print(f"   make_sample total                     {med(totals):7.2f} s")
             print(f"   unavoidable (decode + 5 PNG encodes)  {med(unavoidable):7.2f} s")
@@ -187,7 +187,8 @@ def main(argv=None) -> int:
         (_, t2), c2 = cpu_timed(timed, pipeline.build_syn, options(scratch / "w2", 2), False)
         same = all((scratch / "w1" / p).read_bytes() == (scratch / "w2" / p).read_bytes()
                    for p in ("manifest.csv", "preview.jpg", "datasheet.md"))
-        print(f"\n3. build_syn of {len(tasks)} backgrounds, wall clock: --workers 1 {t1:.1f} s, --workers 2 {t2:.1f} s: "
+        print(f"\n3. build_syn of {len(tasks)} backgrounds, wall clock: --workers 1 {t1:.1f} s, "
+              f"--workers 2 {t2:.1f} s: "
               f"{t1 / t2:.2f}x (target >= 1.7x); identical outputs: {same}")
         print(f"   CPU seconds (incl. workers and ffmpeg): {c1:.1f} and {c2:.1f}; cores actually obtained on "
               f"average (CPU / wall): {c1 / t1:.2f} and {c2 / t2:.2f}. On a shared machine the speed-up is "

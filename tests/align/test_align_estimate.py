@@ -2,9 +2,20 @@ import cv2
 import numpy as np
 import pytest
 
-from uhr4k.align.estimate import (EstimateSettings, EstimationError, corner_error, detect_orb, estimate_homography,
-                                  match_descriptors, plain_recipe_homography, refine_ecc, resize_matrix,
-                                  scale_homography, to_gray, transfer)
+from uhr4k.align.estimate import (
+    EstimateSettings,
+    EstimationError,
+    corner_error,
+    detect_orb,
+    estimate_homography,
+    match_descriptors,
+    plain_recipe_homography,
+    refine_ecc,
+    resize_matrix,
+    scale_homography,
+    to_gray,
+    transfer,
+)
 from uhr4k.align.simulate import GlassParams
 from uhr4k.files import read_image
 

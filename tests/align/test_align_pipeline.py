@@ -7,12 +7,12 @@ import pytest
 from click.testing import CliRunner
 
 from uhr4k import layout
-from uhr4k.align.estimate import corner_error
 from uhr4k.align.conventions import RawPair
+from uhr4k.align.estimate import corner_error
 from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings, assess_pair
 from uhr4k.align.pipeline import align_dataset
-from uhr4k.data.splits import find_leaks
 from uhr4k.cli import cli
+from uhr4k.data.splits import find_leaks
 from uhr4k.errors import InputError
 from uhr4k.files import read_image, sha256_file, write_image
 

@@ -80,7 +80,7 @@ def test_gaussian_ssim_agrees_with_scikit_image_on_real_images(shared_data):
 
 @pytest.mark.parametrize("protocol", m.PROTOCOLS)
 def test_torch_matches_numpy(protocol):
-    preds, targets = zip(*(_pair(s, (40, 52, 3)) for s in range(3)))
+    preds, targets = zip(*(_pair(s, (40, 52, 3)) for s in range(3)), strict=True)
     p = torch.cat([_t(x) for x in preds]).float()
     t = torch.cat([_t(x) for x in targets]).float()
     got_psnr, got_ssim = m.psnr_torch(p, t, protocol), m.ssim_torch(p, t, protocol)

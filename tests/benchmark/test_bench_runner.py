@@ -9,10 +9,9 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 from uhr4k.benchmark.profiling import is_out_of_memory, time_forward
-from uhr4k.benchmark.runner import BenchDataset, load_dataset, run_benchmark
+from uhr4k.benchmark.runner import load_dataset, run_benchmark
 from uhr4k.benchmark.tiling import tile_starts, tiled_forward
 from uhr4k.cli import cli
-from uhr4k.errors import InputError
 from uhr4k.files import read_image, write_image
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from uhr4k import layout
-from uhr4k.data.cache import CACHE_DIR, CachedReader, build_cache
 from uhr4k.data import PairedDataset, find_pairs, normalize_stem, read_pair
+from uhr4k.data.cache import CACHE_DIR, CachedReader, build_cache
 from uhr4k.errors import InputError
 from uhr4k.files import write_image
 
@@ -121,7 +121,7 @@ def test_crops_are_seeded_aligned_and_fixed_size(tmp_path):
         # the input and target crops cover the same pixels in the same orientation
         assert torch.allclose(it["input"], 1 - it["target"], atol=1e-6)
     again = [ds[i] for i in reversed(range(4))][::-1]          # order of requests does not matter
-    assert all(torch.equal(a["input"], b["input"]) for a, b in zip(items, again))
+    assert all(torch.equal(a["input"], b["input"]) for a, b in zip(items, again, strict=True))
     draws = {ds.draw(0, 50, 70)}
     for epoch in range(1, 6):
         ds.set_epoch(epoch)

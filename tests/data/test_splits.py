@@ -5,9 +5,9 @@ import numpy as np
 from click.testing import CliRunner
 
 from uhr4k import layout
+from uhr4k.cli import cli
 from uhr4k.data import find_pairs
 from uhr4k.data.splits import find_leaks, plan_splits, split_dataset
-from uhr4k.cli import cli
 from uhr4k.files import write_image
 
 

@@ -73,7 +73,7 @@ def test_report_tables_equal_their_csv_files(demo_out):
             records = list(csv.DictReader(f))
         header, body = table["rows"][0], table["rows"][1:]
         assert len(body) == len(records)
-        for cells, record in zip(body, records):
+        for cells, record in zip(body, records, strict=True):
             assert cells == [record[c] for c in header]
 
 

@@ -15,19 +15,26 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch.utils.flop_counter import FlopCounterMode
 
+import uhr4k.models.dcp as dcp_module
 from uhr4k.benchmark.profiling import count_macs, count_parameters
 from uhr4k.errors import InputError
-from uhr4k.models.baseline_losses import (BASELINE_LOSSES, CharbonnierEdgeLoss, LaplacianEdges, NegSSIMLoss,
-                                          PSNRLoss, gaussian_window, ssim_map)
-import uhr4k.models.dcp as dcp_module
-from uhr4k.models.dcp import (DarkChannelPrior, atmospheric_light, box_mean, guided_filter, min_filter,
-                              running_min)
+from uhr4k.models.baseline_losses import (
+    BASELINE_LOSSES,
+    CharbonnierEdgeLoss,
+    LaplacianEdges,
+    NegSSIMLoss,
+    PSNRLoss,
+    gaussian_window,
+    ssim_map,
+)
+from uhr4k.models.dcp import DarkChannelPrior, atmospheric_light, box_mean, guided_filter, min_filter, running_min
 from uhr4k.models.dmgn import DMGN, vgg19_features
 from uhr4k.models.nafnet import LayerNorm2d
 from uhr4k.models.registry import create_model
-from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 from uhr4k.models.restormer import ChannelLayerNorm
 from uhr4k.models.zheng2021 import apply_affine, slice_grid
+from uhr4k.synth.haze import add_haze, motorcycle_with_depth
+
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
@@ -143,7 +150,8 @@ def test_layer_norms_match_torch_layer_norm():
         torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=1e-5)
     bias_free = ChannelLayerNorm(8, with_bias=False)
     # Bias-free: scaled by the standard deviation only, the mean is kept.
-    torch.testing.assert_close(bias_free(x + 3.0).mean(1), (x + 3.0).mean(1) / x.std(1, unbiased=False), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(bias_free(x + 3.0).mean(1), (x + 3.0).mean(1) / x.std(1, unbiased=False),
+                               atol=1e-4, rtol=1e-4)
 
 
 def test_mprnet_stage1_sees_quarters_and_stage2_sees_halves():

@@ -10,7 +10,6 @@ from uhr4k.models.glsgn import GLSGN
 from uhr4k.models.glsgn_blocks import PatchNorm, consistent_attention, from_patches, to_patches
 from uhr4k.models.laplacian import LaplacianSynthesis, blur_halve, high_band, upsample2
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -81,7 +80,7 @@ def test_deterministic_forward():
     x = torch.rand(1, 3, 64, 128)
     with torch.no_grad():
         a, b = model(x), model(x)
-    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert all(torch.equal(p, q) for p, q in zip(a, b, strict=True))
 
 
 def test_chunking_does_not_change_the_result():
@@ -93,7 +92,7 @@ def test_chunking_does_not_change_the_result():
         model.patch_chunk = 16
         whole = model(x)
     with_grad = model(x)  # autograd on: no chunking at all
-    for c, w, g in zip(chunked, whole, with_grad):
+    for c, w, g in zip(chunked, whole, with_grad, strict=True):
         torch.testing.assert_close(c, w, atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(c, g.detach(), atol=1e-6, rtol=1e-5)
 
@@ -224,7 +223,7 @@ def test_pn_switch_removes_exactly_patch_norm(monkeypatch):
     without.load_state_dict({k: v for k, v in full.state_dict().items() if k in _keys(without)})
     assert not torch.allclose(_outputs(full, X)[0], _outputs(without, X)[0])
     monkeypatch.setattr(PatchNorm, "modulate", lambda self, x_hat, a: x_hat)
-    for a, b in zip(_outputs(full, X), _outputs(without, X)):
+    for a, b in zip(_outputs(full, X), _outputs(without, X), strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -234,7 +233,7 @@ def test_pac_switch_removes_exactly_the_consistency():
     without.load_state_dict(full.state_dict())
     zero_sigma.load_state_dict(full.state_dict())
     assert not torch.allclose(_outputs(full, X)[0], _outputs(without, X)[0])
-    for a, b in zip(_outputs(zero_sigma, X), _outputs(without, X)):
+    for a, b in zip(_outputs(zero_sigma, X), _outputs(without, X), strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -244,7 +243,7 @@ def test_lp_switch_changes_only_the_synthesis():
     assert extra and all(k.startswith("synthesis.") for k in extra) and _keys(without) <= _keys(full)
     without.load_state_dict({k: v for k, v in full.state_dict().items() if k in _keys(without)})
     a, b = _outputs(full, X), _outputs(without, X)
-    for stage_a, stage_b in zip(a[1:], b[1:]):
+    for stage_a, stage_b in zip(a[1:], b[1:], strict=True):
         torch.testing.assert_close(stage_a, stage_b)
     expected = torch.nn.functional.interpolate(b[3], scale_factor=4.0, mode="bilinear", align_corners=False)
     torch.testing.assert_close(b[0], expected)
@@ -301,7 +300,7 @@ def test_images_of_a_batch_stay_independent():
         for chunk in (1, 16):
             model.patch_chunk = chunk
             together = model(torch.cat([first, second]))
-            for a, t in zip(alone, together):
+            for a, t in zip(alone, together, strict=True):
                 torch.testing.assert_close(t[:1], a, atol=1e-6, rtol=1e-5)
 
 

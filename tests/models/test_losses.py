@@ -49,7 +49,8 @@ def test_vgg_loads_a_torchvision_state_dict_from_env(tmp_path, monkeypatch):
     torch.testing.assert_close(vgg.features[28].weight, state["features.28.weight"])
     # first activation by hand: ImageNet normalisation, conv, relu
     x = torch.rand(1, 3, 16, 16)  # relu5_1 sits after 4 poolings
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     expected = F.relu(F.conv2d((x - mean) / std, state["features.0.weight"], state["features.0.bias"], padding=1))
     torch.testing.assert_close(vgg(x)[0], expected)
 

@@ -42,7 +42,8 @@ def root(tmp_path_factory):
 
 def config(root, out, **kw):
     base = dict(model="glsgn", data=str(root), subset="syn", out=str(out), model_kwargs=dict(TINY),
-                loss_kwargs={"perceptual_weight": 0.0, "discriminator_width": 8}, epochs=2, batch=2, crop=(64, 64), progress=False)
+                loss_kwargs={"perceptual_weight": 0.0, "discriminator_width": 8}, epochs=2, batch=2, crop=(64, 64),
+                progress=False)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -53,7 +54,7 @@ def test_resume_continues_exactly(root, tmp_path):
     resumed = train(config(root, tmp_path / "split", resume=True), echo=lambda s: None)
     assert [r["train_total"] for r in whole.rows] == [r["train_total"] for r in resumed.rows]
     assert [r["train_discriminator"] for r in whole.rows] == [r["train_discriminator"] for r in resumed.rows]
-    for (k, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
+    for (k, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
     with open(tmp_path / "split" / "log.csv") as f:
         rows = list(csv.DictReader(f))
@@ -160,7 +161,7 @@ def test_cli_train_needs_vgg_weights_for_the_paper_loss(root, tmp_path, monkeypa
 def test_cli_models_lists_sizes():
     result = CliRunner().invoke(cli, ["models", "glsgn", "identity"])
     assert result.exit_code == 0, result.output
-    line = next(l for l in result.output.splitlines() if l.startswith("glsgn "))
+    line = next(row for row in result.output.splitlines() if row.startswith("glsgn "))
     assert "15.688 M" in line and "0.628 T" in line
     assert "FlopCounterMode total / 2" in result.output
     bad = CliRunner().invoke(cli, ["models", "nope"])

@@ -5,8 +5,9 @@ import cv2
 import pytest
 from skimage import data
 
-from synth_material import pan_frames, write_video
 from uhr4k.files import write_image
+
+from synth_material import pan_frames, write_video
 
 
 @pytest.fixture(scope="session")

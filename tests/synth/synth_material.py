@@ -3,9 +3,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from skimage import data
-
-from uhr4k.files import write_image
 
 VIDEO_SIZE = (160, 96)  # multiples of 16: no resizing by the encoder
 

@@ -86,7 +86,8 @@ def test_read_frame_falls_back_when_seeking_misses(tmp_path):
     frames.mkdir()
     write_video(frames / "v.mp4", pan_frames(data.rocket(), 12))
     frame = dict(iter_video_frames(frames / "v.mp4", [7]))[7]
-    wrong_fps = F.Frame("v-000007", "v", "v.mp4", "video", 7, 3.0, F.frame_check(frame), 160, 96)  # seek lands elsewhere
+    # at the wrong frame rate a seek lands elsewhere
+    wrong_fps = F.Frame("v-000007", "v", "v.mp4", "video", 7, 3.0, F.frame_check(frame), 160, 96)
     assert np.array_equal(F.read_frame(frames, wrong_fps), frame)
     changed = F.Frame("v-000007", "v", "v.mp4", "video", 7, 10.0, "0" * 16, 160, 96)
     with pytest.raises(InputError, match="differs from the one selected"):

@@ -342,7 +342,7 @@ def refine_guided(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, anchors
         windows = cv2.remap(gray_g, grid_g[..., 0], grid_g[..., 1], cv2.INTER_CUBIC,
                             borderMode=cv2.BORDER_REPLICATE).reshape(len(centres), side, side)
         src, dst = [], []
-        for (cx, cy), window, template in zip(centres, windows, templates):
+        for (cx, cy), window, template in zip(centres, windows, templates, strict=True):
             score = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
             iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
             if score[iy, ix] < settings.min_patch_score or ix in (0, 2 * s) or iy in (0, 2 * s):
@@ -417,7 +417,7 @@ def refine_ecc(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, levels:
                           for x in (gray_g, gray_b))
     # ECC's warp maps template (background) coordinates to input (glass) coordinates
     warp = np.linalg.inv(H0)
-    for level, n_iter in zip(levels, iterations):
+    for level, n_iter in zip(levels, iterations, strict=True):
         if level < 1.0:
             size_b = (max(8, round(wb * level)), max(8, round(hb * level)))
             size_g = (max(8, round(gray_g.shape[1] * level)), max(8, round(gray_g.shape[0] * level)))

@@ -18,8 +18,14 @@ import cv2
 import numpy as np
 
 from uhr4k.align.conventions import RawPair
-from uhr4k.align.estimate import (EstimateSettings, EstimationError, estimate_homography, refine_ecc,
-                                  resize_matrix, to_gray)
+from uhr4k.align.estimate import (
+    EstimateSettings,
+    EstimationError,
+    estimate_homography,
+    refine_ecc,
+    resize_matrix,
+    to_gray,
+)
 from uhr4k.align.gates import GateSettings, geometry_failure, quality_flags
 from uhr4k.align.photometric import fit_gains, zncc
 from uhr4k.align.qa import qa_image
@@ -90,9 +96,9 @@ class PairResult:
         row.update(matches=num(self.matches, "d"), inliers=num(self.inliers, "d"),
                    inlier_ratio=num(self.inlier_ratio, ".4f"), rmse_px=num(self.rmse_px, ".4f"),
                    zncc_before=num(self.zncc_before, ".4f"), zncc_after=num(self.zncc_after, ".4f"))
-        for c, v in zip(("gain_r", "gain_g", "gain_b"), self.gains or (None,) * 3):
+        for c, v in zip(("gain_r", "gain_g", "gain_b"), self.gains or (None,) * 3, strict=True):
             row[c] = num(v, ".4f")
-        for c, v in zip(("crop_x", "crop_y", "crop_w", "crop_h"), self.crop or (None,) * 4):
+        for c, v in zip(("crop_x", "crop_y", "crop_w", "crop_h"), self.crop or (None,) * 4, strict=True):
             row[c] = num(v, "d")
         return row
 

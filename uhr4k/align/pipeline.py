@@ -30,8 +30,7 @@ from tqdm import tqdm
 
 from uhr4k import layout
 from uhr4k.align.conventions import RawPair, find_raw_pairs
-from uhr4k.align.pair import (ALIGNMENT_COLUMNS, AlignSettings, PairResult, apply_size, assess_pair,
-                              write_aligned_pair)
+from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings, PairResult, apply_size, assess_pair, write_aligned_pair
 from uhr4k.errors import InputError
 from uhr4k.files import sha256_file, write_text_atomic
 

@@ -89,7 +89,7 @@ def qa_image(glass: np.ndarray | None, background: np.ndarray | None, H: np.ndar
         tiles[1], tiles[3] = checkerboard(warped, b), _difference(warped, b)
     names = ("checkerboard, before", "checkerboard, after", "|high-pass difference| x4, before",
              "|high-pass difference| x4, after")
-    tiles = [_label(np.ascontiguousarray(t), n) for t, n in zip(tiles, names)]
+    tiles = [_label(np.ascontiguousarray(t), n) for t, n in zip(tiles, names, strict=True)]
     grid = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
     header_lines = [f"{title}: {status}"] + [line for line in lines if line]
     header = np.zeros((12 + 26 * len(header_lines), grid.shape[1], 3), np.uint8)

@@ -34,10 +34,18 @@ from tqdm import tqdm
 
 from uhr4k import layout
 from uhr4k.benchmark import metrics, report
-from uhr4k.data import PRESETS, Pair, find_pairs, read_pair, resolve, to_tensor
-from uhr4k.benchmark.profiling import (count_macs, count_parameters, device_name, is_out_of_memory, peak_memory,
-                                       reset_peak_memory, synchronize, time_forward)
+from uhr4k.benchmark.profiling import (
+    count_macs,
+    count_parameters,
+    device_name,
+    is_out_of_memory,
+    peak_memory,
+    reset_peak_memory,
+    synchronize,
+    time_forward,
+)
 from uhr4k.benchmark.tiling import tiled_forward
+from uhr4k.data import PRESETS, Pair, find_pairs, read_pair, resolve, to_tensor
 from uhr4k.errors import InputError
 from uhr4k.files import to_uint8, write_image, write_text_atomic
 

@@ -32,9 +32,9 @@ def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, m
     ROOT/alignment.csv (ok, flagged or failed, with the reason) and a QA image in UHR4K-Real/qa/;
     only ok pairs enter the dataset. Exit status 1 when a pair failed.
     """
+    from uhr4k.align.gates import GateSettings
     from uhr4k.align.pair import AlignSettings
     from uhr4k.align.pipeline import align_dataset
-    from uhr4k.align.gates import GateSettings
 
     settings = AlignSettings(gates=dataclasses.replace(GateSettings(), min_inliers=min_inliers, max_rmse=max_rmse),
                              refine=refine, size=parse_size(size, "--size", allow_none=True), seed=seed)

@@ -60,7 +60,8 @@ def command(model_names, checkpoints, data, subset, split, protocol, device, til
     datasets = [load_dataset(d, subset=subset, split=split, protocol=protocol) for d in data]
     models = build_models(model_names, checkpoints)
     result = run_benchmark(models, datasets, out, device=device, tile=tile, overlap=overlap,
-                           save_images=not no_images, max_grids=max_grids, profile_size=parse_size(profile_size, "--profile-size", allow_none=True),
+                           save_images=not no_images, max_grids=max_grids,
+                           profile_size=parse_size(profile_size, "--profile-size", allow_none=True),
                            repeats=repeats)
     for line in result.lines():
         click.echo(line)

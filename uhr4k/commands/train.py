@@ -9,8 +9,8 @@ import ast
 
 import click
 
-from uhr4k.errors import InputError
 from uhr4k.commands.options import parse_size
+from uhr4k.errors import InputError
 
 
 def parse_model_args(specs: tuple[str, ...]) -> dict:
@@ -69,7 +69,8 @@ def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, mo
                                      ("adversarial_weight", adv_weight)) if v is not None}
     config = TrainConfig(model=model, data=data, out=out, subset=subset, model_kwargs=model_kwargs, loss=loss,
                          loss_kwargs=loss_kwargs, epochs=epochs, batch=batch, lr=lr,
-                         crop=parse_size(crop, "--crop", allow_none=True), augment=not no_augment, seed=seed, workers=workers,
+                         crop=parse_size(crop, "--crop", allow_none=True), augment=not no_augment, seed=seed,
+                         workers=workers,
                          val_split=val_split, val_limit=val_limit, protocol=protocol,
                          steps_per_epoch=steps_per_epoch, device=device, resume=resume)
     summary = train(config, echo=lambda line: click.echo(line, err=True))

@@ -11,12 +11,10 @@ SHA-256 in the manifest) in more than one split.
 """
 from __future__ import annotations
 
-import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-
 
 from uhr4k import layout
 from uhr4k.errors import InputError
@@ -49,7 +47,7 @@ def find_leaks(rows: list[dict]) -> list[str]:
     for (group, scene), splits in sorted(scene_splits.items()):
         if len(splits) > 1:
             leaks.append(f"scene {scene!r} ({'/'.join(group)}) is in splits {', '.join(sorted(splits))}")
-    for (group, digest), where in sorted(hash_splits.items()):
+    for (_group, digest), where in sorted(hash_splits.items()):
         if len({s for s, _, _ in where}) > 1:
             ids = ", ".join(sorted(f"{sub}/{split}/{i}" for split, sub, i in where))
             leaks.append(f"identical target image (sha256 {digest[:12]}) in several splits: {ids}")

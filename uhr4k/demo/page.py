@@ -18,10 +18,12 @@ def build_report(o, timings: dict, aligned: dict, trained: dict, benched: dict, 
     out = o.out
     dataset = out / "dataset"
     w, h = o.size
-    steps = ", ".join(f"{name} {sec:.1f} s" + (" (reused)" if reused else "") for name, (sec, reused) in timings.items())
+    steps = ", ".join(f"{name} {sec:.1f} s" + (" (reused)" if reused else "")
+                      for name, (sec, reused) in timings.items())
+    command = f"uhr4k demo --out {out} --size {w}x{h} --train-minutes {o.train_minutes:g} --seed {o.seed}"
     summary = [
         # the command is rebuilt from the options, not sys.argv: a demo run from Python has no argv of its own
-        f"Ran <code>{html.escape(f'uhr4k demo --out {out} --size {w}x{h} --train-minutes {o.train_minutes:g} --seed {o.seed}')}</code> "
+        f"Ran <code>{html.escape(command)}</code> "
         f"at {w}x{h}, seed {o.seed}: built UHR4K-Syn and UHR4K-Rain from pan-and-zoom videos of "
         "scikit-image's bundled photographs, aligned simulated through-glass captures into UHR4K-Real, "
         "trained a small GLSGN, and benchmarked it beside <code>identity</code> (and <code>dcp</code> on a "
@@ -40,7 +42,8 @@ def build_report(o, timings: dict, aligned: dict, trained: dict, benched: dict, 
         Section("UHR4K-Real (uhr4k align)",
                 ["Through-glass captures simulated from real photos with known homographies, registered by "
                  f"ORB + MAGSAC and refined; median corner error against the truth "
-                 f"{_fmt(aligned.get('median_corner_error_px'))} px, worst {_fmt(aligned.get('max_corner_error_px'))} px."],
+                 f"{_fmt(aligned.get('median_corner_error_px'))} px, "
+                 f"worst {_fmt(aligned.get('max_corner_error_px'))} px."],
                 tables=[Table("align_accuracy.csv", "Corner error of each pair against its true homography"),
                         Table("dataset/alignment.csv", "Alignment verdicts",
                               ("id", "scene", "status", "reason", "inliers", "inlier_ratio", "rmse_px",

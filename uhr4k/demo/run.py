@@ -67,6 +67,7 @@ def step_build_syn(o: DemoOptions) -> dict:
 def step_glass_pairs(o: DemoOptions) -> dict:
     """Two simulated through-glass captures per photo, each with its true homography saved."""
     import cv2
+
     from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
 
     raw = o.out / "material" / "glass_raw"
@@ -122,7 +123,8 @@ def step_haze(o: DemoOptions) -> dict:
     clean = photo.astype(np.float32) / 255.0
     settings = [(0.2, (0.85, 0.85, 0.85)), (0.3, (0.9, 0.9, 0.92)), (0.45, (0.8, 0.82, 0.85))]  # beta per metre
     for i, (beta, airlight) in enumerate(settings):
-        write_image(o.out / "haze" / "hazy" / f"motorcycle_{i}.png", from_float(add_haze(clean, depth_m, beta, airlight)))
+        hazy = from_float(add_haze(clean, depth_m, beta, airlight))
+        write_image(o.out / "haze" / "hazy" / f"motorcycle_{i}.png", hazy)
         write_image(o.out / "haze" / "GT" / f"motorcycle_{i}.png", photo)
     return {"images": len(settings)}
 

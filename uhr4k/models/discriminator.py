@@ -19,7 +19,7 @@ class SNPatchDiscriminator(nn.Module):
         super().__init__()
         blocks: list[nn.Module] = []
         channels_in, channels = 3, width
-        for i in range(layers):
+        for _ in range(layers):
             blocks += [spectral_norm(nn.Conv2d(channels_in, channels, 4, stride=2, padding=1)),
                        nn.LeakyReLU(0.2, inplace=True)]
             channels_in, channels = channels, channels * 2

@@ -58,8 +58,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from uhr4k.models.glsgn_blocks import (PatchNorm, ResBlock, SpatialAttention, consistent_attention,
-                                       from_patches, map_chunks, to_patches)
+from uhr4k.models.glsgn_blocks import (
+    PatchNorm,
+    ResBlock,
+    SpatialAttention,
+    consistent_attention,
+    from_patches,
+    map_chunks,
+    to_patches,
+)
 from uhr4k.models.laplacian import LaplacianSynthesis
 from uhr4k.models.registry import register_model
 

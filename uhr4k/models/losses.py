@@ -74,7 +74,7 @@ class PerceptualDistance(nn.Module):
         vgg = self.vgg.to(pred.device)
         with torch.no_grad():
             target_features = vgg(target)
-        return sum(w * F.l1_loss(p, t) for w, p, t in zip(self.weights, vgg(pred), target_features))
+        return sum(w * F.l1_loss(p, t) for w, p, t in zip(self.weights, vgg(pred), target_features, strict=True))
 
 
 class GLSGNLoss(nn.Module):

@@ -176,7 +176,7 @@ class ORSNet(nn.Module):
 
 
 def _cat_lists(a: list[torch.Tensor], b: list[torch.Tensor], dim: int) -> list[torch.Tensor]:
-    return [torch.cat((u, v), dim) for u, v in zip(a, b)]
+    return [torch.cat((u, v), dim) for u, v in zip(a, b, strict=True)]
 
 
 class MPRNet(nn.Module):
@@ -224,7 +224,7 @@ class MPRNet(nn.Module):
 
         # Stage 1: the four quarters through one encoder; left/right features joined per half.
         stage1_enc, stage1_dec, stage1_img, sam_feats = [], [], [], []
-        for half, (left, right) in zip(halves, quarters):
+        for half, (left, right) in zip(halves, quarters, strict=True):
             enc_l = self.stage1_encoder(self.shallow[0](left))
             enc_r = self.stage1_encoder(self.shallow[0](right))
             enc = _cat_lists(enc_l, enc_r, 3)

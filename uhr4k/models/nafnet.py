@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+
 from uhr4k.models.baseline_common import check_image_batch, pad_to_multiple
 from uhr4k.models.registry import register_model
 
@@ -116,12 +117,12 @@ class NAFNet(nn.Module):
         inp, h, w = pad_to_multiple(x, self.multiple)
         y = self.intro(inp)
         skips = []
-        for encoder, down in zip(self.encoders, self.downs):
+        for encoder, down in zip(self.encoders, self.downs, strict=True):
             y = encoder(y)
             skips.append(y)
             y = down(y)
         y = self.middle(y)
-        for decoder, up, skip in zip(self.decoders, self.ups, reversed(skips)):
+        for decoder, up, skip in zip(self.decoders, self.ups, reversed(skips), strict=True):
             y = decoder(up(y) + skip)
         y = self.ending(y) + inp
         return y[..., :h, :w]

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from uhr4k.data import PairedDataset, find_pairs, resolve
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
+from uhr4k.data import PairedDataset, find_pairs, resolve
 from uhr4k.errors import InputError
 from uhr4k.files import from_float, write_image, write_text_atomic
 from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
@@ -337,7 +337,8 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
                 extra["discriminator_optimizer"] = d_optimizer.state_dict()
             save_checkpoint(last_path, model, optimizer, done, record, **extra)
             write_log(log_path, rows)
-            val_text = f", val PSNR {row['val_psnr']} dB SSIM {row['val_ssim']} ({protocol})" if "val_psnr" in row else ""
+            val_text = (f", val PSNR {row['val_psnr']} dB SSIM {row['val_ssim']} ({protocol})"
+                        if "val_psnr" in row else "")
             echo(f"epoch {done}/{config.epochs}: loss {row.get('train_total', 'n/a')}{val_text}")
         _barrier(world)
         if config.time_limit_s is not None and _all_agree(time.perf_counter() - run_started > config.time_limit_s,

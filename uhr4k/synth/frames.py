@@ -228,8 +228,9 @@ def decode_selected(path: str | Path, indices: list[int], size: tuple[int, int],
         return
     expr = "+".join(f"eq(n\\,{i})" for i in indices)
     got = 0
-    for index, frame in zip(indices, _ffmpeg_frames(path, size, [], ["-vf", f"select={expr}", "-fps_mode",
-                                                                       "passthrough"], len(indices), threads)):
+    select = ["-vf", f"select={expr}", "-fps_mode", "passthrough"]
+    frames = _ffmpeg_frames(path, size, [], select, len(indices), threads)
+    for index, frame in zip(indices, frames, strict=False):  # the video may end early: counted below
         got += 1
         yield index, frame
     if got < len(indices):
@@ -296,7 +297,7 @@ def select_frames(sources: list[Source], count: int, progress: bool = True
     picked: list[Frame] = []
     kept_thumbs: list[list[np.ndarray]] = [[] for _ in pools]
     cursors = [0] * len(pools)
-    while len(picked) < count and any(c < len(p) for c, p in zip(cursors, pools)):
+    while len(picked) < count and any(c < len(p) for c, p in zip(cursors, pools, strict=True)):
         for k, pool in enumerate(pools):
             while cursors[k] < len(pool) and len(picked) < count:
                 frame, thumb = pool[cursors[k]]

@@ -75,7 +75,7 @@ def merge_shards(shards: list[str | Path], out: str | Path) -> MergeSummary:
         raise InputError("shards come from different build-syn commands (their plans differ)", roots[0])
     n = states[0]["shard"][1]
     seen = {}
-    for root, state in zip(roots, states):
+    for root, state in zip(roots, states, strict=True):
         i = state["shard"][0]
         if state["shard"][1] != n:
             raise InputError(f"shard {i}/{state['shard'][1]} does not belong to a set of {n}", root)
@@ -91,7 +91,7 @@ def merge_shards(shards: list[str | Path], out: str | Path) -> MergeSummary:
     subsets = info["subsets"]
     names = {layout.subset(k).name for k in subsets}
     rows, failures, linked = [], [], 0
-    for root, state in tqdm(list(zip(roots, states)), desc="merge", unit="shard"):
+    for root, state in tqdm(list(zip(roots, states, strict=True)), desc="merge", unit="shard"):
         shard_rows = [r for r in layout.read_manifest(root) if r["subset"] in names]
         for r in shard_rows:
             for col, sha in (("input", "sha256_input"), ("target", "sha256_target"), ("layer", "sha256_layer")):

@@ -21,7 +21,6 @@ import hashlib
 import io as _io
 import json
 import multiprocessing
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,8 +28,16 @@ import numpy as np
 
 from uhr4k import layout
 from uhr4k.errors import InputError
-from uhr4k.files import (looks_truncated, encode_image, list_media, read_image, sha256_file,
-                      write_bytes_atomic, write_image, write_text_atomic)
+from uhr4k.files import (
+    encode_image,
+    list_media,
+    looks_truncated,
+    read_image,
+    sha256_file,
+    write_bytes_atomic,
+    write_image,
+    write_text_atomic,
+)
 from uhr4k.synth import rain, reflection
 from uhr4k.synth.frames import Failure, Frame, background, read_frame, scan_sources, select_frames
 

@@ -59,7 +59,7 @@ def datasheet_text(rows: list[dict], info: dict, failures: list) -> str:
             continue
         counts = [sum(r["split"] == s for r in sub_rows) for s in SPLITS]
         scenes = [len({r["scene"] for r in sub_rows if r["split"] == s}) for s in SPLITS]
-        lines.append(f"| {sub.name} | " + " | ".join(f"{c} ({k} sc.)" for c, k in zip(counts, scenes))
+        lines.append(f"| {sub.name} | " + " | ".join(f"{c} ({k} sc.)" for c, k in zip(counts, scenes, strict=True))
                      + f" | {len(sub_rows)} | {len({r['scene'] for r in sub_rows})} |")
     asked = info.get("splits_asked", {})
     lines += ["", f"Splits are by scene (no scene in two splits); asked: test {asked.get('test')}, "
