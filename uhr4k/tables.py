@@ -75,7 +75,8 @@ def manifest(root: str | os.PathLike) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(layout.MANIFEST_COLUMNS)).astype("string")
     for column in MANIFEST_INT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column].replace("", pd.NA)).astype("Int64")
-    frame["params"] = [_parse_params(text, row_id, root) for text, row_id in zip(frame["params"], frame["id"])]
+    frame["params"] = [_parse_params(text, row_id, root)
+                       for text, row_id in zip(frame["params"], frame["id"], strict=True)]
     return frame
 
 
