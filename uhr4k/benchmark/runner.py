@@ -23,13 +23,14 @@ import os
 import re
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 from PIL import Image
+from torch import nn
 from tqdm import tqdm
 
 from uhr4k import layout
@@ -112,15 +113,23 @@ class BenchResult:
     per_image: list[dict]
     complexity: list[dict]
     files: list[Path] = field(default_factory=list)
+    untrained: list[str] = field(default_factory=list)   # models scored with random weights
 
     def lines(self) -> list[str]:
-        out = [f"{r['model']:>14s}  {r['dataset']:<16s} {r['protocol']:<8s} n={r['n']:<4d} "
+        out = [untrained_warning(self.untrained)] if self.untrained else []
+        out += [f"{r['model']:>14s}  {r['dataset']:<16s} {r['protocol']:<8s} n={r['n']:<4d} "
                f"PSNR {report._fmt(r['psnr'], 2):>6s}  SSIM {report._fmt(r['ssim'], 4)}  "
                f"{report._fmt(r['runtime_s'], 3)} s/img" for r in self.summary]
         failed = [r for r in self.per_image if r["status"] != "ok"]
         if failed:
             out.append(f"{len(failed)} evaluation(s) did not complete (status in per_image.csv)")
         return out + [f"wrote {self.out}/summary.csv, summary.md, per_image.csv, complexity.csv"]
+
+
+def untrained_warning(names) -> str:
+    """The line every output of a run with untrained models starts with."""
+    return (f"warning: untrained (random weights): {', '.join(names)}: their scores measure the initialisation, "
+            "not the method; pass --checkpoint NAME=PATH for trained weights")
 
 
 def check_sizes(pairs: list[Pair]) -> None:
@@ -162,14 +171,15 @@ class _Tiled(nn.Module):
 def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], out: str | os.PathLike,
                   device: str = "cpu", tile: int | None = None, overlap: int = 32, save_images: bool = True,
                   max_grids: int | None = None, profile_size: tuple[int, int] | None = (3840, 2160),
-                  repeats: int = 5, warmup: int = 1) -> BenchResult:
+                  repeats: int = 5, warmup: int = 1, untrained: Sequence[str] = ()) -> BenchResult:
     """Evaluate ``models`` (name -> module) on ``datasets`` and write the tables and images into ``out``.
 
     Args:
         device: ``cpu`` or ``cuda`` (``cuda:N``).
         tile: run models tile by tile (:func:`tiled_forward`) with this tile side and ``overlap``.
         save_images: write restored images and comparison grids (at most ``max_grids`` per dataset).
-        profile_size: (width, height) of the complexity table's MACs and runtime; None skips the runtime.
+        profile_size: (width, height) of the complexity table's MACs and runtime; None counts parameters only.
+        untrained: names of ``models`` that hold random weights: flagged in every output.
     """
     if not models:
         raise InputError("no model to evaluate")
@@ -187,7 +197,10 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
             d.name = f"{d.name}-{seen[d.name]}"
         check_sizes(d.pairs)
     runnable = {name: (_Tiled(m, tile, overlap) if tile else m).to(dev).eval() for name, m in models.items()}
-    result = BenchResult(out, [], [], [])
+    unknown = [n for n in untrained if n not in models]
+    if unknown:
+        raise ValueError(f"untrained names {unknown} are not among the models {list(models)}")
+    result = BenchResult(out, [], [], [], untrained=list(untrained))
     total = sum(len(d.pairs) for d in datasets) * len(models)
     with tqdm(total=total, desc="bench", unit="eval") as bar:
         for d in datasets:
@@ -218,7 +231,7 @@ def _evaluate_dataset(models, d: BenchDataset, out: Path, dev, save_images, max_
                 synchronize(dev)
                 row["runtime_s"] = time.perf_counter() - start
                 row["peak_mem_gb"] = peak_memory(dev) / 1e9
-            except Exception as exc:          # noqa: BLE001 - out-of-memory is a result, the rest re-raises
+            except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
                 if dev.type == "cuda":
@@ -265,20 +278,23 @@ def _summarize(rows: list[dict], models, d: BenchDataset) -> list[dict]:
 
 
 def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[dict]:
+    """Parameters of every model; with a ``profile_size`` (width, height) also its MACs, runtime and peak
+    memory at that size. None counts parameters only: no MACs at a size nobody asked for."""
     rows = []
-    width, height = profile_size or (3840, 2160)
-    shape = (1, 3, height, width)
+    shape = None if profile_size is None else (1, 3, profile_size[1], profile_size[0])
+    desc = "complexity (parameters only)" if shape is None else f"profile {profile_size[0]}x{profile_size[1]}"
     # at 4K on a CPU each timed run of a large model takes a minute: show where the time goes
-    for name, model in tqdm(models.items(), desc=f"profile {width}x{height}", unit="model"):
+    for name, model in tqdm(models.items(), desc=desc, unit="model"):
         trainable, total = count_parameters(model)
         row = {"model": name, "params_m": total / 1e6, "trainable_params_m": trainable / 1e6,
-               "macs_g": math.nan, "input_size": f"{width}x{height}", "runtime_s": math.nan,
-               "runtime_spread_s": math.nan, "peak_mem_gb": math.nan, "device": device_name(dev), "status": "ok"}
-        try:
-            row["macs_g"] = count_macs(model, shape) / 1e9
-        except Exception as exc:              # noqa: BLE001 - a model the meta device cannot trace: say so
-            row["status"] = f"MACs not counted ({type(exc).__name__})"
-        if profile_size is not None:
+               "macs_g": math.nan, "input_size": "-" if shape is None else f"{profile_size[0]}x{profile_size[1]}",
+               "runtime_s": math.nan, "runtime_spread_s": math.nan, "peak_mem_gb": math.nan,
+               "device": device_name(dev), "status": "ok" if shape is not None else "not profiled (--profile-size none)"}
+        if shape is not None:
+            try:
+                row["macs_g"] = count_macs(model, shape) / 1e9
+            except Exception as exc:          # noqa: BLE001 - a model the meta device cannot trace: say so
+                row["status"] = f"MACs not counted ({type(exc).__name__})"
             timing = time_forward(runnable[name], torch.rand(shape, device=dev), warmup=warmup, repeats=repeats)
             row.update(runtime_s=timing.median_s, runtime_spread_s=timing.max_s - timing.min_s,
                        peak_mem_gb=timing.peak_mem_gb)

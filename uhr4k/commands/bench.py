@@ -29,6 +29,14 @@ def build_models(names: tuple[str, ...], checkpoints: tuple[str, ...]) -> dict:
     return models
 
 
+def untrained_models(models: dict, model_names) -> list[str]:
+    """Models built by ``--model NAME`` that have parameters: the registry initialises them at random
+    (``identity`` and ``dcp`` have nothing to learn; ``--checkpoint`` models are trained)."""
+    from uhr4k.benchmark.profiling import count_parameters
+
+    return [n for n in model_names if n in models and count_parameters(models[n])[1] > 0]
+
+
 @click.command(name="bench")
 @click.option("--model", "model_names", multiple=True, metavar="NAME",
               help="Registered model to evaluate (repeatable); see `uhr4k models`. `identity` scores the input.")
@@ -59,9 +67,13 @@ def command(model_names, checkpoints, data, subset, split, protocol, device, til
         model_names = ("identity",)
     datasets = [load_dataset(d, subset=subset, split=split, protocol=protocol) for d in data]
     models = build_models(model_names, checkpoints)
+    untrained = untrained_models(models, model_names)
+    if untrained:
+        from uhr4k.benchmark.runner import untrained_warning
+        click.echo(untrained_warning(untrained), err=True)
     result = run_benchmark(models, datasets, out, device=device, tile=tile, overlap=overlap,
                            save_images=not no_images, max_grids=max_grids,
                            profile_size=parse_size(profile_size, "--profile-size", allow_none=True),
-                           repeats=repeats)
+                           repeats=repeats, untrained=untrained)
     for line in result.lines():
         click.echo(line)

@@ -1,48 +1,124 @@
-"""``uhr4k models``: every registered model with its parameters and MACs at 4K."""
+"""``uhr4k models``: every registered model with its task(s), parameters and, on request, MACs.
+
+Parameters are counted on models built on the ``meta`` device (no weights are allocated or initialised,
+so listing every model takes a fraction of a second); MACs are counted only with ``--macs`` (or
+``--size``). Both are kept in a cache keyed by version and source (:mod:`uhr4k.commands.model_facts`), so
+that asking again builds nothing.
+"""
 from __future__ import annotations
 
 import click
 
 from uhr4k.commands.options import parse_size
 
+DEFAULT_SIZE = (3840, 2160)
 
-def model_rows(names, size: tuple[int, int]) -> list[dict]:
-    """Per model: name, parameters, MACs of one forward pass at ``size`` (width, height), or why not."""
-    from uhr4k.benchmark.profiling import count_macs, count_parameters
+# (header, row key, width, align): one entry per column, so a new column is one line here
+COLUMNS = [("model", "model", 22, "<"), ("task(s)", "tasks", 22, "<"), ("parameters", "params", 12, ">")]
+
+
+def build_on_meta(name: str):
+    """The registered model ``name`` built on the ``meta`` device (shapes only, no memory, no init cost);
+    a model whose constructor needs real values (an ``.item()`` in ``__init__``) is built on the CPU."""
+    import torch
+
     from uhr4k.models import create_model
 
+    try:
+        with torch.device("meta"):
+            return create_model(name)
+    except (RuntimeError, NotImplementedError):
+        return create_model(name)
+
+
+def model_rows(names, size: tuple[int, int] | None, facts=None) -> list[dict]:
+    """Per model: name, tasks, parameters and (``size`` (width, height) given) MACs of one forward pass.
+
+    Counts come from ``facts`` (a :class:`ModelFacts` cache, the user's by default) or are counted and
+    stored there; a model is built (on the meta device) only when something about it is not cached yet.
+    """
+    from uhr4k.commands.model_facts import ModelFacts
+    from uhr4k.models.registry import model_info
+
+    facts = facts if facts is not None else ModelFacts()
     rows = []
     for name in names:
-        model = create_model(name)
-        _, params = count_parameters(model)
-        try:
-            macs = count_macs(model, (1, 3, size[1], size[0]))
-            macs_text = f"{macs / 1e12:.3f} T"
-        except Exception as exc:  # a model that needs real values on the meta device: say so, keep going
-            macs_text = f"n/a ({type(exc).__name__})"
-        rows.append({"model": name, "params": f"{params / 1e6:.3f} M", "macs": macs_text})
+        lazy = _LazyModel(name)
+        params = facts.get(f"{name}|params", lambda lazy=lazy: _count_params(lazy.get()))
+        row = {"model": name, "tasks": ", ".join(model_info(name).tasks) or "-", "params": f"{params / 1e6:.3f} M"}
+        if size is not None:
+            macs = facts.get(f"{name}|macs|{size[0]}x{size[1]}", lambda lazy=lazy: _count_macs(lazy.get(), size))
+            row["macs"] = f"{macs / 1e12:.3f} T" if isinstance(macs, int) else f"n/a ({macs})"
+        rows.append(row)
+    facts.save()
     return rows
+
+
+class _LazyModel:
+    """Builds the model on first use only: a fully cached listing builds nothing."""
+
+    def __init__(self, name: str):
+        self.name, self.model = name, None
+
+    def get(self):
+        if self.model is None:
+            self.model = build_on_meta(self.name)
+        return self.model
+
+
+def _count_params(model) -> int:
+    from uhr4k.benchmark.profiling import count_parameters
+
+    return count_parameters(model)[1]
+
+
+def _count_macs(model, size) -> int | str:
+    from uhr4k.benchmark.profiling import count_macs
+
+    try:
+        return int(count_macs(model, (1, 3, size[1], size[0])))
+    except Exception as exc:   # noqa: BLE001 - a model the meta device cannot trace: say why, go on
+        return type(exc).__name__
+
+
+def format_table(rows: list[dict], columns) -> list[str]:
+    """Fixed-width text lines: a header, then one line per row (cells wider than their column push on)."""
+    def line(cells):
+        return " ".join(f"{cell:{align}{width}s}" for cell, (_, _, width, align) in zip(cells, columns)).rstrip()
+    return [line([c[0] for c in columns])] + [line([str(r[c[1]]) for c in columns]) for r in rows]
 
 
 @click.command(name="models")
 @click.argument("names", nargs=-1)
-@click.option("--size", default="3840x2160", show_default=True, help="WIDTHxHEIGHT at which MACs are counted.")
-def command(names, size):
-    """List registered models (or only NAMES) with parameters and MACs.
+@click.option("--macs", "want_macs", is_flag=True,
+              help="Also count MACs of one forward pass (at --size; cached per uhr4k version).")
+@click.option("--size", default=None, help="WIDTHxHEIGHT at which MACs are counted (implies --macs) "
+                                            "[default: 3840x2160].")
+def command(names, want_macs, size):
+    """List registered models (or only NAMES, shell patterns allowed) with task(s) and parameters.
 
     MACs are multiply-accumulates of one forward pass, counted by torch's FlopCounterMode (which counts 2
     FLOPs per MAC) divided by 2 on the meta device: the "FLOPs" of thop/ptflops and of most papers.
     """
+    from uhr4k.errors import InputError
     from uhr4k.models import list_models
 
-    width_height = parse_size(size, "--size")
+    width_height = parse_size(size, "--size") if size is not None else (DEFAULT_SIZE if want_macs else None)
     known = list_models()
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        from uhr4k.errors import InputError
-        raise InputError(f"unknown model {', '.join(map(repr, unknown))}; registered: {', '.join(known)}")
-    rows = model_rows(names or known, width_height)
-    click.echo(f"{'model':24s} {'parameters':>12s} {'MACs @ ' + size:>22s}")
-    for row in rows:
-        click.echo(f"{row['model']:24s} {row['params']:>12s} {row['macs']:>22s}")
-    click.echo("MACs: FlopCounterMode total / 2 (multiply-accumulates, the 'FLOPs' of thop/ptflops), meta device.")
+    selected = []
+    for pattern in names:
+        matched = list_models(pattern)
+        if not matched:
+            raise InputError(f"unknown model {pattern!r}; registered: {', '.join(known)}")
+        selected += [m for m in matched if m not in selected]
+    rows = model_rows(selected or known, width_height)
+    columns = list(COLUMNS)
+    if width_height is not None:
+        columns.append((f"MACs @ {width_height[0]}x{width_height[1]}", "macs", 20, ">"))
+    for text in format_table(rows, columns):
+        click.echo(text)
+    if width_height is not None:
+        click.echo("MACs: FlopCounterMode total / 2 (multiply-accumulates, the 'FLOPs' of thop/ptflops), "
+                   "meta device.")
+    else:
+        click.echo("MACs: uhr4k models --macs [--size WxH]")

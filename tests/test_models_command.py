@@ -1,0 +1,62 @@
+"""`uhr4k models`: tasks, exact parameter counts, MACs on request, counts cached per source."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from uhr4k.cli import cli
+from uhr4k.commands.model_facts import ModelFacts
+from uhr4k.commands.models import build_on_meta, model_rows
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("UHR4K_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "model_facts.json"
+
+
+def test_lists_tasks_and_exact_parameters_without_macs(cache):
+    res = CliRunner().invoke(cli, ["models", "glsgn", "prenet"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0].split() == ["model", "task(s)", "parameters"]
+    rows = {line.split()[0]: line for line in lines[1:3]}
+    assert rows["glsgn"].endswith("15.688 M")          # 15,687,925 parameters (BENCHMARKS.md, glsgn)
+    assert rows["prenet"].endswith("0.169 M")          # 168,963
+    assert "MACs @" not in res.output and "--macs" in lines[-1]
+
+
+def test_meta_build_counts_what_a_real_build_counts():
+    from uhr4k.benchmark.profiling import count_parameters
+    from uhr4k.models import create_model
+    for name in ("glsgn-pac", "mprnet-derain"):
+        meta = build_on_meta(name)
+        assert next(meta.parameters()).is_meta
+        assert count_parameters(meta) == count_parameters(create_model(name))
+
+
+def test_macs_on_request_match_count_macs_and_are_cached(cache):
+    from uhr4k.benchmark.profiling import count_macs
+    from uhr4k.models import create_model
+    res = CliRunner().invoke(cli, ["models", "glsgn-global-*", "--size", "128x64"])
+    assert res.exit_code == 0, res.output
+    assert "MACs @ 128x64" in res.output.splitlines()[0]
+    expected = count_macs(create_model("glsgn-global-only"), (1, 3, 64, 128))
+    line = next(x for x in res.output.splitlines() if x.startswith("glsgn-global-only "))
+    assert line.split()[-2] == f"{expected / 1e12:.3f}"
+    stored = json.loads(cache.read_text())
+    (fingerprint, entries), = stored.items()
+    assert entries["glsgn-global-only|macs|128x64"] == expected
+    # a cached value is used as is (nothing rebuilt): plant one and see it printed
+    entries["glsgn-global-only|params"] = 1_234_000
+    cache.write_text(json.dumps({fingerprint: entries}))
+    rows = model_rows(["glsgn-global-only"], None)
+    assert rows[0]["params"] == "1.234 M"
+    # entries of another source tree are dropped, not trusted
+    cache.write_text(json.dumps({"0" * 16: entries}))
+    assert ModelFacts().entries == {}
+
+
+def test_unknown_model_is_one_line(cache):
+    res = CliRunner().invoke(cli, ["models", "nosuch*"])
+    assert res.exit_code == 2 and res.output.startswith("error: unknown model 'nosuch*'")
