@@ -289,7 +289,8 @@ def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[di
         row = {"model": name, "params_m": total / 1e6, "trainable_params_m": trainable / 1e6,
                "macs_g": math.nan, "input_size": "-" if shape is None else f"{profile_size[0]}x{profile_size[1]}",
                "runtime_s": math.nan, "runtime_spread_s": math.nan, "peak_mem_gb": math.nan,
-               "device": device_name(dev), "status": "ok" if shape is not None else "not profiled (--profile-size none)"}
+               "device": device_name(dev),
+               "status": "ok" if shape is not None else "not profiled (--profile-size none)"}
         if shape is not None:
             try:
                 row["macs_g"] = count_macs(model, shape) / 1e9

@@ -84,7 +84,8 @@ def _count_macs(model, size) -> int | str:
 def format_table(rows: list[dict], columns) -> list[str]:
     """Fixed-width text lines: a header, then one line per row (cells wider than their column push on)."""
     def line(cells):
-        return " ".join(f"{cell:{align}{width}s}" for cell, (_, _, width, align) in zip(cells, columns)).rstrip()
+        pairs = zip(cells, columns, strict=True)
+        return " ".join(f"{cell:{align}{width}s}" for cell, (_, _, width, align) in pairs).rstrip()
     return [line([c[0] for c in columns])] + [line([str(r[c[1]]) for c in columns]) for r in rows]
 
 
