@@ -64,13 +64,13 @@ def measure_training(runs: int, warmup: int, dtype) -> tuple[float, float, float
         start = time.perf_counter()
         with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
             outputs = model(x)
-            total, _ = loss(outputs, y)
+            total, _ = loss(outputs, y, inputs=x)
         g_opt.zero_grad(set_to_none=True)
         total.backward()
         g_opt.step()
         d_opt.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
-            d_loss = loss.discriminator_loss(outputs, y)
+            d_loss = loss.discriminator_loss(outputs, y, inputs=x)
         d_loss.backward()
         d_opt.step()
         torch.cuda.synchronize()

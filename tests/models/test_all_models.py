@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from uhr4k.models.losses import build_loss
+from uhr4k.models.losses import build_loss, loss_value
 from uhr4k.models.registry import create_model, list_models
 
 MODELS = list_models()
@@ -129,7 +129,7 @@ def test_default_loss_resolves_and_trains_a_step(name):
     target = x.flip(-1)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    total, parts = criterion(model(x), target)
+    total, parts = loss_value(criterion, model(x), target, x)
     assert total.ndim == 0 and torch.isfinite(total)
     assert all(isinstance(v, float) for v in parts.values())
     optimizer.zero_grad()

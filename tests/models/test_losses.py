@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from uhr4k.errors import InputError
 from uhr4k.models.discriminator import SNPatchDiscriminator, generator_adversarial_loss, hinge_discriminator_loss
-from uhr4k.models.losses import GLSGNLoss, PerceptualDistance, build_loss, loss_names
+from uhr4k.models.losses import GLSGNLoss, PerceptualDistance, build_loss, discriminator_value, loss_names, loss_value
 from uhr4k.models.vgg import PERCEPTUAL_LAYERS, VGG19_CONFIG, WEIGHTS_ENV, VGG19Features, load_vgg19
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -95,7 +95,7 @@ def test_glsgn_total_weights_eq11():
             torch.nn.init.normal_(m.weight, std=0.05)
     loss = GLSGNLoss(vgg=vgg, discriminator_width=8)
     target, outputs = torch.rand(1, 3, 32, 32), (torch.rand(1, 3, 32, 32), torch.rand(1, 3, 16, 16))
-    total, parts = loss(outputs, target)
+    total, parts = loss(outputs, target, inputs=torch.rand(1, 3, 32, 32))
     assert total.item() == pytest.approx(parts["pixel"] + 0.01 * parts["perceptual"] + 0.01 * parts["adversarial"],
                                          rel=1e-5)
     perc = PerceptualDistance(vgg)
@@ -109,10 +109,61 @@ def test_glsgn_total_weights_eq11():
 def test_discriminator_loss_does_not_reach_the_generator():
     loss = GLSGNLoss(perceptual_weight=0, discriminator_width=8)
     fake = torch.rand(2, 3, 32, 32, requires_grad=True)
-    d = loss.discriminator_loss((fake,), torch.rand(2, 3, 32, 32))
+    x = torch.rand(2, 3, 32, 32, requires_grad=True)
+    d = loss.discriminator_loss((fake,), torch.rand(2, 3, 32, 32), inputs=x)
     d.backward()
-    assert fake.grad is None
+    assert fake.grad is None and x.grad is not None  # the condition is an input of D, not detached data
     assert all(p.grad is not None for p in loss.discriminator.parameters())
+
+
+def test_conditional_discriminator_judges_the_pair():
+    torch.manual_seed(0)
+    d = SNPatchDiscriminator(width=8)
+    assert d.conditional and d.body[0].in_channels == 6
+    image, a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    d.eval()  # no power iteration between the calls: the same D judges both pairs
+    assert not torch.allclose(d(image, a), d(image, b))          # same image, other input: other verdict
+    # the pair is (condition, image) on channels, in [-1, 1]: the first convolution sees exactly that
+    conv = d.body[0]
+    expected = F.conv2d(torch.cat([a, image], 1) * 2 - 1, conv.weight, conv.bias, stride=2, padding=1)
+    torch.testing.assert_close(d.body[:2](torch.cat([a, image], 1) * 2 - 1), F.leaky_relu(expected, 0.2))
+    with pytest.raises(ValueError, match="conditional discriminator"):
+        d(image)
+    with pytest.raises(ValueError, match="same"):
+        d(image, a[:, :, :16])
+    plain = SNPatchDiscriminator(width=8, conditional=False)
+    assert plain.body[0].in_channels == 3
+    with pytest.raises(ValueError, match="unconditional"):
+        plain(image, a)
+
+
+def test_glsgn_loss_conditional_by_default_and_unconditional_selectable():
+    torch.manual_seed(0)
+    target, final = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    loss = GLSGNLoss(perceptual_weight=0, discriminator_width=8)
+    loss.eval()
+    with pytest.raises(ValueError, match="needs the degraded input"):
+        loss((final,), target)
+    x = torch.rand(2, 3, 32, 32)
+    _, parts = loss((final,), target, inputs=x)
+    assert parts["adversarial"] == pytest.approx(-loss.discriminator(final, x).mean().item(), rel=1e-6)
+    real, fake = loss.discriminator(target, x), loss.discriminator(final, x)
+    assert loss.discriminator_loss((final,), target, inputs=x).item() == pytest.approx(
+        hinge_discriminator_loss(real, fake).item(), rel=1e-6)
+    plain = GLSGNLoss(perceptual_weight=0, discriminator_width=8, conditional=False)
+    plain.eval()
+    _, parts = plain((final,), target)
+    assert parts["adversarial"] == pytest.approx(-plain.discriminator(final).mean().item(), rel=1e-6)
+
+
+def test_loss_value_passes_inputs_only_to_losses_that_take_them():
+    target, final, x = torch.zeros(1, 3, 32, 32), torch.ones(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    total, _ = loss_value(build_loss("l1"), final, target, x)      # L1Loss.forward has no inputs
+    assert total.item() == 1.0
+    cond = GLSGNLoss(perceptual_weight=0, discriminator_width=8)
+    total, parts = loss_value(cond, (final,), target, x)
+    assert "adversarial" in parts
+    assert discriminator_value(cond, (final,), target, x).ndim == 0
 
 
 def test_hinge_and_generator_terms():
@@ -123,7 +174,7 @@ def test_hinge_and_generator_terms():
 
 def test_spectral_norm_bounds_every_convolution():
     torch.manual_seed(0)
-    d = SNPatchDiscriminator(width=8)
+    d = SNPatchDiscriminator(width=8, conditional=False)
     x = torch.rand(2, 3, 64, 64)
     for _ in range(30):  # power iterations converge during training-mode forwards
         d(x)

@@ -45,6 +45,8 @@ def parse_model_args(specs: tuple[str, ...]) -> dict:
               help="torchvision VGG-19 state dict for the perceptual loss (or $UHR4K_VGG19_WEIGHTS).")
 @click.option("--perc-weight", type=float, default=None, help="glsgn loss: weight of L_perc (paper 0.01).")
 @click.option("--adv-weight", type=float, default=None, help="glsgn loss: weight of L_adv (paper 0.01).")
+@click.option("--adv-unconditional", is_flag=True,
+              help="glsgn loss: the discriminator sees the restored image alone (default: the (input, image) pair).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
 @click.option("--val-split", default="val", show_default=True, help="Validation split, or none.")
@@ -55,7 +57,7 @@ def parse_model_args(specs: tuple[str, ...]) -> dict:
 @click.option("--device", default=None, help="cpu, cuda, cuda:N (default: the local GPU if any).")
 @click.option("--no-augment", is_flag=True, help="No random flips and rotations.")
 def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, model_args, loss, vgg_weights,
-            perc_weight, adv_weight, seed, workers, val_split, val_limit, protocol, steps_per_epoch, device,
+            perc_weight, adv_weight, adv_unconditional, seed, workers, val_split, val_limit, protocol, steps_per_epoch, device,
             no_augment):
     """Train a model with Adam; validation PSNR/SSIM every epoch; atomic checkpoints; exact --resume."""
     from uhr4k.models.training import TrainConfig, train
@@ -67,6 +69,8 @@ def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, mo
         model_kwargs["width"] = width
     loss_kwargs = {k: v for k, v in (("vgg_weights", vgg_weights), ("perceptual_weight", perc_weight),
                                      ("adversarial_weight", adv_weight)) if v is not None}
+    if adv_unconditional:
+        loss_kwargs["conditional"] = False
     config = TrainConfig(model=model, data=data, out=out, subset=subset, model_kwargs=model_kwargs, loss=loss,
                          loss_kwargs=loss_kwargs, epochs=epochs, batch=batch, lr=lr,
                          crop=parse_size(crop, "--crop", allow_none=True), augment=not no_augment, seed=seed,

@@ -1,5 +1,8 @@
 """Training losses by name: ``build_loss(name)`` -> an ``nn.Module`` with
-``forward(outputs, target) -> (total: Tensor, parts: dict[str, float])``.
+``forward(outputs, target) -> (total: Tensor, parts: dict[str, float])``; a loss that also needs the
+degraded input (GLSGN's conditional discriminator) takes it as ``forward(outputs, target, inputs=x)``.
+Trainers call :func:`loss_value` / :func:`discriminator_value`, which pass ``inputs`` only to the
+losses whose signature has it.
 
 ``outputs`` is whatever the model returned: a tensor, or a tuple/list whose element 0 is the final
 image and whose later elements are intermediate outputs (GLSGN's pathways, at their own scales).
@@ -8,12 +11,15 @@ image and whose later elements are intermediate outputs (GLSGN's pathways, at th
 - ``glsgn``: the paper's eq. 11, ``L = 1 * L_pixel + 0.01 * L_perc + 0.01 * L_adv`` with
   ``L_pixel = 0.1 * sum_i L1(B_i, B at B_i's scale) + 0.5 * L1(B_out, B)`` (eq. 8; every pathway output,
   the global one included), ``L_perc`` the same with a VGG-19 perceptual distance (eq. 9) and
-  ``L_adv = -E[D_sn(B_out)]`` (eq. 10). The discriminator lives in the loss; a trainer updates it with
-  :meth:`GLSGNLoss.discriminator_loss` (hinge) and its own optimizer.
+  ``L_adv = -E[D_sn(I, B_out)]`` (eq. 10, "conditional": D judges the pair of degraded input and image;
+  ``conditional=False`` for a D that sees the image alone). The discriminator lives in the loss; a
+  trainer updates it with :meth:`GLSGNLoss.discriminator_loss` (hinge) and its own optimizer.
 - the baselines' published losses (``charbonnier_edge``, ``psnr``, ``neg_ssim``) from
   :mod:`uhr4k.models.baseline_losses`.
 """
 from __future__ import annotations
+
+import inspect
 
 import torch
 import torch.nn as nn
@@ -80,7 +86,12 @@ class PerceptualDistance(nn.Module):
 class GLSGNLoss(nn.Module):
     """Eq. 8-11. Weights default to the paper's; a zero weight skips its term (and its network).
 
+    ``forward(outputs, target, inputs=None)``: ``inputs`` is the (B, 3, H, W) degraded image the outputs
+    were restored from, required by the conditional discriminator (the default).
+
     Args:
+        conditional: the discriminator judges (degraded input, image) pairs (eq. 10's conditional
+            adversarial loss); False: the image alone.
         vgg_weights: torchvision VGG-19 state dict path (else ``$UHR4K_VGG19_WEIGHTS``); required when
             ``perceptual_weight`` is not 0.
         vgg: an already built :class:`VGG19Features` (tests, or sharing one between losses).
@@ -88,7 +99,8 @@ class GLSGNLoss(nn.Module):
 
     def __init__(self, alpha1: float = 0.1, beta1: float = 0.5, alpha2: float = 0.1, beta2: float = 0.5,
                  pixel_weight: float = 1.0, perceptual_weight: float = 0.01, adversarial_weight: float = 0.01,
-                 vgg_weights=None, vgg: VGG19Features | None = None, discriminator_width: int = 64):
+                 vgg_weights=None, vgg: VGG19Features | None = None, discriminator_width: int = 64,
+                 conditional: bool = True):
         super().__init__()
         self.alpha1, self.beta1, self.alpha2, self.beta2 = alpha1, beta1, alpha2, beta2
         self.pixel_weight, self.perceptual_weight, self.adversarial_weight = \
@@ -96,7 +108,9 @@ class GLSGNLoss(nn.Module):
         self.perceptual = None
         if perceptual_weight:
             self.perceptual = PerceptualDistance(vgg if vgg is not None else load_vgg19(vgg_weights))
-        self.discriminator = SNPatchDiscriminator(discriminator_width) if adversarial_weight else None
+        self.conditional = conditional
+        self.discriminator = (SNPatchDiscriminator(discriminator_width, conditional=conditional)
+                              if adversarial_weight else None)
 
     def _multi_stage(self, distance, final, stages, target, alpha, beta):
         total = beta * distance(final, target)
@@ -104,7 +118,18 @@ class GLSGNLoss(nn.Module):
             total = total + alpha * distance(stage, resize_target(target, stage))
         return total
 
-    def forward(self, outputs, target):
+    def _condition(self, inputs, final):
+        if not self.conditional:
+            return None
+        if inputs is None:
+            raise ValueError("the conditional adversarial loss needs the degraded input: call "
+                             "loss(outputs, target, inputs=x), or build the loss with conditional=False")
+        if inputs.shape != final.shape:
+            raise ValueError(f"inputs {tuple(inputs.shape)} and final output {tuple(final.shape)} must be the "
+                             "same (B, 3, H, W) shape")
+        return inputs
+
+    def forward(self, outputs, target, inputs: torch.Tensor | None = None):
         final, stages = checked_outputs(outputs, target)
         pixel = self._multi_stage(F.l1_loss, final, stages, target, self.alpha1, self.beta1)
         total = self.pixel_weight * pixel
@@ -115,23 +140,48 @@ class GLSGNLoss(nn.Module):
             parts["perceptual"] = perc.item()
         if self.discriminator is not None:
             # D's parameters get gradients here too; the trainer zeroes them before D's own step.
-            adv = generator_adversarial_loss(self.discriminator(final))
+            adv = generator_adversarial_loss(self.discriminator(final, self._condition(inputs, final)))
             total = total + self.adversarial_weight * adv
             parts["adversarial"] = adv.item()
         parts["total"] = total.item()
         return total, parts
 
-    def discriminator_loss(self, outputs, target) -> torch.Tensor:
-        """Hinge loss of D on the (detached) final output and the target, in one batch."""
+    def discriminator_loss(self, outputs, target, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Hinge loss of D on the target (real) and the (detached) final output (fake), in one batch;
+        both paired with ``inputs`` when D is conditional."""
         if self.discriminator is None:
             raise ValueError("this loss has no discriminator (adversarial weight 0)")
         final, _ = split_outputs(outputs)
-        logits = self.discriminator(torch.cat([target, final.detach()], 0))
+        condition = self._condition(inputs, final)
+        if condition is not None:
+            condition = torch.cat([condition, condition], 0)
+        logits = self.discriminator(torch.cat([target, final.detach()], 0), condition)
         real, fake = logits.split(target.shape[0], 0)
         return hinge_discriminator_loss(real, fake)
 
 
 LOSSES = {"l1": L1Loss, "glsgn": GLSGNLoss}
+
+
+def _takes_inputs(fn) -> bool:
+    try:
+        return "inputs" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def loss_value(criterion: nn.Module, outputs, target: torch.Tensor, inputs: torch.Tensor):
+    """``criterion(outputs, target)``, with ``inputs=`` too for a loss that takes the degraded input."""
+    if _takes_inputs(criterion.forward):
+        return criterion(outputs, target, inputs=inputs)
+    return criterion(outputs, target)
+
+
+def discriminator_value(criterion: nn.Module, outputs, target: torch.Tensor, inputs: torch.Tensor):
+    """``criterion.discriminator_loss(outputs, target)``, with ``inputs=`` where it takes them."""
+    if _takes_inputs(criterion.discriminator_loss):
+        return criterion.discriminator_loss(outputs, target, inputs=inputs)
+    return criterion.discriminator_loss(outputs, target)
 
 
 def loss_names() -> list[str]:

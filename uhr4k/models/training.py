@@ -35,7 +35,7 @@ from uhr4k.data import PairedDataset, find_pairs, resolve
 from uhr4k.errors import InputError
 from uhr4k.files import from_float, write_image, write_text_atomic
 from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
-from uhr4k.models.losses import build_loss, split_outputs
+from uhr4k.models.losses import build_loss, discriminator_value, loss_value, split_outputs
 from uhr4k.models.registry import create_model
 
 SUBSET_PROTOCOLS = {"syn": "bandwise", "real": "bandwise", "rain": "y"}
@@ -301,13 +301,13 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
                 break
             x, y = batch["input"].to(device, non_blocking=True), batch["target"].to(device, non_blocking=True)
             outputs = trained(x)
-            total, parts = criterion(outputs, y)
+            total, parts = loss_value(criterion, outputs, y, x)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
             if d_optimizer is not None:
                 d_optimizer.zero_grad(set_to_none=True)  # drops the gradients the generator step left on D
-                d_loss = criterion.discriminator_loss(outputs, y)
+                d_loss = discriminator_value(criterion, outputs, y, x)
                 d_loss.backward()
                 d_optimizer.step()
                 parts["discriminator"] = d_loss.item()
