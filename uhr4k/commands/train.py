@@ -57,8 +57,8 @@ def parse_model_args(specs: tuple[str, ...]) -> dict:
 @click.option("--device", default=None, help="cpu, cuda, cuda:N (default: the local GPU if any).")
 @click.option("--no-augment", is_flag=True, help="No random flips and rotations.")
 def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, model_args, loss, vgg_weights,
-            perc_weight, adv_weight, adv_unconditional, seed, workers, val_split, val_limit, protocol, steps_per_epoch, device,
-            no_augment):
+            perc_weight, adv_weight, adv_unconditional, seed, workers, val_split, val_limit, protocol,
+            steps_per_epoch, device, no_augment):
     """Train a model with Adam; validation PSNR/SSIM every epoch; atomic checkpoints; exact --resume."""
     from uhr4k.models.training import TrainConfig, train
 
