@@ -7,11 +7,17 @@ from uhr4k.commands.options import parse_size
 from uhr4k.errors import InputError
 
 
-def build_models(names: tuple[str, ...], checkpoints: tuple[str, ...]) -> dict:
-    """``--model NAME`` through the registry, ``--checkpoint NAME=PATH`` through ``load_model``."""
+def build_models(names: tuple[str, ...], checkpoints: tuple[str, ...], weights: tuple[str, ...] = ()) -> dict:
+    """``--model NAME`` through the registry (the i-th ``--weights PATH`` loaded into the i-th model;
+    ``auto`` or no ``--model`` detects the architecture of each file), ``--checkpoint NAME=PATH`` through
+    ``load_model``."""
     from uhr4k.models import create_model
 
     models = {}
+    if weights:
+        from uhr4k.models.zoo import build_with_weights
+        models.update(build_with_weights(names, weights))
+        names = ()
     for name in names:
         models[name] = create_model(name)
     for spec in checkpoints:
@@ -42,6 +48,10 @@ def untrained_models(models: dict, model_names) -> list[str]:
               help="Registered model to evaluate (repeatable); see `uhr4k models`. `identity` scores the input.")
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
               help="Trained model: registered NAME and its checkpoint file (repeatable).")
+@click.option("--weights", "weights", multiple=True, metavar="PATH",
+              help="Weights for the --model of the same position, as released (BasicSR params, state_dict, "
+                   "safetensors, export folder ...); without --model (or --model auto) the architecture is "
+                   "detected (pip install uhr4k[zoo]).")
 @click.option("--data", "data", multiple=True, required=True, metavar="ROOT_OR_PRESET",
               help="Dataset folder, preset (rain100h, uhr4k-syn, ...; under $UHR4K_DATA) or PRESET=PATH (repeatable).")
 @click.option("--subset", default=None, help="UHR4K subset (syn, rain, real) for a UHR4K root.")
@@ -58,16 +68,16 @@ def untrained_models(models: dict, model_names) -> list[str]:
 @click.option("--repeats", type=int, default=5, show_default=True, help="Timed runs of the complexity profile.")
 @click.option("--no-images", is_flag=True, help="Do not write restored images and comparison grids.")
 @click.option("--max-grids", type=int, default=None, help="At most this many comparison grids per dataset.")
-def command(model_names, checkpoints, data, subset, split, protocol, device, tile, overlap, out, profile_size,
+def command(model_names, checkpoints, weights, data, subset, split, protocol, device, tile, overlap, out, profile_size,
             repeats, no_images, max_grids):
     """Evaluate models on datasets: PSNR/SSIM per protocol, runtime, memory, tables, grids and plots."""
     from uhr4k.benchmark.runner import load_dataset, run_benchmark
 
-    if not model_names and not checkpoints:
+    if not model_names and not checkpoints and not weights:
         model_names = ("identity",)
     datasets = [load_dataset(d, subset=subset, split=split, protocol=protocol) for d in data]
-    models = build_models(model_names, checkpoints)
-    untrained = untrained_models(models, model_names)
+    models = build_models(model_names, checkpoints, weights)
+    untrained = untrained_models(models, () if weights else model_names)  # --weights models are trained
     if untrained:
         from uhr4k.benchmark.runner import untrained_warning
         click.echo(untrained_warning(untrained), err=True)

@@ -81,6 +81,33 @@ class PReNet(nn.Module):
         return (outputs[-1], *outputs[:-1])
 
 
-@register_model("prenet")
+# The release's (csdwren/PReNet, networks.py ``PReNet``) module names -> ours.
+RELEASE_RULES = [
+    (r"conv0\.0\.(weight|bias)", r"head.0.\1"),
+    (r"conv_i\.0\.(weight|bias)", r"lstm.input_gate.0.\1"),
+    (r"conv_f\.0\.(weight|bias)", r"lstm.forget_gate.0.\1"),
+    (r"conv_g\.0\.(weight|bias)", r"lstm.cell.0.\1"),
+    (r"conv_o\.0\.(weight|bias)", r"lstm.output_gate.0.\1"),
+    (r"conv\.0\.(weight|bias)", r"tail.\1"),
+]
+
+
+def convert_release(state: dict) -> dict:
+    """The authors' ``net_latest.pth`` (``conv0``, ``res_conv1..5``, ``conv_i/f/g/o``, ``conv``) -> ours."""
+    from uhr4k.models.pretrained import rename_keys
+
+    renamed = rename_keys(state, RELEASE_RULES)
+    return {_res_block(k): v for k, v in renamed.items()}
+
+
+def _res_block(key: str) -> str:
+    # res_conv{k}.{0,2}.* (k = 1..5) -> res_blocks.{k-1}.{0,2}.*
+    if key.startswith("res_conv"):
+        index, rest = key[len("res_conv"):].split(".", 1)
+        return f"res_blocks.{int(index) - 1}.{rest}"
+    return key
+
+
+@register_model("prenet", tasks=("deraining",), converter=convert_release)
 def prenet(**kwargs) -> nn.Module:
     return PReNet(**kwargs)

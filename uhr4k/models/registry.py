@@ -6,14 +6,37 @@ Each architecture module registers one entry point per official configuration::
     def restormer(**kwargs) -> nn.Module:
         return Restormer(dim=48, **kwargs)
 
-``create_model(name, **kwargs)`` builds one; ``list_models(pattern)`` names them (shell-style pattern, as
-timm); ``model_info(name)`` tells its tasks and whether released weights can be converted. Registration
-happens when the architecture module is imported; :func:`_load_all` imports every module listed in
-``ARCHITECTURES``.
+``create_model(name, pretrained=PATH, **kwargs)`` builds one and, with ``pretrained``, loads weights;
+``list_models(pattern)`` names them (shell-style pattern, as timm); ``model_info(name)`` tells its tasks and
+whether released weights can be converted. Registration happens when the architecture module is imported;
+:func:`_load_all` imports every module listed in ``ARCHITECTURES``.
 
-A ``converter`` maps a state dict in the authors' released key layout (after the generic unwrapping of
-``params`` / ``state_dict`` / ``module.`` done by the checkpoint loader) to this package's layout:
-``converter(state_dict: dict[str, Tensor]) -> dict[str, Tensor]``.
+What ``pretrained=PATH`` reads (:mod:`uhr4k.models.pretrained`, always ``weights_only=True``): a file as
+its authors distribute it (plain state dict, BasicSR ``params`` / ``params_ema``, ``state_dict`` and
+similar wrappers, ``module.`` prefixes, ``.safetensors``), a uhr4k ``.pt`` checkpoint, an exported folder
+(``model.safetensors`` + ``config.json``), or a folder of several weight files. uhr4k's own files are
+already in this package's layout (their saved kwargs are the defaults of ``kwargs``); so is a state dict
+whose keys are exactly the model's. Everything else goes through the entry's converter, then loads with
+``strict=True``.
+
+The converter contract (for whoever registers a model with released weights)
+------------------------------------------------------------------------------
+``converter(state) -> StateDict`` where ``state`` is
+
+* for one file: its flat state dict ``dict[str, Tensor]``, already unwrapped: the wrapper keys above are
+  gone, ``module.`` / ``_orig_mod.`` prefixes stripped, training entries (optimizer, epoch, ...) dropped,
+  a dict of several sub-networks flattened with dots (ERRNet's ``{"icnn": {...}}`` arrives as
+  ``icnn.conv1.weight``, ...); tensors as stored (any dtype, CPU);
+* for a folder of several weight files (IBCLN's two generators): ``{file name: flat state dict}``, e.g.
+  ``{"netG_T.pth": {...}, "netG_R.pth": {...}}``; test with :func:`is_several_files`. A folder with one
+  weight file arrives as that file.
+
+It returns the state dict of this package's module, keys exactly those of ``model.state_dict()``
+(persistent buffers included: add the ones a release does not store), shapes equal. It must not modify
+its input, copy or reshape tensors only where the layouts differ, and must not download or read files.
+To say that the file is not this model's release, raise ``uhr4k.errors.InputError("reason")`` (the
+loader adds the path) or let a ``KeyError`` escape (reported as "its converter failed"). A model whose
+release has no weights to convert (no release, or ours) registers ``converter=None``.
 """
 from __future__ import annotations
 
@@ -86,10 +109,32 @@ def model_info(name: str) -> ModelInfo:
     return _REGISTRY[name]
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
+def is_several_files(state: dict) -> bool:
+    """True when a converter receives ``{file name: state dict}`` (a folder of several weight files)."""
+    return bool(state) and all(isinstance(v, dict) for v in state.values())
+
+
+def create_model(name: str, pretrained=None, **kwargs) -> nn.Module:
     """Build the registered configuration ``name``; ``kwargs`` override its constructor arguments.
 
+    Args:
+        pretrained: weights to load (a path, see the module docstring, or a ``pretrained.Weights``); the
+            model is then returned in eval mode. uhr4k's own files also give the constructor arguments
+            they were saved with (``kwargs`` still override them).
     Raises:
-        InputError: no model of that name.
+        InputError: no model of that name; weights that cannot be read, belong to another model or do
+        not fit (one line naming the file and the first offending keys).
     """
-    return model_info(name).build(**kwargs)
+    info = model_info(name)
+    if pretrained is None:
+        return info.build(**kwargs)
+    from uhr4k.models.pretrained import Weights, load_weights, read_weights
+
+    weights = pretrained if isinstance(pretrained, Weights) else read_weights(pretrained)
+    if weights.config is not None:
+        if weights.config.get("model") != name:
+            raise InputError(f"holds model {weights.config.get('model')!r}, not {name!r}", weights.source)
+        kwargs = {**weights.config.get("kwargs", {}), **kwargs}
+    model = info.build(**kwargs)
+    load_weights(model, name, weights, info.converter)
+    return model.eval()
