@@ -8,8 +8,7 @@ import torch
 import torch.nn as nn
 
 from uhr4k.errors import InputError
-from uhr4k.models import create_model, from_pretrained, model_info
-from uhr4k.models import registry
+from uhr4k.models import create_model, from_pretrained, model_info, registry
 from uhr4k.models.checkpoint import save_checkpoint
 from uhr4k.models.pretrained import read_weights, rename_keys, unwrap_state_dict
 
