@@ -39,7 +39,7 @@ def parse_model_args(specs: tuple[str, ...]) -> dict:
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt.")
 @click.option("--width", type=int, default=None, help="Model width (GLSGN: channels at the first scale; paper 16).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
-              help="Further constructor argument (repeatable), e.g. local_pathways=2.")
+              help="Further constructor argument (repeatable), e.g. num_local_pathways=2.")
 @click.option("--loss", default=None, help="Loss name (default: the model's published loss).")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), default=None,
               help="torchvision VGG-19 state dict for the perceptual loss (or $UHR4K_VGG19_WEIGHTS).")

@@ -45,28 +45,31 @@ Any height and width: the input is padded (reflect) to a multiple of ``2^(N-1) *
 and every output cropped back. ``forward`` returns ``(B_out, B_1, ..., B_N, B_g)``: element 0 the final
 image (B, 3, H, W), then each pathway's output at its own scale (ceil(H / 2^(k-1)), ...).
 
-**Memory.** Without autograd (``torch.no_grad``/``inference_mode``) each pathway runs its patch-local
-operations in chunks of ``patch_chunk`` patches (default 4) and only the decoded features that the next
-pathway needs (pooled x2) are kept; patch normalization still sees all patches (its statistics are
-(N, C) numbers computed chunk by chunk). Chunking changes memory only, never the result.
+**Memory.** :meth:`Pathway.forward` is the straight pass (what training and ``torch.compile`` run).
+Without autograd (``torch.no_grad``/``inference_mode``) and outside compilation, GLSGN runs each
+pathway through :func:`~uhr4k.models.glsgn_chunked.chunked_pathway` instead, the same computation
+with the patch-local operations on ``patch_chunk`` patches at a time (default 4); patch normalization
+still sees all patches. Chunking changes memory only, never the result.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
+from uhr4k.models.baseline_common import check_image_batch, pad_to_multiple
 from uhr4k.models.glsgn_blocks import (
     PatchNorm,
+    PathwayContext,
+    PathwayResult,
     ResBlock,
     SpatialAttention,
     consistent_attention,
     from_patches,
-    map_chunks,
+    regrid,
     to_patches,
 )
+from uhr4k.models.glsgn_chunked import chunked_pathway
 from uhr4k.models.laplacian import LaplacianSynthesis
 from uhr4k.models.registry import register_model
 
@@ -74,44 +77,6 @@ INFERENCE_PATCH_CHUNK = 4
 # Channels per scale relative to ``width``: doubling per halving, a wider bottleneck (see the docstring).
 WIDTH_MULTIPLIERS = (1, 2, 4, 8, 17)
 TAIL_INIT_SCALE = 0.1
-
-
-@dataclass
-class PathwayContext:
-    """What a pathway receives from the pathways that ran before it, per decoder scale l.
-
-    ``previous_*``: S_{k-1}'s decoded features / attention maps, already pooled to this pathway's scale
-    and cut into its patches, (N, C_l, h_l, w_l) / (N, 1, h_l, w_l). ``global_*``: Sg's decoded features
-    and f_g(F_g), whole-image maps (B, C_l, h_l, w_l), upsampled by ``global_scale`` on use.
-    """
-
-    levels: int
-    previous_features: list = field(default=None)
-    previous_attention: list = field(default=None)
-    global_features: list = field(default=None)
-    global_attention: list = field(default=None)
-    global_scale: int = 1
-
-    def __post_init__(self):
-        for name in ("previous_features", "previous_attention", "global_features", "global_attention"):
-            if getattr(self, name) is None:
-                setattr(self, name, [None] * self.levels)
-
-    def expand_global(self, whole: torch.Tensor | None, grid: tuple[int, int]) -> torch.Tensor | None:
-        """A global whole-image map (B, C, h, w) -> this pathway's patches (B*gh*gw, C, h, w)."""
-        if whole is None:
-            return None
-        if self.global_scale > 1:
-            whole = F.interpolate(whole, scale_factor=float(self.global_scale), mode="bilinear",
-                                  align_corners=False)
-        return to_patches(whole, grid)
-
-
-@dataclass
-class PathwayResult:
-    output: torch.Tensor      # (N, 3, h, w) restored patches
-    decoded: list             # per decoder scale l: (N, C_l, h_l, w_l), pooled x2 when exported
-    attention: list           # per encoder scale l: f(E_l), (N, 1, h_l, w_l), pooled x2 when exported
 
 
 class Pathway(nn.Module):
@@ -136,20 +101,20 @@ class Pathway(nn.Module):
             raise ValueError(f"need {scales} encoder and decoder block counts, got {enc_blocks}, {dec_blocks}")
         self.takes_previous, self.takes_global = takes_previous, takes_global
         self.head = nn.Conv2d(3, widths[0], 3, padding=1)
-        self.encoders = nn.ModuleList(nn.Sequential(*[ResBlock(widths[l]) for _ in range(enc_blocks[l])])
-                                      for l in range(scales))
-        self.attention = nn.ModuleList(SpatialAttention(widths[l]) for l in range(scales))
-        self.downs = nn.ModuleList(nn.Conv2d(widths[l], widths[l + 1], 2, stride=2) for l in range(scales))
+        self.encoders = nn.ModuleList(nn.Sequential(*[ResBlock(widths[i]) for _ in range(enc_blocks[i])])
+                                      for i in range(scales))
+        self.attention = nn.ModuleList(SpatialAttention(widths[i]) for i in range(scales))
+        self.downs = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 2, stride=2) for i in range(scales))
         self.middle = nn.Sequential(*[ResBlock(widths[-1]) for _ in range(mid_blocks)])
-        self.ups = nn.ModuleList(nn.Sequential(nn.Conv2d(widths[l + 1], 4 * widths[l], 1), nn.PixelShuffle(2))
-                                 for l in range(scales))
+        self.ups = nn.ModuleList(nn.Sequential(nn.Conv2d(widths[i + 1], 4 * widths[i], 1), nn.PixelShuffle(2))
+                                 for i in range(scales))
         inputs = 2 + int(takes_previous) + int(takes_global)
-        self.fuses = nn.ModuleList(nn.Conv2d(inputs * widths[l], widths[l], 1) for l in range(scales))
-        self.decoders = nn.ModuleList(nn.ModuleList(ResBlock(widths[l]) for _ in range(dec_blocks[l]))
-                                      for l in range(scales))
-        self.patch_norms = nn.ModuleList(nn.ModuleList(PatchNorm(widths[l], max_factor=pn_max_factor)
-                                                       for _ in range(dec_blocks[l]))
-                                         for l in range(scales)) if patch_norm else None
+        self.fuses = nn.ModuleList(nn.Conv2d(inputs * widths[i], widths[i], 1) for i in range(scales))
+        self.decoders = nn.ModuleList(nn.ModuleList(ResBlock(widths[i]) for _ in range(dec_blocks[i]))
+                                      for i in range(scales))
+        self.patch_norms = nn.ModuleList(nn.ModuleList(PatchNorm(widths[i], max_factor=pn_max_factor)
+                                                       for _ in range(dec_blocks[i]))
+                                         for i in range(scales)) if patch_norm else None
         self.tail = nn.Conv2d(widths[0], 3, 3, padding=1)
         # Start near the identity (output = input + a small residual), as restoration networks usually do:
         # an untrained GLSGN then scores about the input's PSNR instead of far below it.
@@ -161,73 +126,64 @@ class Pathway(nn.Module):
     def scales(self) -> int:
         return len(self.downs)
 
+    def gate(self, level: int, own: torch.Tensor, context: PathwayContext, grid: tuple[int, int],
+             consistency: bool) -> torch.Tensor:
+        """The attention A that re-weights the skip at ``level``: eq. 2 with PAC, else f_k(E_k) alone."""
+        if not consistency:
+            return own
+        return consistent_attention(own, context.previous_attention[level],
+                                    context.expand_global(context.global_attention[level], grid),
+                                    self.sigma1, self.sigma2)
+
+    def decoder_inputs(self, level: int, context: PathwayContext, grid: tuple[int, int]) -> list[torch.Tensor]:
+        """The decoded features of S_{k-1} and Sg that eq. 1 fuses at ``level``, as this pathway's patches."""
+        inputs = []
+        if self.takes_previous:
+            inputs.append(context.previous_features[level])
+        if self.takes_global:
+            inputs.append(context.expand_global(context.global_features[level], grid))
+        return inputs
+
+    def fuse(self, level: int, features: torch.Tensor, skip: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
+        """Eq. 1: upsample, concatenate with the skip and the other pathways' features, 1x1 convolution."""
+        return self.fuses[level](torch.cat([self.ups[level](features), skip, *others], 1))
+
     def forward(self, x: torch.Tensor, grid: tuple[int, int], context: PathwayContext, *,
-                consistency: bool, chunk: int | None = None, export_pooled: bool = False) -> PathwayResult:
+                consistency: bool, export_pooled: bool = False) -> PathwayResult:
         """
         Args:
             x: (B*gh*gw, 3, h, w) patches, h and w multiples of 2^scales.
             grid: (gh, gw) patches per image.
             context: what earlier pathways pass on.
             consistency: PAC on (fuse attention of S_{k-1} and Sg) or plain spatial attention.
-            chunk: patches per chunk for patch-local operations (None: all at once).
             export_pooled: pool decoded features and attention maps x2 for the next pathway.
         """
-        n = x.shape[0]
-        pool = (lambda t: F.avg_pool2d(t, 2)) if export_pooled else (lambda t: t)
-        h = map_chunks(lambda s, e: self.head(x[s:e]), n, chunk)
-        skips, attention_out = [], []
-        for l in range(self.scales):
-            h = map_chunks(lambda s, e: self.encoders[l](h[s:e]), n, chunk)
-            own = map_chunks(lambda s, e: self.attention[l](h[s:e]), n, chunk)  # its hidden layer is full width
-            if consistency:
-                gate = consistent_attention(own, context.previous_attention[l],
-                                            context.expand_global(context.global_attention[l], grid),
-                                            self.sigma1, self.sigma2)
-            else:
-                gate = own
-            skip = h * gate
-            del h
-            skips.append(skip)
-            attention_out.append(pool(own))
-            h = map_chunks(lambda s, e: self.downs[l](skip[s:e]), n, chunk)
-        h = map_chunks(lambda s, e: self.middle(h[s:e]), n, chunk)
+        features = self.head(x)
+        skips, attention = [], []
+        for level in range(self.scales):
+            features = self.encoders[level](features)                              # E_k at this scale
+            own = self.attention[level](features)                                  # f_k(E_k)
+            skips.append(features * self.gate(level, own, context, grid, consistency))  # eq. 2-3
+            attention.append(F.avg_pool2d(own, 2) if export_pooled else own)
+            features = self.downs[level](skips[-1])
+        features = self.middle(features)
 
         decoded = [None] * self.scales
-        for l in reversed(range(self.scales)):
-            extra = []
-            if self.takes_previous:
-                extra.append(context.previous_features[l])
-            if self.takes_global:
-                extra.append(context.expand_global(context.global_features[l], grid))
-            skip = skips[l]
-            skips[l] = None
-
-            def fuse(s, e):
-                return self.fuses[l](torch.cat([self.ups[l](h[s:e]), skip[s:e]] + [t[s:e] for t in extra], 1))
-            z = map_chunks(fuse, n, chunk)
-            del skip, extra
-            for j, block in enumerate(self.decoders[l]):
-                z_hat = map_chunks(lambda s, e: block(z[s:e]), n, chunk)
-                if self.patch_norms is not None:
-                    norm = self.patch_norms[l][j]
-                    r = map_chunks(lambda s, e: norm.intensity(z[s:e], z_hat[s:e]), n, chunk)
-                    a = norm.factor(r, grid)
-                    del z
-                    z = map_chunks(lambda s, e: norm.modulate(z_hat[s:e], a[s:e]), n, chunk)
-                else:
-                    z = z_hat
-                del z_hat
-            decoded[l] = pool(z)
-            h = z
-        output = map_chunks(lambda s, e: x[s:e] + self.tail(h[s:e]), n, chunk)
-        return PathwayResult(output, decoded, attention_out)
+        for level in reversed(range(self.scales)):
+            z = self.fuse(level, features, skips.pop(), *self.decoder_inputs(level, context, grid))  # eq. 1
+            for j, block in enumerate(self.decoders[level]):
+                z_hat = block(z)
+                z = self.patch_norms[level][j](z, z_hat, grid) if self.patch_norms is not None else z_hat  # eq. 4-5
+            decoded[level] = F.avg_pool2d(z, 2) if export_pooled else z
+            features = z
+        return PathwayResult(x + self.tail(features), decoded, attention)
 
 
 class GLSGN(nn.Module):
     """GLSGN with N local pathways and one global pathway.
 
     Args:
-        local_pathways: N (paper: 3; Fig. 9 sweeps it).
+        num_local_pathways: N (paper: 3; Fig. 9 sweeps it).
         width: channels at the first scale; the scales have ``width * (1, 2, 4, 8, 17)`` channels.
         widths: explicit channels per scale (overrides ``width``), the last the bottleneck's.
         enc_blocks, dec_blocks, mid_blocks: residual blocks per scale.
@@ -237,42 +193,43 @@ class GLSGN(nn.Module):
         sigma1, sigma2: the weights of eq. 2 (the paper says only that they lie in [0, 1]).
         mask_width: hidden channels of the Laplacian mask networks.
         pn_max_factor: patch normalization's factor is bounded to [1/this, this] (None: unbounded eq. 4).
-        patch_chunk: patches per chunk without autograd (None: 4); with autograd all at once.
+        patch_chunk: patches per chunk without autograd (None: 4); with autograd or under
+            ``torch.compile`` the straight pass on all patches at once.
 
     ``forward(x)``: x (B, 3, H, W) in [0, 1] -> ``(B_out, B_1, ..., B_N, B_g)`` (Global-Only: ``(B_out, B_g)``).
     """
 
     default_loss = "glsgn"
 
-    def __init__(self, local_pathways: int = 3, width: int = 16, enc_blocks=(0, 1, 1, 1), dec_blocks=(1, 1, 1, 1),
-                 mid_blocks: int = 2, pn: bool = True, pac: bool = True, lp: bool = True,
+    def __init__(self, num_local_pathways: int = 3, width: int = 16, enc_blocks=(0, 1, 1, 1),
+                 dec_blocks=(1, 1, 1, 1), mid_blocks: int = 2, pn: bool = True, pac: bool = True, lp: bool = True,
                  iterative_decoding: bool = True, global_only: bool = False, sigma1: float = 0.5,
                  sigma2: float = 0.5, mask_width: int = 16, patch_chunk: int | None = None,
                  widths: tuple[int, ...] | None = None, pn_max_factor: float | None = 2.0):
         super().__init__()
-        if local_pathways < 1:
-            raise ValueError(f"local_pathways must be >= 1, got {local_pathways}")
+        if num_local_pathways < 1:
+            raise ValueError(f"num_local_pathways must be >= 1, got {num_local_pathways}")
         if not (0.0 <= sigma1 <= 1.0 and 0.0 <= sigma2 <= 1.0):
             raise ValueError(f"sigma1 and sigma2 must lie in [0, 1], got {sigma1}, {sigma2}")
-        self.local_count = local_pathways
+        self.num_local_pathways = num_local_pathways
         self.pac, self.global_only = pac and not global_only, global_only
         self.patch_chunk = patch_chunk
         widths = list(widths) if widths is not None else [width * m for m in WIDTH_MULTIPLIERS]
         if len(widths) != len(enc_blocks) + 1:
             raise ValueError(f"widths {widths} must have one entry per scale plus the bottleneck")
-        common = dict(widths=widths, enc_blocks=tuple(enc_blocks), dec_blocks=tuple(dec_blocks),
-                      mid_blocks=mid_blocks, sigma1=sigma1, sigma2=sigma2, pn_max_factor=pn_max_factor)
+        common = {"widths": widths, "enc_blocks": tuple(enc_blocks), "dec_blocks": tuple(dec_blocks),
+                  "mid_blocks": mid_blocks, "sigma1": sigma1, "sigma2": sigma2, "pn_max_factor": pn_max_factor}
         self.global_pathway = Pathway(**common, patch_norm=False, takes_previous=False, takes_global=False)
         self.local_pathways = nn.ModuleList() if global_only else nn.ModuleList(
             Pathway(**common, patch_norm=pn, takes_previous=iterative_decoding and k > 0,
                     takes_global=iterative_decoding)
-            for k in range(local_pathways))
-        self.synthesis = LaplacianSynthesis(local_pathways, mask_width) if lp and not global_only else None
+            for k in range(num_local_pathways))
+        self.synthesis = LaplacianSynthesis(num_local_pathways, mask_width) if lp and not global_only else None
 
     @property
     def grid_side(self) -> int:
         """g = 2^(N-1): S_1's patches per side, and the global pathway's downscale factor."""
-        return 2 ** (self.local_count - 1)
+        return 2 ** (self.num_local_pathways - 1)
 
     @property
     def multiple(self) -> int:
@@ -280,53 +237,55 @@ class GLSGN(nn.Module):
         return self.grid_side * 2 ** self.global_pathway.scales
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected (B, 3, H, W), got shape {tuple(x.shape)}")
-        height, width = x.shape[-2:]
-        m, g = self.multiple, self.grid_side
-        pad_h, pad_w = -height % m, -width % m
-        if pad_h or pad_w:
-            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        chunk = (self.patch_chunk or INFERENCE_PATCH_CHUNK) if not torch.is_grad_enabled() else None
-        levels = self.global_pathway.scales
+        check_image_batch(x)
+        x, height, width = pad_to_multiple(x, self.multiple)
+        g, levels = self.grid_side, self.global_pathway.scales
 
-        global_input = F.avg_pool2d(x, g) if g > 1 else x
-        global_result = self.global_pathway(global_input, (1, 1), PathwayContext(levels), consistency=False,
-                                            chunk=chunk)
+        global_result = self._run(self.global_pathway, _downscale(x, g), (1, 1), PathwayContext(levels),
+                                  consistency=False)
         b_global = global_result.output
         if self.global_only:
-            out = F.interpolate(b_global, scale_factor=float(g), mode="bilinear", align_corners=False) if g > 1 \
-                else b_global
-            return _crop(out, height, width, 1), _crop(b_global, height, width, g)
+            return _crop(_upscale(b_global, g), height, width, 1), _crop(b_global, height, width, g)
 
-        global_attention = [self.global_pathway.attention[l](f) if self.pac else None
-                            for l, f in enumerate(global_result.decoded)]
-        previous_features, previous_attention = [None] * levels, [None] * levels
+        # f_g(F_g): the global pathway's attention applied to its decoded features (eq. 2).
+        global_attention = [self.global_pathway.attention[level](f) if self.pac else None
+                            for level, f in enumerate(global_result.decoded)]
+        previous_features, previous_attention = None, None
         local_outputs = []
         for k, pathway in enumerate(self.local_pathways):
-            scale, side = 2 ** k, g // 2 ** k
+            side = g // 2 ** k
             grid = (side, side)
-            image = F.avg_pool2d(x, scale) if scale > 1 else x
             context = PathwayContext(levels, previous_features, previous_attention, global_result.decoded,
                                      global_attention, global_scale=side)
-            last = k == self.local_count - 1
-            result = pathway(to_patches(image, grid), grid, context, consistency=self.pac, chunk=chunk,
-                             export_pooled=not last)
+            last = k == self.num_local_pathways - 1
+            result = self._run(pathway, to_patches(_downscale(x, 2 ** k), grid), grid, context,
+                               consistency=self.pac, export_pooled=not last)
             local_outputs.append(from_patches(result.output, grid))
-            if not last:
-                next_grid = (side // 2, side // 2)
-                previous_features = [to_patches(from_patches(f, grid), next_grid) for f in result.decoded]
-                previous_attention = [to_patches(from_patches(a, grid), next_grid) for a in result.attention]
-            del result
+            next_grid = (side // 2, side // 2)
+            previous_features = [regrid(f, grid, next_grid) for f in result.decoded] if not last else None
+            previous_attention = [regrid(a, grid, next_grid) for a in result.attention] if not last else None
 
         if self.synthesis is not None:
-            out = self.synthesis(local_outputs[:-1] + [b_global], local_outputs[-1])
+            out = self.synthesis(local_outputs[:-1] + [b_global], local_outputs[-1])     # eq. 6-7
         else:
-            out = F.interpolate(local_outputs[-1], scale_factor=float(g), mode="bilinear", align_corners=False) \
-                if g > 1 else local_outputs[-1]
+            out = _upscale(local_outputs[-1], g)
         stages = [_crop(o, height, width, 2 ** k) for k, o in enumerate(local_outputs)]
         return (_crop(out, height, width, 1), *stages, _crop(b_global, height, width, g))
+
+    def _run(self, pathway: Pathway, patches: torch.Tensor, grid, context, **kwargs) -> PathwayResult:
+        """One pathway: the straight pass with autograd or under compilation, else chunked inference."""
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return pathway(patches, grid, context, **kwargs)
+        return chunked_pathway(pathway, patches, grid, context, chunk=self.patch_chunk or INFERENCE_PATCH_CHUNK,
+                               **kwargs)
+
+
+def _downscale(x: torch.Tensor, factor: int) -> torch.Tensor:
+    return F.avg_pool2d(x, factor) if factor > 1 else x
+
+
+def _upscale(x: torch.Tensor, factor: int) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=float(factor), mode="bilinear", align_corners=False) if factor > 1 else x
 
 
 def _crop(t: torch.Tensor, height: int, width: int, scale: int) -> torch.Tensor:

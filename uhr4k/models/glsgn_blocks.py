@@ -1,5 +1,5 @@
 """Building blocks of GLSGN: residual block, patch normalization (eq. 4-5), spatial attention and
-perceptual attention consistency (eq. 2-3), and the patch-grid bookkeeping.
+perceptual attention consistency (eq. 2-3), the patch-grid bookkeeping and what pathways pass on.
 
 Patches of a pathway travel as one batch ``(B * gh * gw, C, h, w)``, ordered image by image and,
 inside an image, row by row (``n = (b * gh + i) * gw + j``), so that the grid of an image can be
@@ -7,11 +7,11 @@ rebuilt for the statistics that couple patches (patch normalization) and for sti
 """
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def to_patches(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
@@ -34,21 +34,49 @@ def from_patches(p: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     return p.reshape(b, gh, gw, c, h, w).permute(0, 3, 1, 4, 2, 5).reshape(b, c, gh * h, gw * w)
 
 
-def map_chunks(fn: Callable[[int, int], torch.Tensor], n: int, chunk: int | None) -> torch.Tensor:
-    """``fn(start, stop)`` over patch ranges of at most ``chunk`` patches, results concatenated on dim 0.
+def regrid(p: torch.Tensor, grid: tuple[int, int], new_grid: tuple[int, int]) -> torch.Tensor:
+    """Patches of one grid -> the same images cut into another grid."""
+    return to_patches(from_patches(p, grid), new_grid)
 
-    Every operation that goes through here is patch-local, so chunking changes memory, not results.
+
+@dataclass
+class PathwayContext:
+    """What a pathway receives from the pathways that ran before it, one entry per scale (None: absent).
+
+    ``previous_*``: S_{k-1}'s decoded features / attention maps, already pooled to this pathway's scale
+    and cut into its patches, (N, C_l, h_l, w_l) / (N, 1, h_l, w_l). ``global_*``: Sg's decoded features
+    and f_g(F_g), whole-image maps (B, C_l, h_l, w_l), upsampled by ``global_scale`` on use.
     """
-    if chunk is None or chunk >= n:
-        return fn(0, n)
-    out = None
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        part = fn(start, stop)
-        if out is None:
-            out = part.new_empty((n,) + part.shape[1:])
-        out[start:stop] = part
-    return out
+
+    levels: int
+    previous_features: list | None = None
+    previous_attention: list | None = None
+    global_features: list | None = None
+    global_attention: list | None = None
+    global_scale: int = 1
+
+    def __post_init__(self):
+        for name in ("previous_features", "previous_attention", "global_features", "global_attention"):
+            if getattr(self, name) is None:
+                setattr(self, name, [None] * self.levels)
+
+    def expand_global(self, whole: torch.Tensor | None, grid: tuple[int, int]) -> torch.Tensor | None:
+        """A global whole-image map (B, C, h, w) -> this pathway's patches (B*gh*gw, C, h*s, w*s)."""
+        if whole is None:
+            return None
+        if self.global_scale > 1:
+            whole = F.interpolate(whole, scale_factor=float(self.global_scale), mode="bilinear",
+                                  align_corners=False)
+        return to_patches(whole, grid)
+
+
+@dataclass
+class PathwayResult:
+    """A pathway's restored patches and what it passes on to the next pathway."""
+
+    output: torch.Tensor      # (N, 3, h, w) restored patches
+    decoded: list             # per scale l: decoded features (N, C_l, h_l, w_l), pooled x2 when exported
+    attention: list           # per scale l: its own attention f(E_l), (N, 1, h_l, w_l), pooled x2 when exported
 
 
 class ResBlock(nn.Module):

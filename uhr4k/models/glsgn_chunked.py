@@ -1,0 +1,76 @@
+"""Chunked inference of a GLSGN pathway: the same computation as :meth:`Pathway.forward`, with the
+patch-local operations run on at most ``chunk`` patches at a time.
+
+At 3840 x 2160 the first local pathway holds 16 patches of 544 x 960 whose 16-channel features take
+0.53 GB per tensor in fp32; running each operation on a few patches at a time bounds the transient
+tensors (the concatenation fused by eq. 1 is 4x that) and lowers the peak resident memory by about a
+third (BENCHMARKS.md, glsgn). Patch normalization couples the patches of an image, so its per-patch
+intensities are gathered chunk by chunk and its factors (eq. 4) computed once over all patches.
+
+Every operation that goes through :func:`map_chunks` is patch-local, so chunking changes memory and
+never the result (a test compares it with the straight pass).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from uhr4k.models.glsgn_blocks import PathwayContext, PathwayResult
+
+
+def map_chunks(fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...], chunk: int) -> torch.Tensor:
+    """``fn(*slices)`` over aligned slices of at most ``chunk`` patches of ``tensors`` (N, ...), results
+    concatenated on dim 0 into one preallocated tensor."""
+    n = tensors[0].shape[0]
+    if chunk >= n:
+        return fn(*tensors)
+    out = None
+    for start in range(0, n, chunk):
+        part = fn(*(t[start:start + chunk] for t in tensors))
+        if out is None:
+            out = part.new_empty((n, *part.shape[1:]))
+        out[start:start + chunk] = part
+    return out
+
+
+def chunked_pathway(pathway, x: torch.Tensor, grid: tuple[int, int], context: PathwayContext, *,
+                    consistency: bool, chunk: int, export_pooled: bool = False) -> PathwayResult:
+    """:meth:`Pathway.forward` (same arguments) with patch-local steps in chunks of ``chunk`` patches.
+
+    Meant for inference (no autograd): with autograd every chunk's activations are kept anyway.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+
+    def each(fn, *tensors):
+        return map_chunks(fn, tensors, chunk)
+
+    features = each(pathway.head, x)
+    skips, attention = [], []
+    for level in range(pathway.scales):
+        features = each(pathway.encoders[level], features)
+        own = each(pathway.attention[level], features)
+        gate = pathway.gate(level, own, context, grid, consistency)
+        skips.append(each(torch.mul, features, gate))
+        attention.append(F.avg_pool2d(own, 2) if export_pooled else own)
+        features = each(pathway.downs[level], skips[-1])
+    features = each(pathway.middle, features)
+
+    decoded = [None] * pathway.scales
+    for level in reversed(range(pathway.scales)):
+        z = each(partial(pathway.fuse, level), features, skips.pop(), *pathway.decoder_inputs(level, context, grid))
+        for j, block in enumerate(pathway.decoders[level]):
+            z_hat = each(block, z)
+            if pathway.patch_norms is None:
+                z = z_hat
+                continue
+            norm = pathway.patch_norms[level][j]
+            factor = norm.factor(each(norm.intensity, z, z_hat), grid)
+            z = each(norm.modulate, z_hat, factor)
+        decoded[level] = F.avg_pool2d(z, 2) if export_pooled else z
+        features = z
+    output = each(lambda image, f: image + pathway.tail(f), x, features)
+    return PathwayResult(output, decoded, attention)
