@@ -114,7 +114,7 @@ def test_compiles_as_one_graph_with_the_same_result():
     compiled = torch.compile(model, backend="eager", fullgraph=True)
     with torch.inference_mode():
         eager, traced = model(x), compiled(x)
-    for a, b in zip(eager, traced):
+    for a, b in zip(eager, traced, strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     torch._dynamo.reset()
 
