@@ -11,6 +11,7 @@ and list the models cheap enough for a whole 4K run in ``--also-4k``.
 
     python benchmarks/baselines_complexity.py --device cuda --markdown
     nice python benchmarks/baselines_complexity.py --device cpu --size 512x288 --also-4k dcp,zheng2021 --markdown
+    python benchmarks/baselines_complexity.py --counts-only --models rmnet,errnet --markdown
 
 The runtime column ``x GLSGN`` is the ratio to GLSGN measured in the same run at the same size.
 """
@@ -32,12 +33,15 @@ PAPER = {
     "glsgn": {"tmacs": 0.625, "params_m": 15.69, "runtime_s": 0.082, "memory_gb": 8.626},
     "dmgn": {"tmacs": 6.045, "params_m": 45.49, "runtime_s": 0.767, "memory_gb": 21.60},
     "zheng2021": {"tmacs": 0.182, "params_m": 34.54, "runtime_s": 0.464},
+    "rmnet": {"tmacs": 6.785, "params_m": 65.43},
+    "errnet": {"tmacs": 26.85, "params_m": 18.95},
+    "ibcln": {"tmacs": 15.63, "params_m": 21.61},
     "mprnet-derain": {"runtime_s": 0.549, "memory_gb": 17.72},
     "mprnet-deblur": {"runtime_s": 0.549, "memory_gb": 17.72},
 }
 # Published parameter counts of the baselines (their own papers / releases).
 RELEASED_PARAMS_M = {"restormer": 26.13, "mprnet-derain": 3.64, "mprnet-deblur": 20.13, "nafnet-w64": 67.89,
-                     "prenet": 0.169}
+                     "prenet": 0.169, "cfdnet": 9.650, "zou2020": 66.99}
 FOUR_K = (3840, 2160)
 
 
@@ -54,8 +58,8 @@ class Tiled(nn.Module):
 
 
 def measure(name: str, device: str, size: tuple[int, int], warmup: int, repeats: int, tile_on_oom: int | None,
-            overlap: int, threads: int | None) -> dict:
-    """One model, in a fresh process: counts, then the timed forward at ``size`` (W, H)."""
+            overlap: int, threads: int | None, counts_only: bool = False) -> dict:
+    """One model, in a fresh process: counts, then (unless ``counts_only``) the timed forward at ``size`` (W, H)."""
     from uhr4k.benchmark.profiling import count_macs, count_parameters, time_forward
     from uhr4k.models.registry import create_model
 
@@ -67,6 +71,9 @@ def measure(name: str, device: str, size: tuple[int, int], warmup: int, repeats:
     trainable, total = count_parameters(meta_model)
     macs = count_macs(meta_model)
     del meta_model
+    if counts_only:
+        return {"model": name, "trainable": trainable, "params": total, "macs_4k": macs, "size": "-",
+                "counts_only": True, "torch": torch.__version__}
     model = create_model(name).to(device).eval()
     width, height = size
     x = torch.rand(1, 3, height, width, device=device)
@@ -128,7 +135,9 @@ def markdown(rows: list[dict]) -> str:
         paper = PAPER.get(r["model"], {})
         published = paper.get("params_m", RELEASED_PARAMS_M.get(r["model"]))
         size = r["size"] + (f", tiled {r['tiled']} (overlap {r['overlap']})" if r.get("tiled") else ", whole")
-        if r.get("oom"):
+        if r.get("counts_only"):
+            size, runtime, ratio, memory = "-", "not timed", "-", "-"
+        elif r.get("oom"):
             runtime, ratio, memory = f"out of memory: {r.get('note', '')}", "-", "-"
         else:
             runtime = f"{_fmt(r['median_s'])} [{_fmt(r['min_s'])}-{_fmt(r['max_s'])}]"
@@ -168,6 +177,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads in each child")
     parser.add_argument("--in-process", action="store_true",
                         help="measure every model in this process (default on CUDA; CPU peak RSS then accumulates)")
+    parser.add_argument("--counts-only", action="store_true",
+                        help="parameters and 4K MACs only (meta device, seconds per model), no timed forward")
     parser.add_argument("--json", help="write the rows to this JSON file (rewritten after every model)")
     parser.add_argument("--markdown", action="store_true", help="print the Markdown table at the end")
     args = parser.parse_args(argv)
@@ -184,7 +195,8 @@ def main(argv=None) -> int:
     runner = run_in_process if args.in_process or args.device.startswith("cuda") else run_isolated
     for name, size in progress:
         row = runner(name, device=args.device, size=size, warmup=args.warmup, repeats=args.repeats,
-                     tile_on_oom=args.tile_on_oom or None, overlap=args.overlap, threads=args.threads)
+                     tile_on_oom=args.tile_on_oom or None, overlap=args.overlap, threads=args.threads,
+                     counts_only=args.counts_only)
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:  # after every model: an interrupted run keeps what it measured

@@ -24,6 +24,7 @@ FAST_KWARGS: dict[str, dict] = {
     "restormer": {"blocks": (1, 1, 1, 1), "refinement_blocks": 1},
     "mprnet-deblur": {"num_cab": 2},
     "zheng2021": {"grid_size": 32, "context_size": 32},
+    "rmnet": {"ngf": 16},
 }
 # Loss options for the generic training step: the GLSGN perceptual term needs pretrained VGG-19
 # weights, which cannot be downloaded here.
@@ -56,7 +57,7 @@ def _input(name: str, batch: int = 1) -> torch.Tensor:
 
 def test_registry_lists_every_baseline():
     for name in ("identity", "restormer", "mprnet-derain", "mprnet-deblur", "nafnet-w64", "nafnet-w32",
-                 "dmgn", "zheng2021", "prenet", "dcp"):
+                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet"):
         assert name in MODELS
 
 

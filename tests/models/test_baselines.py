@@ -361,6 +361,7 @@ SMALL_KWARGS = {
     "dmgn": {"register_unused": False},
     "zheng2021": {"grid_size": 32, "context_size": 32},
     "prenet": {"stages": 2},
+    "rmnet": {"ngf": 8},
 }
 
 

@@ -15,7 +15,8 @@ image and whose later elements are intermediate outputs (GLSGN's pathways, at th
   ``conditional=False`` for a D that sees the image alone). The discriminator lives in the loss; a
   trainer updates it with :meth:`GLSGNLoss.discriminator_loss` (hinge) and its own optimizer.
 - the baselines' published losses (``charbonnier_edge``, ``psnr``, ``neg_ssim``) from
-  :mod:`uhr4k.models.baseline_losses`.
+  :mod:`uhr4k.models.baseline_losses`, and those of the reflection-removal baselines (``rmnet``,
+  ``errnet``, ``ibcln``, ``cfdnet``, ``zou2020``) from :mod:`uhr4k.models.reflection_losses`.
 """
 from __future__ import annotations
 
@@ -184,9 +185,14 @@ def discriminator_value(criterion: nn.Module, outputs, target: torch.Tensor, inp
     return criterion.discriminator_loss(outputs, target)
 
 
-def loss_names() -> list[str]:
+def _all_losses() -> dict:
     from uhr4k.models.baseline_losses import BASELINE_LOSSES
-    return sorted({**LOSSES, **BASELINE_LOSSES})
+    from uhr4k.models.reflection_losses import REFLECTION_LOSSES
+    return {**LOSSES, **BASELINE_LOSSES, **REFLECTION_LOSSES}
+
+
+def loss_names() -> list[str]:
+    return sorted(_all_losses())
 
 
 def build_loss(name: str, **kwargs) -> nn.Module:
@@ -195,8 +201,7 @@ def build_loss(name: str, **kwargs) -> nn.Module:
     Raises:
         InputError: unknown name; or (``glsgn``) VGG-19 weights missing while the perceptual weight is not 0.
     """
-    from uhr4k.models.baseline_losses import BASELINE_LOSSES
-    table = {**LOSSES, **BASELINE_LOSSES}
+    table = _all_losses()
     if name not in table:
         raise InputError(f"unknown loss {name!r}; known: {', '.join(sorted(table))}")
     return table[name](**kwargs)

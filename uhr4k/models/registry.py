@@ -66,7 +66,8 @@ class ModelInfo:
 _REGISTRY: dict[str, ModelInfo] = {}
 
 # Modules of uhr4k.models that register entry points when imported.
-ARCHITECTURES = ("identity", "glsgn", "restormer", "mprnet", "nafnet", "dmgn", "zheng2021", "prenet", "dcp")
+ARCHITECTURES = ("identity", "glsgn", "restormer", "mprnet", "nafnet", "dmgn", "zheng2021", "prenet", "dcp",
+                 "rmnet", "errnet", "ibcln", "cfdnet", "zou2020")
 
 
 def register_model(name: str, *, tasks: tuple[str, ...] = (),
