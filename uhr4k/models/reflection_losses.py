@@ -56,6 +56,11 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., :, :-1] - x[..., :, 1:]).abs().mean() + (x[..., :-1, :] - x[..., 1:, :]).abs().mean()
 
 
+def weighted_l1(weights, got, wanted) -> torch.Tensor:
+    """``sum_i w_i L1(got_i, wanted_i)`` over matching lists of feature maps."""
+    return sum(w * F.l1_loss(p, t) for w, p, t in zip(weights, got, wanted, strict=True))
+
+
 def raw_vgg_features(vgg: VGG19Features, x: torch.Tensor, layers) -> list[torch.Tensor]:
     """VGG-19 activations at ``layers`` of ``x`` fed as is (no ImageNet normalisation), as the IBCLN and
     CFDNet releases call their VGG."""
@@ -148,7 +153,7 @@ class ERRNetLoss(_ReflectionLoss):
             vgg = self._vgg(final)
             with torch.no_grad():
                 wanted = vgg(target)
-            perceptual = sum(w * F.l1_loss(p, t) for w, p, t in zip(PERCEPTUAL_WEIGHTS, vgg(final), wanted))
+            perceptual = weighted_l1(PERCEPTUAL_WEIGHTS, vgg(final), wanted)
             total, parts["perceptual"] = total + self.perceptual_weight * perceptual, perceptual.item()
         return self._finish(total, parts, final)
 
@@ -180,7 +185,7 @@ class IBCLNLoss(_ReflectionLoss):
         with torch.no_grad():
             wanted = raw_vgg_features(vgg, target, self.VGG_LAYERS)
         got = raw_vgg_features(vgg, pred, self.VGG_LAYERS)
-        return sum(w * F.l1_loss(p, t) for w, p, t in zip(self.VGG_WEIGHTS, got, wanted))
+        return weighted_l1(self.VGG_WEIGHTS, got, wanted)
 
     def forward(self, outputs, target, inputs=None, reflection=None, mix=None):
         final, _ = checked_outputs(outputs, target)
@@ -190,7 +195,8 @@ class IBCLNLoss(_ReflectionLoss):
         total, parts = pixel, {"pixel": pixel.item()}
         if self.alpha is not None:
             linear_i, linear_t = image.clamp(min=0) ** 2.2, target ** 2.2
-            residual = sum(F.mse_loss(linear_i, self.alpha * t ** 2.2 + r ** 2.2) for t, r in zip(steps_t, steps_r))
+            residual = sum(F.mse_loss(linear_i, self.alpha * t ** 2.2 + r ** 2.2)
+                           for t, r in zip(steps_t, steps_r, strict=True))
             refl = sum(F.mse_loss(r ** 2.2 + self.alpha * linear_t, linear_i) for r in steps_r)
             total = total + 10 * residual + 10 * refl
             parts.update(residual=residual.item(), reflection=refl.item())
@@ -221,8 +227,7 @@ class CFDNetLoss(_ReflectionLoss):
             return raw_vgg_features(vgg, 255 * (x - vgg.mean) / vgg.std, PERCEPTUAL_LAYERS)
         with torch.no_grad():
             wanted = feats(target)
-        return total + self.perceptual_weight * sum(w * F.l1_loss(p, t)
-                                                    for w, p, t in zip(PERCEPTUAL_WEIGHTS, feats(pred), wanted))
+        return total + self.perceptual_weight * weighted_l1(PERCEPTUAL_WEIGHTS, feats(pred), wanted)
 
     def forward(self, outputs, target, inputs=None, reflection=None, mix=None):
         final, _ = checked_outputs(outputs, target)

@@ -91,7 +91,7 @@ class RmNet(nn.Module):
         self.pad_multiple = pad_multiple
         widths = (ngf, ngf * 2, ngf * 4, ngf * 8, ngf * 8, ngf * 8)
         cin = 3
-        for i, (level, cout) in enumerate(zip(LEVELS, widths)):
+        for i, (level, cout) in enumerate(zip(LEVELS, widths, strict=True)):
             position = "outermost" if i == 0 else "innermost" if level == "inner" else "middle"
             setattr(self, f"model_d_{level}", _down(cin, cout, position))
             cin = cout
