@@ -10,6 +10,9 @@ Each loss takes ``forward(outputs, target) -> (total, parts)``: ``outputs`` is w
   (up to a constant); on the final output.
 - ``neg_ssim`` (PReNet): minus the SSIM (11 x 11 Gaussian window, sigma 1.5, zero "same" padding)
   of the final output.
+- ``gaussian_kl`` (VRGNet's deraining network): outputs ``(image, mu, logvar)``; the KL divergence of
+  N(mu, exp(logvar)) from the prior N(target, eps2), ``0.5 * mean((mu - t)^2 / eps2 + v - 1 - log v)``
+  with ``v = exp(logvar) / eps2``, logvar clamped to [log 1e-8, log 1e4] first.
 """
 from __future__ import annotations
 
@@ -136,8 +139,35 @@ class NegSSIMLoss(nn.Module):
         return -value, {"ssim": value.item(), "total": -value.item()}
 
 
+class GaussianKLLoss(nn.Module):
+    """VRGNet: KL(N(mu, exp(logvar)) || N(target, eps2)) per pixel, averaged.
+
+    ``outputs`` must be ``(image, mu, logvar)`` (what :class:`uhr4k.models.vrgnet.VRGNetDerain` returns);
+    ``image`` is not used (it is ``mu`` clamped, which would stop gradients outside [0, 1]). The release
+    clamps logvar to [log 1e-8, log 1e4] (in place) before the term, so no gradient flows outside it.
+    """
+
+    def __init__(self, eps2: float = 1e-6, log_min: float = math.log(1e-8), log_max: float = math.log(1e4)):
+        super().__init__()
+        self.eps2, self.log_min, self.log_max = eps2, log_min, log_max
+
+    def forward(self, outputs, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        images = _images(outputs)
+        if len(images) != 3:
+            raise ValueError(f"gaussian_kl needs outputs (image, mu, logvar), got {len(images)} tensor(s)")
+        _, mu, logvar = images
+        _check_pair(mu, target)
+        _check_pair(logvar, target)
+        logvar = logvar.clamp(self.log_min, self.log_max)
+        ratio = torch.exp(logvar) / self.eps2
+        total = 0.5 * torch.mean((mu - target) ** 2 / self.eps2 + ratio - 1 - torch.log(ratio))
+        mse = F.mse_loss(mu.detach(), target)
+        return total, {"mse": mse.item(), "total": total.item()}
+
+
 BASELINE_LOSSES: dict[str, type[nn.Module]] = {
     "charbonnier_edge": CharbonnierEdgeLoss,
     "psnr": PSNRLoss,
     "neg_ssim": NegSSIMLoss,
+    "gaussian_kl": GaussianKLLoss,
 }

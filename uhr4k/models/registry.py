@@ -67,7 +67,8 @@ _REGISTRY: dict[str, ModelInfo] = {}
 
 # Modules of uhr4k.models that register entry points when imported.
 ARCHITECTURES = ("identity", "glsgn", "restormer", "mprnet", "nafnet", "dmgn", "zheng2021", "prenet", "dcp",
-                 "rmnet", "errnet", "ibcln", "cfdnet", "zou2020")
+                 "rmnet", "errnet", "ibcln", "cfdnet", "zou2020",
+                 "vrgnet", "rescan", "ffanet", "msbdn", "aecrnet", "derainrlnet")
 
 
 def register_model(name: str, *, tasks: tuple[str, ...] = (),

@@ -1,0 +1,179 @@
+"""The deraining and dehazing baselines of Tables VIII and IX (VRGNet, RESCAN, FFA-Net, MSBDN, AECR-Net,
+DerainRLNet): exact parameter counts of the released configurations, the released key layouts (text
+fixtures of key names and shapes) loading strictly through each converter, released weights on real
+rainy images, architecture invariants and the published losses."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from uhr4k.benchmark.metrics import psnr
+from uhr4k.benchmark.profiling import count_parameters
+from uhr4k.files import read_image
+from uhr4k.models.losses import build_loss
+from uhr4k.models.registry import create_model, model_info
+
+KEYS = Path(__file__).parent / "release_keys"
+
+# Parameters of the released configurations, counted on the authors' own modules.
+RELEASED_PARAMS = {
+    "vrgnet": 170_697,
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def release_layout(name: str) -> dict[str, tuple[int, ...]]:
+    """The key names and shapes of a release's state dict, from its fixture."""
+    layout = {}
+    for line in (KEYS / f"{name}.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, *shape = line.split()
+            layout[key] = tuple(int(s) for s in shape)
+    return layout
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED_PARAMS))
+def test_parameter_count_is_the_releases(name):
+    with torch.device("meta"):
+        model = create_model(name)
+    assert count_parameters(model)[1] == RELEASED_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED_PARAMS))
+def test_release_key_layout_loads_strictly(name):
+    layout = release_layout(name)
+    generator = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(shape, generator=generator) for k, shape in layout.items()}
+    model = create_model(name)
+    converted = model_info(name).converter(state)
+    model.load_state_dict(converted, strict=True)
+    # Every released tensor lands somewhere, unchanged (a converter renames; it does not invent values).
+    ours = model.state_dict()
+    assert sorted(t.sum().item() for t in converted.values()) == sorted(t.sum().item() for t in state.values())
+    assert all(torch.equal(ours[k], v) for k, v in converted.items())
+
+
+# ---------------------------------------------------------------------------------------- VRGNet
+
+def _rain100h(shared_data: Path, n: int, crop: int = 128):
+    """The first ``n`` Rain100H pairs, centre ``crop`` x ``crop`` (a full 480 x 320 image costs ~13 s here)."""
+    root = shared_data / "rain100h-sample"
+    names = sorted(p.name for p in (root / "input").glob("*.png"))[:n]
+    pairs = []
+    for f in names:
+        rainy, clean = read_image(root / "input" / f), read_image(root / "target" / f)
+        top, left = (rainy.shape[0] - crop) // 2, (rainy.shape[1] - crop) // 2
+        pairs.append(tuple(im[top:top + crop, left:left + crop] for im in (rainy, clean)))
+    return pairs
+
+
+def _run(model, image: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        y = model(x)[0]
+    return (y[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def test_vrgnet_released_rain100l_weights_derain_real_rain100h_images(shared_data):
+    path = shared_data / "released-weights" / "syn100l_DerainNet_state_700.pt"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = create_model("vrgnet").eval()
+    model.load_state_dict(model_info("vrgnet").converter(state), strict=True)
+    gains = [psnr(_run(model, rainy), clean, "y") - psnr(rainy, clean, "y")
+             for rainy, clean in _rain100h(shared_data, 3)]
+    # A Rain100L model on heavier Rain100H rain: +4.2, +4.8, +4.7 dB on these three crops (Y channel).
+    assert min(gains) > 3.0 and np.mean(gains) > 4.0, gains
+
+
+def test_vrgnet_returns_the_clamped_mean_and_the_log_variance():
+    torch.manual_seed(0)
+    model = create_model("vrgnet").eval()
+    with torch.no_grad():
+        model.convfinal[0].bias.copy_(torch.tensor([2.0, 0, 0, -1, -2, -3]))
+        image, mu, logvar = model(torch.rand(1, 3, 8, 9))
+    assert torch.equal(image, mu.clamp(0, 1)) and (mu[:, 0] > 1).any()
+    assert logvar.shape == (1, 3, 8, 9)
+
+
+def test_vrgnet_iterations_share_weights():
+    torch.manual_seed(0)
+    six = create_model("vrgnet").eval()
+    x = torch.rand(1, 3, 12, 10)
+    one = create_model("vrgnet", iterations=1).eval()
+    one.load_state_dict(six.state_dict())
+    with torch.no_grad():
+        # One iteration: the last head straight on [x, x] with a zero state.
+        y = one._trunk(x, x, torch.zeros(1, 32, 12, 10), torch.zeros(1, 32, 12, 10))[0]
+        assert torch.equal(one(x)[1], one.convfinal(y)[:, :3] + x)
+        assert not torch.equal(one(x)[1], six(x)[1])
+
+
+def test_gaussian_kl_matches_the_closed_form():
+    eps2 = 1e-6
+    target = torch.rand(2, 3, 4, 5)
+    mu = target + 1e-3 * torch.randn(2, 3, 4, 5)
+    logvar = torch.full_like(target, math.log(4e-6))
+    loss = build_loss("gaussian_kl")
+    total, parts = loss((mu.clamp(0, 1), mu, logvar), target)
+    # KL(N(mu, s^2) || N(t, e^2)) = log(e/s) + (s^2 + (mu - t)^2) / (2 e^2) - 1/2
+    s2 = 4e-6
+    expected = (0.5 * math.log(eps2 / s2) + (s2 + (mu - target) ** 2) / (2 * eps2) - 0.5).mean()
+    torch.testing.assert_close(total, expected)
+    assert parts["mse"] == pytest.approx(((mu - target) ** 2).mean().item(), rel=1e-5)
+    # The prior itself costs nothing; log-variances beyond the clamp get no gradient.
+    zero, _ = loss((target, target, torch.full_like(target, math.log(eps2))), target)
+    assert abs(zero.item()) < 1e-5
+    wild = torch.full_like(target, 20.0, requires_grad=True)
+    loss((target, target, wild), target)[0].backward()
+    assert torch.count_nonzero(wild.grad) == 0
+    with pytest.raises(ValueError, match="mu, logvar"):
+        loss(target, target)
+
+
+# ---------------------------------------------------------------------------------------- training
+
+# Small versions (same code paths) for one `uhr4k train` step and a reload from its checkpoint.
+TRAIN_KWARGS = {
+    "vrgnet": {"iterations": 2, "channels": 8},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    """A two-pair UHR4K-Syn root of 40 x 40 images (input = target + a fixed offset)."""
+    from uhr4k.files import write_image
+    root = tmp_path_factory.mktemp("derain-data")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 2), ("val", 1)):
+        for i in range(n):
+            target = rng.integers(0, 200, (40, 40, 3), dtype=np.uint8)
+            write_image(root / "UHR4K-Syn" / split / "input" / f"p{i}.png", target + 40)
+            write_image(root / "UHR4K-Syn" / split / "target" / f"p{i}.png", target)
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(TRAIN_KWARGS))
+def test_trains_a_step_with_its_default_loss_and_reloads(name, tiny_root, tmp_path):
+    from uhr4k.models.checkpoint import load_model
+    from uhr4k.models.training import TrainConfig, train
+    config = TrainConfig(model=name, data=str(tiny_root), subset="syn", out=str(tmp_path / "run"),
+                         model_kwargs=TRAIN_KWARGS[name], epochs=1, batch=1, crop=(32, 32), steps_per_epoch=1,
+                         val_split="none", progress=False)
+    summary = train(config, echo=lambda s: None)
+    assert np.isfinite(float(summary.rows[0]["train_total"]))
+    model, checkpoint = load_model(summary.last_checkpoint, expected_name=name)
+    assert checkpoint["config"]["run"]["loss"] == type(model).default_loss
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(x)[0], summary.model.eval()(x)[0])
