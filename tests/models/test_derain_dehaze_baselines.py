@@ -86,10 +86,8 @@ def _run(model, image: np.ndarray) -> np.ndarray:
 
 
 def test_vrgnet_released_rain100l_weights_derain_real_rain100h_images(shared_data):
-    path = shared_data / "released-weights" / "syn100l_DerainNet_state_700.pt"
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = create_model("vrgnet").eval()
-    model.load_state_dict(model_info("vrgnet").converter(state), strict=True)
+    model = create_model("vrgnet", pretrained=shared_data / "released-weights" / "syn100l_DerainNet_state_700.pt")
+    model.eval()
     gains = [psnr(_run(model, rainy), clean, "y") - psnr(rainy, clean, "y")
              for rainy, clean in _rain100h(shared_data, 3)]
     # A Rain100L model on heavier Rain100H rain: +4.2, +4.8, +4.7 dB on these three crops (Y channel).
