@@ -31,14 +31,7 @@ FAST_KWARGS: dict[str, dict] = {
 LOSS_KWARGS: dict[str, dict] = {"glsgn": {"perceptual_weight": 0.0}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny inputs gain nothing from intra-op threads, and on a shared machine OpenMP threads that
-    wait for each other make these tests ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _build(name: str, fast: bool = True):

@@ -35,14 +35,7 @@ from uhr4k.models.restormer import ChannelLayerNorm
 from uhr4k.models.zheng2021 import apply_affine, slice_grid
 from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small inputs gain nothing from intra-op threads; on a shared machine they cost a lot."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # Published parameter counts (millions): REFERENCE.md section 7 / the issue's table.

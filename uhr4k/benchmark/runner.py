@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -33,7 +32,6 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from uhr4k import layout
 from uhr4k.benchmark import metrics, report
 from uhr4k.benchmark.profiling import (
     count_macs,
@@ -46,12 +44,9 @@ from uhr4k.benchmark.profiling import (
     time_forward,
 )
 from uhr4k.benchmark.tiling import tiled_forward
-from uhr4k.data import PRESETS, Pair, find_pairs, read_pair, resolve, to_tensor
+from uhr4k.data import Pair, read_pair, resolve_dataset, to_tensor
 from uhr4k.errors import InputError
 from uhr4k.files import to_uint8, write_image, write_text_atomic
-
-# Protocol guessed from a folder's layout when no preset names it (REFERENCE.md section 6).
-_LAYOUT_PROTOCOLS = (("blended", "bandwise"), ("transmission", "bandwise"), ("hazy", "rgb"), ("rain", "y"))
 
 
 @dataclass
@@ -67,43 +62,13 @@ def load_dataset(root_or_preset: str, subset: str | None = None, split: str = "t
                  protocol: str = "auto") -> BenchDataset:
     """Pairs of a folder or preset with its name and protocol.
 
-    ``protocol="auto"`` takes the preset's (UHR4K-Rain and the rain sets: ``y``; reflection sets:
-    ``bandwise``; dehazing: ``rgb``); for a plain folder it is guessed from its layout (``blended``
-    -> bandwise, ``hazy`` -> rgb, ``rain`` -> y) and is ``rgb`` otherwise.
+    ``protocol="auto"`` takes the dataset's, by the one rule of :mod:`uhr4k.data.protocol` that training
+    uses too (UHR4K-Rain and the rain sets: ``y``; reflection sets: ``bandwise``; dehazing: ``rgb``).
     """
-    root, preset = resolve(root_or_preset)
-    pairs = find_pairs(root_or_preset, subset=subset, split=split)
-    # the UHR4K subset the pairs come from, named or found in their path (a root with one subset)
-    names = {s.name: s.key for s in layout.SUBSETS.values()}
-    sub_key = layout.subset(subset).key if subset else next(
-        (names[part] for part in pairs[0].input.parts if part in names), None)
-    if preset is not None:
-        name = preset.name
-    elif sub_key:
-        name = f"{root.name}-{sub_key}"
-    else:
-        name = root.name
-    if protocol == "auto":
-        if preset is not None:
-            protocol = preset.protocol
-        elif sub_key:
-            protocol = PRESETS[f"uhr4k-{sub_key}"].protocol
-        else:
-            protocol = _guess_protocol(root, pairs[0])
-    elif protocol not in metrics.PROTOCOLS:
+    if protocol != "auto" and protocol not in metrics.PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; expected auto or one of {', '.join(metrics.PROTOCOLS)}")
-    return BenchDataset(name, pairs, protocol)
-
-
-def _guess_protocol(root: Path, pair: Pair) -> str:
-    """A folder named like a preset (``rain100h-sample``) takes its protocol; else the layout decides."""
-    name = root.name.lower()
-    for preset in PRESETS.values():
-        if name.startswith(preset.name) or any(name.startswith(f.lower()) for f in preset.folders):
-            return preset.protocol
-    where = f"{name} {pair.input.parent.name} {pair.input.stem}".lower()
-    # whole words only: "train" must not read as "rain"
-    return next((p for key, p in _LAYOUT_PROTOCOLS if re.search(rf"(^|[^a-z]){key}", where)), "rgb")
+    name, pairs, own = resolve_dataset(root_or_preset, subset=subset, split=split)
+    return BenchDataset(name, pairs, own if protocol == "auto" else protocol)
 
 
 @dataclass

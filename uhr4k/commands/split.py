@@ -6,13 +6,14 @@ import click
 
 
 @click.command(name="split")
-@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.argument("root")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the scene draw.")
 @click.option("--apply", "apply_", is_flag=True,
               help="Move the files into their new split folders and rewrite manifest.csv (default: report only).")
 def command(root, seed, apply_):
-    """Report scenes or images shared by several splits of ROOT and draw new scene-disjoint splits with the
-    paper's sizes (Syn/Rain 2117/20/50, Real 316/20/20 train/val/test, scaled to the root's size)."""
+    """Report scenes or images shared by several splits of ROOT (a UHR4K root folder or a uhr4k-* preset)
+    and draw new scene-disjoint splits with the paper's sizes (Syn/Rain 2117/20/50, Real 316/20/20
+    train/val/test, scaled to the root's size)."""
     from uhr4k.data.splits import split_dataset
 
     summary = split_dataset(root, seed=seed, apply=apply_)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uhr4k import layout
+from uhr4k.data.protocol import resolve_root
 from uhr4k.errors import InputError
 
 PAPER_SIZES = {"syn": {"train": 2117, "val": 20, "test": 50},
@@ -149,14 +150,15 @@ class SplitSummary:
 
 
 def split_dataset(root: str | os.PathLike, seed: int = 0, apply: bool = False) -> SplitSummary:
-    """Report leaks in ``root``'s manifest, draw new scene-disjoint splits, and with ``apply`` move the
+    """Report leaks in the manifest of ``root`` (a folder, a ``uhr4k-*`` preset or ``preset=PATH``, resolved as
+    ``bench`` and ``train`` resolve it), draw new scene-disjoint splits, and with ``apply`` move the
     files into their new split folders and rewrite the manifest.
 
     Moving is resumable: a file already at its new place (and gone from the old one) counts as moved, so
     rerunning after an interruption with the same seed finishes the job. A file that would overwrite
     another is an error, before anything moves.
     """
-    root = Path(root)
+    root, _ = resolve_root(root)
     rows = layout.read_manifest(root)
     if not rows:
         raise InputError(f"no {layout.MANIFEST_NAME} rows: nothing to split", root)

@@ -151,7 +151,7 @@ def step_bench(o: DemoOptions, trained: dict) -> dict:
         "reflection": ({"identity": create_model("identity")},
                        [load_dataset(dataset, subset=s, split="test") for s in ("syn", "real")]),
         "dehazing": ({"identity": create_model("identity"), "dcp": create_model("dcp").eval()},
-                     [load_dataset(str(o.out / "haze"), protocol="rgb")]),
+                     [load_dataset(str(o.out / "haze"))]),  # hazy/ + GT/: the rgb protocol
     }
     summaries = {}
     for name, (models, datasets) in runs.items():

@@ -22,14 +22,15 @@ def train_small_glsgn(dataset: Path, out: Path, minutes: float, size: tuple[int,
     Returns:
         a JSON-able summary with the checkpoint path and the log path.
     """
-    from uhr4k.data import find_pairs
+    from uhr4k.data import resolve_dataset
     from uhr4k.models import create_model
     from uhr4k.models.training import TrainConfig, train
 
     # a crop that is a multiple of what GLSGN pads to wastes no compute on padding
     multiple = create_model("glsgn", width=WIDTH).multiple
     crop = tuple(max(multiple, min(c, s) // multiple * multiple) for c, s in zip(CROP, size, strict=True))
-    steps_per_epoch = max(1, len(find_pairs(dataset, SUBSET, "train")) // BATCH)  # the whole split each epoch
+    train_pairs = resolve_dataset(dataset, SUBSET, "train").pairs
+    steps_per_epoch = max(1, len(train_pairs) // BATCH)  # the whole split each epoch
     epochs = max(1, round(minutes * STEPS_PER_MINUTE / steps_per_epoch))
     config = TrainConfig(model="glsgn", model_kwargs={"width": WIDTH}, data=str(dataset), subset=SUBSET,
                          out=str(out), loss="glsgn",

@@ -1,8 +1,9 @@
 """Training: the loop behind ``uhr4k train``, on one CPU/GPU or many GPUs with ``torchrun`` (DDP).
 
-- Data: ``benchmark``'s :func:`find_pairs` / :class:`PairedDataset` (seeded random crops, flips and
-  rotations), a :class:`DistributedSampler` in every case (one replica when not distributed), so that
-  ``K`` processes with batch ``b`` see exactly the samples of one process with batch ``K * b``.
+- Data: :func:`uhr4k.data.resolve_dataset` (the pairs, and the protocol ``bench`` scores them with) and
+  :class:`PairedDataset` (seeded random crops, flips and rotations), a :class:`DistributedSampler` in
+  every case (one replica when not distributed), so that ``K`` processes with batch ``b`` see exactly the
+  samples of one process with batch ``K * b``.
 - Optimizer: Adam (betas 0.9, 0.999), the paper's lr 2e-4; a loss with a discriminator (``glsgn``)
   gets a second Adam for it, stepped after the generator with the hinge loss.
 - Every epoch: validation PSNR/SSIM (the data's protocol) on the validation split, a preview strip of
@@ -31,14 +32,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
-from uhr4k.data import PairedDataset, find_pairs, resolve
+from uhr4k.data import PairedDataset, find_pairs, resolve_dataset
 from uhr4k.errors import InputError
 from uhr4k.files import from_float, write_image, write_text_atomic
 from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from uhr4k.models.losses import build_loss, discriminator_value, loss_value, split_outputs
 from uhr4k.models.registry import create_model
 
-SUBSET_PROTOCOLS = {"syn": "bandwise", "real": "bandwise", "rain": "y"}
 LAST, BEST, LOG, PREVIEW = "last.pt", "best.pt", "log.csv", "val_preview.png"
 PREVIEW_WIDTH = 640
 
@@ -63,7 +63,7 @@ class TrainConfig:
     workers: int = 0
     val_split: str | None = "val"           # None or "none": no validation
     val_limit: int | None = None            # validate on the first N pairs only
-    protocol: str | None = None             # None: from the subset / preset
+    protocol: str | None = None             # None: the data's (uhr4k.data.resolve_dataset, as bench)
     steps_per_epoch: int | None = None      # cap (smoke runs); None: the whole training split
     device: str | None = None               # None: cuda:LOCAL_RANK if available, else cpu
     time_limit_s: float | None = None       # stop after the epoch that passes this wall-clock budget
@@ -117,15 +117,6 @@ def _barrier(world: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ pieces
-
-
-def _validation_protocol(config: TrainConfig) -> str:
-    if config.protocol:
-        return config.protocol
-    _, preset = resolve(config.data)
-    if preset is not None:
-        return preset.protocol
-    return SUBSET_PROTOCOLS.get(config.subset or "", "rgb")
 
 
 def config_record(config: TrainConfig) -> dict:
@@ -240,17 +231,18 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
     disc = getattr(criterion, "discriminator", None)
     d_optimizer = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.9, 0.999)) if disc is not None else None
 
-    pairs = find_pairs(config.data, config.subset, "train")
+    train_data = resolve_dataset(config.data, config.subset, "train")
+    pairs = train_data.pairs
     train_set = PairedDataset(pairs, crop=config.crop, augment=config.augment, seed=config.seed)
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=config.seed,
                                  drop_last=True)
     if len(sampler) < config.batch:
         raise InputError(f"{len(pairs)} training pairs cannot fill a batch of {config.batch} on {world} "
-                         f"process(es)", resolve(config.data)[0])
+                         f"process(es)", train_data.root)
     loader = DataLoader(train_set, batch_size=config.batch, sampler=sampler, num_workers=config.workers,
                         drop_last=True, pin_memory=device.type == "cuda",
                         persistent_workers=config.workers > 0)
-    val_set, protocol = None, _validation_protocol(config)
+    val_set, protocol = None, config.protocol or train_data.protocol
     if config.val_split not in (None, "", "none"):
         try:
             val_set = PairedDataset(find_pairs(config.data, config.subset, config.val_split))
