@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 from torch import nn
@@ -79,9 +80,26 @@ class BenchResult:
     complexity: list[dict]
     files: list[Path] = field(default_factory=list)
     untrained: list[str] = field(default_factory=list)   # models scored with random weights
+    notes: list[str] = field(default_factory=list)       # said before the scores (where weights came from)
+
+    @property
+    def summary_frame(self) -> pd.DataFrame:
+        """The summary as a DataFrame: one row per (model, dataset), the columns of summary.csv."""
+        return pd.DataFrame(self.summary, columns=list(report.SUMMARY_COLUMNS))
+
+    @property
+    def per_image_frame(self) -> pd.DataFrame:
+        """Per-image scores as a DataFrame: one row per (model, dataset, image), the columns of per_image.csv."""
+        return pd.DataFrame(self.per_image, columns=list(report.PER_IMAGE_COLUMNS))
+
+    @property
+    def complexity_frame(self) -> pd.DataFrame:
+        """Parameters, MACs, runtime and memory per model, the columns of complexity.csv."""
+        return pd.DataFrame(self.complexity, columns=list(report.COMPLEXITY_COLUMNS))
 
     def lines(self) -> list[str]:
         out = [untrained_warning(self.untrained)] if self.untrained else []
+        out += list(self.notes)
         out += [f"{r['model']:>14s}  {r['dataset']:<16s} {r['protocol']:<8s} n={r['n']:<4d} "
                f"PSNR {report._fmt(r['psnr'], 2):>6s}  SSIM {report._fmt(r['ssim'], 4)}  "
                f"{report._fmt(r['runtime_s'], 3)} s/img" for r in self.summary]

@@ -1,4 +1,4 @@
-"""``uhr4k align RAW_DIR --out ROOT``: register glass / no-glass photo pairs into UHR4K-Real."""
+"""``uhr4k align RAW_DIR [--out ROOT]``: register glass / no-glass photo pairs into UHR4K-Real."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +10,9 @@ from uhr4k.commands.options import parse_size
 
 @click.command(name="align")
 @click.argument("raw_dir", type=click.Path(file_okay=False, path_type=str))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Dataset root: writes UHR4K-Real/, alignment.csv and the manifest rows there.")
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False, path_type=str),
+              help="Dataset root: writes UHR4K-Real/, alignment.csv and the manifest rows there "
+                   "(default: $UHR4K_DATA/UHR4K, beside build-syn's subsets).")
 @click.option("--test", default=20, show_default=True, type=click.IntRange(min=0),
               help="Test pairs (whole scenes are taken until at least this many).")
 @click.option("--val", default=0, show_default=True, type=click.IntRange(min=0), help="Validation pairs.")
@@ -34,11 +35,11 @@ def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, m
     """
     from uhr4k.align.gates import GateSettings
     from uhr4k.align.pair import AlignSettings
-    from uhr4k.align.pipeline import align_dataset
+    from uhr4k.api import align_pairs
 
     settings = AlignSettings(gates=dataclasses.replace(GateSettings(), min_inliers=min_inliers, max_rmse=max_rmse),
                              refine=refine, size=parse_size(size, "--size", allow_none=True), seed=seed)
-    summary = align_dataset(raw_dir, out, test=test, val=val, seed=seed, workers=workers, settings=settings)
+    summary = align_pairs(raw_dir, out, test=test, val=val, seed=seed, workers=workers, settings=settings)
     counts = ", ".join(f"{summary.counts.get(s, 0)} {s}" for s in ("ok", "flagged", "failed"))
     splits = ", ".join(f"{n} {s}" for s, n in sorted(summary.splits.items())) or "none"
     click.echo(f"{summary.root}: {counts} ({summary.convention}; {summary.reused} reused); dataset pairs: {splits}")
@@ -49,5 +50,8 @@ def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, m
         click.echo(f"flagged: {pair_id}: {reason}")
     for pair_id, reason in summary.failed:
         click.echo(f"failed: {pair_id}: {reason}", err=True)
+    if summary.splits:
+        click.echo(f"next: `uhr4k bench --model glsgn{'' if out is None else f' --data {summary.root}'}` "
+                   "evaluates on every subset of this root")
     if summary.failed:
         raise SystemExit(1)

@@ -20,12 +20,17 @@ def _size(ctx, param, value):
 @click.command(name="build-syn", help="""Build UHR4K-Syn (reflections) and UHR4K-Rain (rain streaks)
 from a folder of videos and images, reproducible to the byte and resumable.
 
-Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --out UHR4K --workers 2""")
+Writes into $UHR4K_DATA/UHR4K (default ./data/UHR4K) unless --out says otherwise, and takes its
+reflection photos from $UHR4K_DATA/DIV2K_train_HR (or DIV2K) when that folder exists.
+
+Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --workers 2""")
 @click.option("--frames", type=click.Path(path_type=Path), required=True,
               help="Folder of videos (mp4, mov, mkv, avi, webm) and images: the backgrounds. One video is one scene.")
 @click.option("--reflections", type=click.Path(path_type=Path), default=None,
-              help="Folder of reflection photos (DIV2K in the paper). Without it: frames of other scenes.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset root to create or resume.")
+              help="Folder of reflection photos (DIV2K in the paper). Default: $UHR4K_DATA/DIV2K_train_HR when it "
+                   "exists, else frames of other scenes.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Dataset root to create or resume (default: $UHR4K_DATA/UHR4K).")
 @click.option("--count", type=int, default=2167, show_default=True, help="Number of backgrounds (pairs per subset).")
 @click.option("--size", default="3840x2160", show_default=True, callback=_size, help="Output WIDTHxHEIGHT.")
 @click.option("--test", type=int, default=50, show_default=True, help="Test pairs (whole scenes).")
@@ -42,24 +47,25 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --out UH
 @click.pass_context
 def command(ctx, frames, reflections, out, count, size, test, val, seed, workers, shard, subsets,
             reflection_model, allow_upscale, quiet):
-    from uhr4k.synth.pipeline import BuildOptions, build_syn, parse_shard
+    from uhr4k.api import build_syn
+    from uhr4k.synth.pipeline import parse_shard
 
     keys = tuple(k.strip() for k in subsets.split(",") if k.strip())
     if not keys:
         raise InputError("--subsets is empty")
-    if reflections is not None and not reflections.is_dir():
-        raise InputError("not a folder", reflections)
-    opts = BuildOptions(frames=frames, reflections=reflections, out=out, count=count, size=size, test=test,
-                        val=val, seed=seed, workers=workers, shard=parse_shard(shard), subsets=keys,
+    summary = build_syn(frames, out, reflections=reflections, progress=not quiet, count=count, size=size,
+                        test=test, val=val, seed=seed, workers=workers, shard=parse_shard(shard), subsets=keys,
                         reflection_model=reflection_model, allow_upscale=allow_upscale)
-    summary = build_syn(opts, progress=not quiet)
     for message in summary.messages:
         click.echo(f"warning: {message}", err=True)
     for failure in summary.failures:
         click.echo(f"failed: {failure.line()}", err=True)
     splits = ", ".join(f"{sub} {split} {n}" for (sub, split), n in sorted(summary.split_pairs.items()))
-    click.echo(f"{out}: {summary.planned} backgrounds planned, {summary.made} made, {summary.reused} verified "
+    click.echo(f"{summary.root}: {summary.planned} backgrounds planned, {summary.made} made, {summary.reused} verified "
                f"and kept, {summary.rows} pairs ({splits or 'none'}), {len(summary.failures)} failure(s)"
                f"{' (see failures.csv)' if summary.failures else ''}")
+    if summary.rows:
+        click.echo("next: `uhr4k align RAW_PAIRS/` adds the real subset beside it; "
+                   f"`uhr4k train --model glsgn{'' if out is None else f' --data {summary.root}'}` trains on it")
     if summary.failed:
         ctx.exit(1)

@@ -29,9 +29,13 @@ def parse_model_args(specs: tuple[str, ...]) -> dict:
 
 @click.command(name="train")
 @click.option("--model", default="glsgn", show_default=True, help="Registered model (see `uhr4k models`).")
-@click.option("--data", required=True, metavar="ROOT_OR_PRESET", help="Dataset root, preset or PRESET=PATH.")
-@click.option("--subset", default=None, help="UHR4K subset: syn, rain or real.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log.csv).")
+@click.option("--data", default=None, metavar="ROOT_OR_PRESET",
+              help="Dataset root, preset or PRESET=PATH (default: $UHR4K_DATA/UHR4K).")
+@click.option("--subset", default=None,
+              help="UHR4K subset: syn, rain or real (default with the default data: the model's task's, "
+                   "reflection: syn, deraining: rain).")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Run folder (checkpoints, log.csv; default runs/MODEL, where `uhr4k bench` finds best.pt).")
 @click.option("--epochs", type=int, default=500, show_default=True)
 @click.option("--batch", type=int, default=4, show_default=True, help="Batch size per process.")
 @click.option("--lr", type=float, default=2e-4, show_default=True, help="Adam learning rate.")
@@ -60,7 +64,7 @@ def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, mo
             perc_weight, adv_weight, adv_unconditional, seed, workers, val_split, val_limit, protocol,
             steps_per_epoch, device, no_augment):
     """Train a model with Adam; validation PSNR/SSIM every epoch; atomic checkpoints; exact --resume."""
-    from uhr4k.models.training import TrainConfig, train
+    from uhr4k.api import train
 
     if epochs <= 0 or batch <= 0 or lr <= 0:
         raise InputError("--epochs, --batch and --lr must be positive")
@@ -71,13 +75,11 @@ def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, mo
                                      ("adversarial_weight", adv_weight)) if v is not None}
     if adv_unconditional:
         loss_kwargs["conditional"] = False
-    config = TrainConfig(model=model, data=data, out=out, subset=subset, model_kwargs=model_kwargs, loss=loss,
-                         loss_kwargs=loss_kwargs, epochs=epochs, batch=batch, lr=lr,
-                         crop=parse_size(crop, "--crop", allow_none=True), augment=not no_augment, seed=seed,
-                         workers=workers,
-                         val_split=val_split, val_limit=val_limit, protocol=protocol,
-                         steps_per_epoch=steps_per_epoch, device=device, resume=resume)
-    summary = train(config, echo=lambda line: click.echo(line, err=True))
+    summary = train(model, data, out, subset, model_kwargs=model_kwargs, loss=loss, loss_kwargs=loss_kwargs,
+                    epochs=epochs, batch=batch, lr=lr, crop=parse_size(crop, "--crop", allow_none=True),
+                    augment=not no_augment, seed=seed, workers=workers, val_split=val_split, val_limit=val_limit,
+                    protocol=protocol, steps_per_epoch=steps_per_epoch, device=device, resume=resume,
+                    echo=lambda line: click.echo(line, err=True))
     if summary.rank != 0:
         return  # under torchrun, rank 0 reports
     best = f"; best validation PSNR {summary.best_psnr:.2f} dB ({summary.best_checkpoint})" \

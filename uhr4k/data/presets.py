@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from uhr4k import layout
 from uhr4k.errors import InputError
 
 DATA_ENV = "UHR4K_DATA"
@@ -66,3 +67,34 @@ def resolve(root_or_preset: str | os.PathLike) -> tuple[Path, Preset | None]:
             return candidate, preset
     raise InputError(f"preset {preset.name!r} not found: looked for "
                      f"{', '.join(preset.folders)} under ${DATA_ENV}={data_home()}", data_home())
+
+
+# ------------------------------------------------------------------------------- the dataset home
+
+UHR4K_FOLDER = "UHR4K"                                   # where build-syn and align write by default
+REFLECTION_FOLDERS = ("DIV2K_train_HR", "DIV2K")         # the paper's reflection photos, when present
+TASK_SUBSETS = {"reflection": "syn", "deraining": "rain"}  # the UHR4K subset a task trains on
+
+
+def default_root() -> Path:
+    """The one UHR4K root under the data home that build-syn and align fill and train and bench read:
+    ``$UHR4K_DATA/UHR4K`` (``./data/UHR4K`` when the variable is unset)."""
+    return data_home() / UHR4K_FOLDER
+
+
+def default_reflections() -> Path | None:
+    """``$UHR4K_DATA/DIV2K_train_HR`` (or ``DIV2K``) when that folder exists, else None."""
+    return next((data_home() / f for f in REFLECTION_FOLDERS if (data_home() / f).is_dir()), None)
+
+
+def available_presets() -> list[str]:
+    """Names of the presets whose folder exists under the data home (the UHR4K ones only for a subset
+    whose folder exists in the default root), in the order of :data:`PRESETS`."""
+    found = []
+    for preset in PRESETS.values():
+        if preset.subset:
+            if (default_root() / layout.subset(preset.subset).name).is_dir():
+                found.append(preset.name)
+        elif any((data_home() / folder).is_dir() for folder in preset.folders):
+            found.append(preset.name)
+    return found

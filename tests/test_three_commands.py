@@ -1,0 +1,103 @@
+"""The three commands of the README, as a new user types them in a folder holding ``videos/`` and
+``raw_pairs/``: build-syn, align, train and bench chain through the default dataset home (./data) and
+the default run folder (runs/NAME) without --out, --data or --checkpoint."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import uhr4k.tables as tables
+from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
+from uhr4k.demo.material import load_photo, make_videos
+from uhr4k.files import write_image
+
+
+def _uhr4k(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "UHR4K_DATA"}
+    return subprocess.run([sys.executable, "-m", "uhr4k", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _raw_pairs(folder: Path, size=(320, 240)) -> None:
+    """Two scenes of two simulated through-glass captures each (glass/ + noglass/ per scene)."""
+    import cv2
+
+    w, h = size
+    for i, name in enumerate(("coffee", "chelsea")):
+        photo = load_photo(name)
+        scale = max(1.1 * w / photo.shape[1], 1.1 * h / photo.shape[0])
+        scene = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        for k in range(2):
+            rng = np.random.default_rng([7, i, k])
+            glass, background = simulate_glass_photo(scene, random_homography(w, h, rng), draw_glass_params(rng),
+                                                     rng, reflection=load_photo("astronaut"), size=(w, h))
+            write_image(folder / f"{name}{k}_glass.png", glass)
+            write_image(folder / f"{name}{k}_noglass.png", background)
+
+
+@pytest.mark.slow
+def test_three_commands_chain_from_an_empty_folder(tmp_path, shared_data):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(shared_data / "media" / "realshort_320x240.mp4", videos)
+    make_videos(videos, (320, 240), n_frames=12)          # two more scenes: test and val take whole scenes
+    _raw_pairs(tmp_path / "raw_pairs")
+
+    built = _uhr4k(tmp_path, "build-syn", "--frames", "videos/", "--count", "9", "--size", "160x120",
+                   "--test", "2", "--val", "2", "--quiet")
+    assert built.returncode == 0, built.stderr
+    root = tmp_path / "data" / "UHR4K"
+    assert str(root.relative_to(tmp_path)) in built.stdout and "next: `uhr4k align" in built.stdout
+
+    aligned = _uhr4k(tmp_path, "align", "raw_pairs/", "--test", "2")
+    assert aligned.returncode == 0, aligned.stderr
+    manifest = tables.manifest(root)
+    assert set(manifest["subset"]) == {"UHR4K-Syn", "UHR4K-Rain", "UHR4K-Real"}   # one root, one manifest
+    assert (manifest["width"] == 160).sum() == 18 and (manifest["split"] == "test").any()
+
+    trained = _uhr4k(tmp_path, "train", "--model", "glsgn", "--width", "4", "--epochs", "1", "--batch", "1",
+                     "--crop", "64x64", "--steps-per-epoch", "1", "--perc-weight", "0")
+    assert trained.returncode == 0, trained.stderr
+    best = tmp_path / "runs" / "glsgn" / "best.pt"
+    assert best.is_file()
+    log = tables.training_log(tmp_path / "runs" / "glsgn")
+    assert log["epoch"].tolist() == [1]
+
+    benched = _uhr4k(tmp_path, "bench", "--model", "glsgn", "--profile-size", "64x64", "--repeats", "1")
+    assert benched.returncode == 0, benched.stderr
+    assert f"glsgn: weights of {Path('runs') / 'glsgn' / 'best.pt'}" in benched.stdout
+    summary = pd.read_csv(tmp_path / "bench-out" / "summary.csv")
+    assert sorted(summary["dataset"]) == ["uhr4k-rain", "uhr4k-real", "uhr4k-syn"]
+    assert set(summary["model"]) == {"glsgn"} and summary["psnr"].notna().all()
+    assert dict(zip(summary["dataset"], summary["protocol"], strict=True)) == {
+        "uhr4k-syn": "bandwise", "uhr4k-real": "bandwise", "uhr4k-rain": "y"}
+
+
+def test_bench_without_data_says_where_it_looked(tmp_path):
+    result = _uhr4k(tmp_path, "bench", "--model", "identity")
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "no dataset found under $UHR4K_DATA=data" in line and "uhr4k build-syn --frames" in line
+
+
+def test_train_without_data_says_how_to_build_one(tmp_path):
+    result = _uhr4k(tmp_path, "train", "--model", "glsgn", "--epochs", "1")
+    assert result.returncode == 2
+    assert "no dataset to train on: looked for data/UHR4K" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_untrained_model_is_flagged(tmp_path):
+    data = tmp_path / "pairs"
+    for role in ("input", "target"):
+        (data / role).mkdir(parents=True)
+        write_image(data / role / "a.png", np.full((24, 24, 3), 90 if role == "input" else 120, np.uint8))
+    result = _uhr4k(tmp_path, "bench", "--model", "prenet", "--data", str(data), "--profile-size", "none",
+                    "--no-images")
+    assert result.returncode == 0, result.stderr
+    assert "warning: untrained (random weights): prenet" in result.stdout + result.stderr
