@@ -25,10 +25,12 @@ FAST_KWARGS: dict[str, dict] = {
     "mprnet-deblur": {"num_cab": 2},
     "zheng2021": {"grid_size": 32, "context_size": 32},
     "rmnet": {"ngf": 16},
+    "errnet": {"n_resblocks": 2},
 }
 # Loss options for the generic training step: the GLSGN perceptual term needs pretrained VGG-19
 # weights, which cannot be downloaded here.
-LOSS_KWARGS: dict[str, dict] = {"glsgn": {"perceptual_weight": 0.0}}
+LOSS_KWARGS: dict[str, dict] = {"glsgn": {"perceptual_weight": 0.0}, "errnet": {"perceptual_weight": 0.0},
+                                "ibcln": {"perceptual_weight": 0.0}, "cfdnet": {"perceptual_weight": 0.0}}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -50,7 +52,7 @@ def _input(name: str, batch: int = 1) -> torch.Tensor:
 
 def test_registry_lists_every_baseline():
     for name in ("identity", "restormer", "mprnet-derain", "mprnet-deblur", "nafnet-w64", "nafnet-w32",
-                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet"):
+                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet", "errnet"):
         assert name in MODELS
 
 

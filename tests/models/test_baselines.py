@@ -355,6 +355,7 @@ SMALL_KWARGS = {
     "zheng2021": {"grid_size": 32, "context_size": 32},
     "prenet": {"stages": 2},
     "rmnet": {"ngf": 8},
+    "errnet": {"n_feats": 16, "n_resblocks": 1},
 }
 
 
@@ -373,13 +374,28 @@ def tiny_root(tmp_path_factory):
     return root
 
 
+# Baselines whose published loss has a VGG-19 term: trained with VGG weights from a file, the path
+# `uhr4k train --vgg-weights` takes (random weights in torchvision's layout: none can be downloaded).
+VGG_LOSS_MODELS = {"errnet", "ibcln", "cfdnet"}
+
+
+@pytest.fixture(scope="module")
+def vgg_file(tmp_path_factory):
+    from uhr4k.models.vgg import VGG19Features
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("vgg") / "vgg19.pth"
+    torch.save(VGG19Features().state_dict(), path)
+    return path
+
+
 @pytest.mark.parametrize("name", sorted(SMALL_KWARGS))
-def test_baseline_trains_through_the_training_library(name, tiny_root, tmp_path):
+def test_baseline_trains_through_the_training_library(name, tiny_root, tmp_path, vgg_file):
     from uhr4k.models.checkpoint import load_model
     from uhr4k.models.training import TrainConfig, train
+    loss_kwargs = {"vgg_weights": str(vgg_file)} if name in VGG_LOSS_MODELS else {}
     config = TrainConfig(model=name, data=str(tiny_root), subset="syn", out=str(tmp_path / "run"),
-                         model_kwargs=SMALL_KWARGS[name], epochs=1, batch=1, crop=(32, 32), steps_per_epoch=1,
-                         val_split="none", progress=False)  # no validation: one checkpoint to write
+                         model_kwargs=SMALL_KWARGS[name], loss_kwargs=loss_kwargs, epochs=1, batch=1, crop=(32, 32),
+                         steps_per_epoch=1, val_split="none", progress=False)  # no validation: one checkpoint
     summary = train(config, echo=lambda s: None)
     assert np.isfinite(float(summary.rows[0]["train_total"]))
     model, checkpoint = load_model(summary.last_checkpoint, expected_name=name)

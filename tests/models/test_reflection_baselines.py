@@ -25,6 +25,7 @@ KEYS = Path(__file__).parent / "release_keys"
 # The releases' counts (the issue's table; Table I of the GLSGN paper rounds the first three).
 PARAMS = {
     "rmnet": 65_432_841,
+    "errnet": 18_953_379,
 }
 
 
@@ -61,19 +62,22 @@ def test_parameter_count_is_the_releases(name):
     assert total == PARAMS[name]  # frozen VGG trunks are buffers, outside the count
 
 
-@pytest.mark.parametrize("name", ["rmnet"])
+@pytest.mark.parametrize("name", sorted(PARAMS))
 def test_release_key_layout_loads_strictly(name):
     info = model_info(name)
     assert info.tasks == ("reflection",) and info.converter is not None
     state = release_state(name)
     converted = info.converter(state)
+    # Tensors a release file does not hold (ERRNet's torchvision VGG-19) are named by the converter.
+    external = getattr(info.converter, "external", ())
     with torch.device("meta"):
         model = create_model(name)
-    own = model.state_dict()
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith(external or ("\0",))}
     assert sorted(converted) == sorted(own)
     assert all(converted[k].shape == own[k].shape for k in own)
     model = create_model(name)
-    model.load_state_dict(converted, strict=True)
+    missing, unexpected = model.load_state_dict(converted, strict=not external)
+    assert not unexpected and all(k.startswith(external) for k in missing)
     # Values land where the release had them (a permuted mapping with equal shapes would not).
     for key in list(state)[:: max(1, len(state) // 8)]:
         assert torch.equal(model.state_dict()[key], state[key])
@@ -165,6 +169,65 @@ def test_rmnet_sobel_term_is_the_release_gradient():
     torch.testing.assert_close(sobel_l1(x, y), expected)
 
 
-def _tiny_vgg() -> VGG19Features:
+def _random_vgg() -> VGG19Features:
+    """A randomly initialised VGG-19 (pretrained weights cannot be downloaded here): the losses'
+    arithmetic does not depend on which weights it has."""
     torch.manual_seed(0)
     return VGG19Features()
+
+
+# ---------------------------------------------------------------------------------------- ERRNet
+
+def test_errnet_hypercolumn_is_the_frozen_unnormalised_vgg():
+    torch.manual_seed(0)
+    model = create_model("errnet", n_feats=16, n_resblocks=1).eval()
+    x = torch.rand(1, 3, 40, 48)
+    column = model.hypercolumn(x)
+    assert column.shape == (1, 3 + 1472, 40, 48)
+    assert torch.equal(column[:, :3], x)
+    # relu1_1 of the raw (not ImageNet-normalised) image, at full resolution.
+    relu1_1 = F.relu(F.conv2d(x, model.vgg[0].weight, model.vgg[0].bias, padding=1))
+    torch.testing.assert_close(column[:, 3:67], relu1_1)
+    # Frozen: buffers, no gradient into VGG, not counted.
+    assert not any(n.startswith("vgg.") for n, _ in model.named_parameters())
+    assert "vgg.28.weight" in model.state_dict()
+
+
+def test_errnet_pads_to_even_sizes_of_at_least_32():
+    torch.manual_seed(0)
+    model = create_model("errnet", n_feats=16, n_resblocks=1).eval()
+    for shape in ((1, 3, 33, 47), (1, 3, 20, 9)):
+        with torch.no_grad():
+            out = model(torch.rand(shape))
+        assert out.shape == shape and out.min() >= 0   # final 1x1 conv has a ReLU, as released
+
+
+def test_errnet_converter_takes_the_checkpoint_dict():
+    state = release_state("errnet")
+    checkpoint = {"icnn": state, "epoch": 60, "iterations": 1}
+    assert model_info("errnet").converter(checkpoint).keys() == state.keys()
+
+
+def test_errnet_loss_is_mse_gradient_and_vgg():
+    from uhr4k.models.losses import PerceptualDistance
+    from uhr4k.models.reflection_losses import difference_l1
+    vgg = _random_vgg()
+    pred, target = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    total, parts = build_loss("errnet", vgg=vgg)(pred, target)
+    expected = (0.2 * F.mse_loss(pred, target) + 0.4 * difference_l1(pred, target)
+                + 0.1 * PerceptualDistance(vgg)(pred, target))
+    assert total.item() == pytest.approx(expected.item(), rel=1e-5)
+    dx = (pred[..., 1:, :] - pred[..., :-1, :] - target[..., 1:, :] + target[..., :-1, :]).abs().mean()
+    dy = (pred[..., 1:] - pred[..., :-1] - target[..., 1:] + target[..., :-1]).abs().mean()
+    assert parts["gradient"] == pytest.approx((dx + dy).item(), rel=1e-5)
+    no_vgg, parts = build_loss("errnet", perceptual_weight=0)(pred, target)
+    assert "perceptual" not in parts
+    assert no_vgg.item() == pytest.approx((0.2 * F.mse_loss(pred, target) + 0.4 * (dx + dy)).item(), rel=1e-5)
+
+
+def test_vgg_losses_need_weights(monkeypatch):
+    from uhr4k.errors import InputError
+    from uhr4k.models.vgg import WEIGHTS_ENV
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    with pytest.raises(InputError, match="VGG-19"):
+        build_loss("errnet")
