@@ -196,26 +196,67 @@ def write_preview(path: Path, *images: torch.Tensor) -> None:
     write_image(path, from_float(strip))
 
 
-# -------------------------------------------------------------------------------------------- train
+# ---------------------------------------------------------------------------------------- the run
 
 
-def train(config: TrainConfig, echo=print) -> TrainSummary:
-    """Run (or resume) a training; returns where it wrote and what it reached.
+@dataclass
+class Run:
+    """Everything one training run is made of (:func:`build_run`) and where it stands."""
 
-    Raises:
-        InputError: untrainable model, missing data, an existing run without ``resume``, a checkpoint of
-        another configuration, VGG weights missing for the perceptual loss.
-    """
+    config: TrainConfig
+    rank: int
+    world: int
+    device: torch.device
+    model: nn.Module                        # the model itself (checkpoints, validation)
+    criterion: nn.Module
+    optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer | None
+    train_set: PairedDataset
+    sampler: DistributedSampler
+    loader: DataLoader
+    val_set: PairedDataset | None
+    protocol: str
+    trained: nn.Module | None = None        # what the steps call: the model or its DDP wrapper
+    epoch: int = 0                          # epochs done
+    rows: list = field(default_factory=list)
+    best_psnr: float | None = None
+
+    @property
+    def main_process(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out)
+
+    @property
+    def discriminator(self) -> nn.Module | None:
+        return getattr(self.criterion, "discriminator", None)
+
+
+def build_run(config: TrainConfig, echo=print) -> Run:
+    """Join the process group, check the output folder, build model, loss, optimizers and data."""
     rank, world, device = _distributed_setup(config.device)
-    main_process = rank == 0
     out = Path(config.out)
-    last_path, best_path, log_path = out / LAST, out / BEST, out / LOG
-    if last_path.exists() and not config.resume:
+    if (out / LAST).exists() and not config.resume:
         raise InputError(f"a run is already there ({LAST}): use --resume to continue it, or another --out", out)
-    if config.resume and not last_path.exists():
+    if config.resume and not (out / LAST).exists():
         raise InputError(f"nothing to resume: no {LAST}", out)
+    model, criterion, config = _build_model_and_loss(config)
+    model.to(device)
+    criterion.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    disc = getattr(criterion, "discriminator", None)
+    d_optimizer = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.9, 0.999)) if disc is not None else None
+    train_set, sampler, loader, protocol = _build_training_data(config, rank, world, device)
+    val_set = _build_validation_data(config, echo if rank == 0 else (lambda line: None))
+    return Run(config, rank, world, device, model, criterion, optimizer, d_optimizer, train_set, sampler, loader,
+               val_set, config.protocol or protocol)
 
-    torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts them)
+
+def _build_model_and_loss(config: TrainConfig) -> tuple[nn.Module, nn.Module, TrainConfig]:
+    """The model (seeded: the same initial weights on every rank), its loss, and the config with the loss named."""
+    torch.manual_seed(config.seed)  # DDP also broadcasts rank 0's weights; this keeps single runs reproducible
     model = create_model(config.model, **config.model_kwargs)
     loss_name = config.loss or getattr(model, "default_loss", None)
     if loss_name is None or not any(p.requires_grad for p in model.parameters()):
@@ -224,13 +265,12 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
         criterion = build_loss(loss_name, **config.loss_kwargs)
     except TypeError:
         raise InputError(f"loss {loss_name!r} does not take the options {sorted(config.loss_kwargs)}") from None
-    config = replace(config, loss=loss_name)  # the caller's config stays as given
-    model.to(device)
-    criterion.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
-    disc = getattr(criterion, "discriminator", None)
-    d_optimizer = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.9, 0.999)) if disc is not None else None
+    return model, criterion, replace(config, loss=loss_name)  # the caller's config stays as given
 
+
+def _build_training_data(config: TrainConfig, rank: int, world: int, device: torch.device):
+    """(dataset, sampler, loader, the data's protocol) of the training split; the sampler shards it over
+    the processes."""
     train_data = resolve_dataset(config.data, config.subset, "train")
     pairs = train_data.pairs
     train_set = PairedDataset(pairs, crop=config.crop, augment=config.augment, seed=config.seed)
@@ -242,104 +282,162 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
     loader = DataLoader(train_set, batch_size=config.batch, sampler=sampler, num_workers=config.workers,
                         drop_last=True, pin_memory=device.type == "cuda",
                         persistent_workers=config.workers > 0)
-    val_set, protocol = None, config.protocol or train_data.protocol
-    if config.val_split not in (None, "", "none"):
-        try:
-            val_set = PairedDataset(find_pairs(config.data, config.subset, config.val_split))
-        except InputError as exc:
-            if main_process:
-                echo(f"note: no validation ({exc}); checkpoints are kept as last.pt only")
+    return train_set, sampler, loader, train_data.protocol
 
-    start_epoch, rows, best_psnr = 0, [], None
-    if config.resume:
-        checkpoint = load_checkpoint(last_path)
-        _check_resumable(checkpoint, config, last_path, world)
-        model.load_state_dict(checkpoint["params"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        if disc is not None:
-            disc.load_state_dict(checkpoint["discriminator"])
-            d_optimizer.load_state_dict(checkpoint["discriminator_optimizer"])
-        start_epoch = int(checkpoint["epoch"])
-        best_psnr = checkpoint.get("best_psnr")
-        rows = [r for r in read_log(log_path) if int(r["epoch"]) <= start_epoch]
-        if main_process:
-            echo(f"resuming {config.model} at epoch {start_epoch} from {last_path}")
 
+def _build_validation_data(config: TrainConfig, echo) -> PairedDataset | None:
+    if config.val_split in (None, "", "none"):
+        return None
+    try:
+        return PairedDataset(find_pairs(config.data, config.subset, config.val_split))
+    except InputError as exc:
+        echo(f"note: no validation ({exc}); checkpoints are kept as last.pt only")
+        return None
+
+
+def resume_run(run: Run, echo=print) -> None:
+    """Load ``last.pt`` into the run (model, optimizers, epoch, best PSNR, log rows), refusing another
+    model or configuration. Data randomness depends on ``(seed, epoch, index)`` only, so the run then
+    continues exactly as if it had never stopped."""
+    last_path = run.out / LAST
+    checkpoint = load_checkpoint(last_path)
+    _check_resumable(checkpoint, run.config, last_path, run.world)
+    run.model.load_state_dict(checkpoint["params"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    if run.discriminator is not None:
+        run.discriminator.load_state_dict(checkpoint["discriminator"])
+        run.d_optimizer.load_state_dict(checkpoint["discriminator_optimizer"])
+    run.epoch = int(checkpoint["epoch"])
+    run.best_psnr = checkpoint.get("best_psnr")
+    run.rows = [r for r in read_log(run.out / LOG) if int(r["epoch"]) <= run.epoch]
+    if run.main_process:
+        echo(f"resuming {run.config.model} at epoch {run.epoch} from {last_path}")
+
+
+def distribute(run: Run) -> None:
+    """Wrap model and discriminator in DDP when several processes train (``run.trained`` is what steps call)."""
+    if run.world == 1:
+        run.trained = run.model
+        return
+    ids = [run.device.index] if run.device.type == "cuda" else None
     # Some parameters may not reach a loss (an ablation without LP under a final-image loss leaves S1's
     # output convolution out): let DDP look for them instead of waiting for their gradients forever.
-    trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                      find_unused_parameters=True) if world > 1 else model
-    if disc is not None and world > 1:
-        criterion.discriminator = DistributedDataParallel(
-            disc, device_ids=[device.index] if device.type == "cuda" else None)
-    record = config_record(config)
-    run_started = time.perf_counter()
-    done = start_epoch
-    model.train()
-    criterion.train()
+    run.trained = DistributedDataParallel(run.model, device_ids=ids, find_unused_parameters=True)
+    if run.discriminator is not None:
+        run.criterion.discriminator = DistributedDataParallel(run.discriminator, device_ids=ids)
 
-    for epoch in range(start_epoch, config.epochs):
-        sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
-        started = time.perf_counter()
-        sums: dict[str, float] = {}
-        steps = len(loader) if config.steps_per_epoch is None else min(config.steps_per_epoch, len(loader))
-        bar = None
-        if main_process and config.progress:
-            from tqdm import tqdm
-            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
-        for step, batch in enumerate(loader):
-            if step >= steps:
-                break
-            x, y = batch["input"].to(device, non_blocking=True), batch["target"].to(device, non_blocking=True)
-            outputs = trained(x)
-            total, parts = loss_value(criterion, outputs, y, x)
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            if d_optimizer is not None:
-                d_optimizer.zero_grad(set_to_none=True)  # drops the gradients the generator step left on D
-                d_loss = discriminator_value(criterion, outputs, y, x)
-                d_loss.backward()
-                d_optimizer.step()
-                parts["discriminator"] = d_loss.item()
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{parts['total']:.4f}")
-        if bar is not None:
-            bar.close()
-        done = epoch + 1
-        row = {"epoch": done, "steps": steps, "lr": config.lr}
-        row.update({f"train_{k}": f"{v / max(steps, 1):.6g}" for k, v in sums.items()})
-        if main_process:
-            if val_set is not None:
-                val_psnr, val_ssim = validate(model, val_set, protocol, device, config.val_limit,
-                                              preview=out / PREVIEW)
-                row.update({"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}", "protocol": protocol})
-                if best_psnr is None or val_psnr > best_psnr:
-                    best_psnr = val_psnr
-                    save_checkpoint(best_path, model, optimizer, done, record, best_psnr=best_psnr)
-            row["seconds"] = f"{time.perf_counter() - started:.2f}"
-            rows.append(row)
-            extra = {"best_psnr": best_psnr, "world_size": world}
-            if disc is not None:
-                extra["discriminator"] = unwrap(criterion.discriminator).state_dict()
-                extra["discriminator_optimizer"] = d_optimizer.state_dict()
-            save_checkpoint(last_path, model, optimizer, done, record, **extra)
-            write_log(log_path, rows)
-            val_text = (f", val PSNR {row['val_psnr']} dB SSIM {row['val_ssim']} ({protocol})"
-                        if "val_psnr" in row else "")
-            echo(f"epoch {done}/{config.epochs}: loss {row.get('train_total', 'n/a')}{val_text}")
-        _barrier(world)
-        if config.time_limit_s is not None and _all_agree(time.perf_counter() - run_started > config.time_limit_s,
-                                                          world, device):
-            if main_process:
-                echo(f"time limit of {config.time_limit_s:.0f} s reached after epoch {done}")
+
+def undistribute(run: Run) -> None:
+    if run.discriminator is not None:
+        run.criterion.discriminator = unwrap(run.criterion.discriminator)
+    run.trained = run.model
+
+
+# ------------------------------------------------------------------------------------------- epochs
+
+
+def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """One optimizer step of the generator (and then of the discriminator, if any): the loss parts."""
+    outputs = run.trained(x)
+    total, parts = loss_value(run.criterion, outputs, y, x)
+    run.optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    run.optimizer.step()
+    if run.d_optimizer is not None:
+        run.d_optimizer.zero_grad(set_to_none=True)  # drops the gradients the generator step left on D
+        d_loss = discriminator_value(run.criterion, outputs, y, x)
+        d_loss.backward()
+        run.d_optimizer.step()
+        parts["discriminator"] = d_loss.item()
+    return parts
+
+
+def train_one_epoch(run: Run, epoch: int) -> tuple[int, dict[str, float]]:
+    """Epoch ``epoch`` (0-based) over this process's shard: (steps taken, mean of each loss part)."""
+    config = run.config
+    run.sampler.set_epoch(epoch)
+    run.train_set.set_epoch(epoch)
+    run.model.train()
+    run.criterion.train()
+    steps = len(run.loader) if config.steps_per_epoch is None else min(config.steps_per_epoch, len(run.loader))
+    bar = None
+    if run.main_process and config.progress:
+        from tqdm import tqdm
+        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
+    sums: dict[str, float] = {}
+    for step, batch in enumerate(run.loader):
+        if step >= steps:
             break
+        x = batch["input"].to(run.device, non_blocking=True)
+        y = batch["target"].to(run.device, non_blocking=True)
+        parts = train_step(run, x, y)
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{parts['total']:.4f}")
+    if bar is not None:
+        bar.close()
+    return steps, {k: v / max(steps, 1) for k, v in sums.items()}
 
-    if disc is not None and world > 1:
-        criterion.discriminator = unwrap(criterion.discriminator)
-    return TrainSummary(out, done, last_path, best_path if best_path.exists() else None, best_psnr, rows,
-                        model, rank)
+
+def end_of_epoch(run: Run, steps: int, means: dict[str, float], seconds: float, echo=print) -> dict | None:
+    """After epoch ``run.epoch``, on rank 0: validate (and keep ``best.pt``), write ``last.pt`` and the
+    log row, report. Returns the row (None on other ranks)."""
+    if not run.main_process:
+        return None
+    config, done = run.config, run.epoch
+    record = config_record(config)
+    row = {"epoch": done, "steps": steps, "lr": config.lr}
+    row.update({f"train_{k}": f"{v:.6g}" for k, v in means.items()})
+    if run.val_set is not None:
+        val_psnr, val_ssim = validate(run.model, run.val_set, run.protocol, run.device, config.val_limit,
+                                      preview=run.out / PREVIEW)
+        row.update({"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}", "protocol": run.protocol})
+        if run.best_psnr is None or val_psnr > run.best_psnr:
+            run.best_psnr = val_psnr
+            save_checkpoint(run.out / BEST, run.model, run.optimizer, done, record, best_psnr=run.best_psnr)
+    row["seconds"] = f"{seconds:.2f}"
+    run.rows.append(row)
+    extra = {"best_psnr": run.best_psnr, "world_size": run.world}
+    if run.discriminator is not None:
+        extra["discriminator"] = unwrap(run.discriminator).state_dict()
+        extra["discriminator_optimizer"] = run.d_optimizer.state_dict()
+    save_checkpoint(run.out / LAST, run.model, run.optimizer, done, record, **extra)
+    write_log(run.out / LOG, run.rows)
+    val_text = (f", val PSNR {row['val_psnr']} dB SSIM {row['val_ssim']} ({run.protocol})"
+                if "val_psnr" in row else "")
+    echo(f"epoch {done}/{config.epochs}: loss {row.get('train_total', 'n/a')}{val_text}")
+    return row
+
+
+# -------------------------------------------------------------------------------------------- train
+
+
+def train(config: TrainConfig, echo=print) -> TrainSummary:
+    """Run (or resume) a training; returns where it wrote and what it reached.
+
+    Raises:
+        InputError: untrainable model, missing data, an existing run without ``resume``, a checkpoint of
+        another configuration, VGG weights missing for the perceptual loss.
+    """
+    run = build_run(config, echo)
+    if config.resume:
+        resume_run(run, echo)
+    distribute(run)
+    run_started = time.perf_counter()
+    for epoch in range(run.epoch, config.epochs):
+        started = time.perf_counter()
+        steps, means = train_one_epoch(run, epoch)
+        run.epoch = epoch + 1
+        end_of_epoch(run, steps, means, time.perf_counter() - started, echo)
+        _barrier(run.world)
+        if config.time_limit_s is not None and _all_agree(time.perf_counter() - run_started > config.time_limit_s,
+                                                          run.world, run.device):
+            if run.main_process:
+                echo(f"time limit of {config.time_limit_s:.0f} s reached after epoch {run.epoch}")
+            break
+    undistribute(run)
+    best_path = run.out / BEST
+    return TrainSummary(run.out, run.epoch, run.out / LAST, best_path if best_path.exists() else None,
+                        run.best_psnr, run.rows, run.model, run.rank)
