@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io as _io
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -98,7 +98,7 @@ def format_manifest(rows: Iterable[dict]) -> str:
         if key in seen:
             raise ValueError(f"duplicate manifest row for {key}")
         seen.add(key)
-    buf = _io.StringIO()
+    buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

@@ -7,7 +7,7 @@ from skimage import data
 from uhr4k.errors import InputError
 from uhr4k.files import iter_video_frames, write_image
 from uhr4k.synth import frames as F
-from uhr4k.synth.resize import cover_resize, parse_size
+from uhr4k.synth.resize import cover_resize
 
 from synth_material import pan_frames, write_video
 
@@ -50,9 +50,6 @@ def test_cover_resize_never_stretches():
     ys, xs = np.nonzero(out[:, :, 0] > 127)
     assert out.shape == (100, 100, 3)
     assert (xs.max() - xs.min()) == pytest.approx(ys.max() - ys.min(), abs=2)  # still a circle
-    assert parse_size("3840x2160") == (3840, 2160)
-    with pytest.raises(ValueError, match="3840x2160"):
-        parse_size("4k")
 
 
 def test_selection_spreads_over_scenes_skips_black_and_duplicates(tmp_path):

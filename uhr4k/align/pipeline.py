@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io as _io
+import io
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -234,7 +234,7 @@ def _remove_orphans(cache_dir: Path, qa_dir: Path, ids: set[str]) -> None:
 
 
 def _write_alignment_csv(path: Path, results: list[PairResult]) -> None:
-    buf = _io.StringIO()
+    buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=ALIGNMENT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(sorted((r.csv_row() for r in results), key=lambda row: row["id"]))

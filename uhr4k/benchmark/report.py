@@ -5,30 +5,16 @@ Everything is written atomically. Images are (H, W, 3) uint8 RGB arrays.
 """
 from __future__ import annotations
 
-import csv
-import io as _io
 import math
-import os
 from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from uhr4k.files import write_text_atomic
-
 SUMMARY_COLUMNS = ("model", "dataset", "protocol", "n", "psnr", "ssim", "runtime_s", "peak_mem_gb")
 PER_IMAGE_COLUMNS = ("model", "dataset", "protocol", "id", "psnr", "ssim", "runtime_s", "peak_mem_gb", "status")
 COMPLEXITY_COLUMNS = ("model", "params_m", "trainable_params_m", "macs_g", "input_size", "runtime_s",
                       "runtime_spread_s", "peak_mem_gb", "device", "status")
-
-
-def write_csv(path: str | os.PathLike, rows: Iterable[dict], columns: Sequence[str]) -> None:
-    """Rows (dicts; floats with full precision) as CSV with the given header, written atomically."""
-    buf = _io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buf.getvalue())
 
 
 def _fmt(value, digits: int) -> str:

@@ -47,7 +47,7 @@ from uhr4k.benchmark.profiling import (
 from uhr4k.benchmark.tiling import tiled_forward
 from uhr4k.data import Pair, read_pair, resolve_dataset, to_tensor
 from uhr4k.errors import InputError
-from uhr4k.files import to_uint8, write_image, write_text_atomic
+from uhr4k.files import to_uint8, write_csv, write_image, write_text_atomic
 
 
 @dataclass
@@ -290,10 +290,10 @@ def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[di
 
 def _write_outputs(result: BenchResult, datasets: list[BenchDataset]) -> None:
     out = result.out
-    report.write_csv(out / "per_image.csv", result.per_image, report.PER_IMAGE_COLUMNS)
-    report.write_csv(out / "summary.csv", result.summary, report.SUMMARY_COLUMNS)
+    write_csv(out / "per_image.csv", result.per_image, report.PER_IMAGE_COLUMNS)
+    write_csv(out / "summary.csv", result.summary, report.SUMMARY_COLUMNS)
     write_text_atomic(out / "summary.md", report.summary_markdown(result.summary))
-    report.write_csv(out / "complexity.csv", result.complexity, report.COMPLEXITY_COLUMNS)
+    write_csv(out / "complexity.csv", result.complexity, report.COMPLEXITY_COLUMNS)
     write_text_atomic(out / "complexity.md", report.complexity_markdown(result.complexity))
     result.files += [out / n for n in ("per_image.csv", "summary.csv", "summary.md", "complexity.csv", "complexity.md")]
     for d in datasets:

@@ -5,16 +5,8 @@ from pathlib import Path
 
 import click
 
+from uhr4k.commands.options import parse_shard, parse_size
 from uhr4k.errors import InputError
-
-
-def _size(ctx, param, value):
-    from uhr4k.synth.resize import parse_size
-
-    try:
-        return parse_size(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @click.command(name="build-syn", help="""Build UHR4K-Syn (reflections) and UHR4K-Rain (rain streaks)
@@ -32,7 +24,7 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --worker
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Dataset root to create or resume (default: $UHR4K_DATA/UHR4K).")
 @click.option("--count", type=int, default=2167, show_default=True, help="Number of backgrounds (pairs per subset).")
-@click.option("--size", default="3840x2160", show_default=True, callback=_size, help="Output WIDTHxHEIGHT.")
+@click.option("--size", default="3840x2160", show_default=True, help="Output WIDTHxHEIGHT.")
 @click.option("--test", type=int, default=50, show_default=True, help="Test pairs (whole scenes).")
 @click.option("--val", type=int, default=20, show_default=True,
               help="Validation pairs (whole scenes, taken from training).")
@@ -48,12 +40,12 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --worker
 def command(ctx, frames, reflections, out, count, size, test, val, seed, workers, shard, subsets,
             reflection_model, allow_upscale, quiet):
     from uhr4k.api import build_syn
-    from uhr4k.synth.pipeline import parse_shard
 
     keys = tuple(k.strip() for k in subsets.split(",") if k.strip())
     if not keys:
         raise InputError("--subsets is empty")
-    summary = build_syn(frames, out, reflections=reflections, progress=not quiet, count=count, size=size,
+    summary = build_syn(frames, out, reflections=reflections, progress=not quiet, count=count,
+                        size=parse_size(size, "--size"),
                         test=test, val=val, seed=seed, workers=workers, shard=parse_shard(shard), subsets=keys,
                         reflection_model=reflection_model, allow_upscale=allow_upscale)
     for message in summary.messages:

@@ -93,7 +93,7 @@ def step_glass_pairs(o: DemoOptions) -> dict:
 def step_align(o: DemoOptions, glass: dict) -> dict:
     from uhr4k.align.estimate import corner_error
     from uhr4k.align.pipeline import ALIGNMENT_NAME, align_dataset
-    from uhr4k.benchmark.report import write_csv
+    from uhr4k.files import write_csv
 
     summary = align_dataset(o.out / "material" / "glass_raw", o.out / "dataset", test=2, val=0,
                             seed=o.seed, workers=o.workers)

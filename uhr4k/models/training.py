@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import csv
-import io as _io
+import io
 import math
 import os
 import time
@@ -157,7 +157,7 @@ def write_log(path: Path, rows: list[dict]) -> None:
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    buf = _io.StringIO()
+    buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
     writer.writeheader()
     writer.writerows(rows)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io as _io
+import io
 import json
 import multiprocessing
 from dataclasses import asdict, dataclass, field
@@ -90,17 +90,6 @@ def sample_seed(seed: int, subset_key: str, sample_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{subset_key}/{sample_id}".encode()).digest()[:8], "big") >> 1
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/4"`` -> ``(2, 4)``; shards count from 1."""
-    try:
-        i, n = (int(v) for v in str(text).split("/"))
-    except ValueError:
-        raise InputError(f"--shard must look like i/n, got {text!r}") from None
-    if not 1 <= i <= n:
-        raise InputError(f"--shard {text}: i must be between 1 and n")
-    return i, n
-
-
 # --------------------------------------------------------------------------------------------- plan
 
 
@@ -133,7 +122,7 @@ def _image_problem(path: Path) -> str | None:
     if not data:
         return "empty file"
     try:
-        with Image.open(_io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data)) as img:
             img.verify()
     except Exception as exc:  # PIL raises many types for a bad file; all mean "unreadable"
         return f"cannot read image ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
@@ -338,7 +327,7 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
 def write_failures(root: Path, failures: list[Failure]) -> Path:
     """``ROOT/failures.csv``: stage, id, file, reason; de-duplicated and sorted (stable bytes)."""
     unique = sorted({(f.stage, f.id, f.file, f.reason) for f in failures})
-    buf = _io.StringIO()
+    buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["stage", "id", "file", "reason"])
     writer.writerows(unique)

@@ -10,22 +10,6 @@ import cv2
 import numpy as np
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"3840x2160"`` -> ``(3840, 2160)``.
-
-    Raises:
-        ValueError: not two positive integers joined by ``x``.
-    """
-    parts = str(text).lower().split("x")
-    try:
-        width, height = (int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"size must look like 3840x2160, got {text!r}") from None
-    if width <= 0 or height <= 0:
-        raise ValueError(f"size must be positive, got {text!r}")
-    return width, height
-
-
 def cover_scale(src_size: tuple[int, int], dst_size: tuple[int, int]) -> float:
     """The one scale factor that makes ``src_size`` cover ``dst_size`` (>1 means upscaling)."""
     (sw, sh), (dw, dh) = src_size, dst_size
