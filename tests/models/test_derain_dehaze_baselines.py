@@ -22,6 +22,8 @@ KEYS = Path(__file__).parent / "release_keys"
 # Parameters of the released configurations, counted on the authors' own modules.
 RELEASED_PARAMS = {
     "vrgnet": 170_697,
+    "rescan": 54_735,
+    "rescan-gru": 149_823,
 }
 
 
@@ -139,11 +141,62 @@ def test_gaussian_kl_matches_the_closed_form():
         loss(target, target)
 
 
+# ---------------------------------------------------------------------------------------- RESCAN
+
+def test_rescan_works_in_bgr_order():
+    # One stage whose first unit reads only BGR channel 0 (= RGB blue): the rain it predicts cannot
+    # depend on red or green, so a change of the red input passes to the red output unchanged.
+    torch.manual_seed(0)
+    model = create_model("rescan", stages=1).eval()
+    with torch.no_grad():
+        model.rnns[0].conv_x.weight[:, 1:] = 0
+        x = torch.rand(1, 3, 12, 14)
+        y = x.clone()
+        y[:, 0] += 0.1 * torch.rand(12, 14)
+        dx, dy = model(x)[0], model(y)[0]
+    torch.testing.assert_close(dy - dx, y - x)
+    with torch.no_grad():
+        z = x.clone()
+        z[:, 2] += 0.1
+        assert not torch.allclose((model(z)[0] - dx)[:, :2], torch.zeros(1, 2, 12, 14))
+
+
+def test_rescan_add_frame_adds_the_detached_previous_estimate():
+    # Two stages: stage 2 sees the same input in both frames (x minus stage 1's rain), so "Add" is
+    # "Full" plus stage 1's rain estimate, and because that estimate is detached, the gradients equal.
+    torch.manual_seed(0)
+    add = create_model("rescan", stages=2).eval()
+    full = create_model("rescan", stages=2, frame="Full").eval()
+    full.load_state_dict(add.state_dict())
+    x = torch.rand(1, 3, 16, 18)
+    final_add, stage1 = add(x)
+    final_full, stage1_full = full(x)
+    torch.testing.assert_close(stage1, stage1_full)
+    torch.testing.assert_close(final_add, final_full - (x - stage1))
+    final_add.sum().backward()
+    final_full.sum().backward()
+    for (name, p), q in zip(add.named_parameters(), full.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+
+
+def test_mse_stages_is_the_summed_mse_of_the_rain_layers():
+    torch.manual_seed(0)
+    model = create_model("rescan", channels=8)
+    x, target = torch.rand(2, 3, 10, 12), torch.rand(2, 3, 10, 12)
+    outputs = model(x)
+    total, parts = build_loss("mse_stages")(outputs, target)
+    expected = sum(((x - out) - (x - target)).pow(2).mean() for out in outputs)
+    torch.testing.assert_close(total, expected)
+    assert len(parts) == 5 and parts["total"] == pytest.approx(expected.item(), rel=1e-6)
+
+
 # ---------------------------------------------------------------------------------------- training
 
 # Small versions (same code paths) for one `uhr4k train` step and a reload from its checkpoint.
 TRAIN_KWARGS = {
     "vrgnet": {"iterations": 2, "channels": 8},
+    "rescan": {"channels": 8, "stages": 2},
+    "rescan-gru": {"channels": 8, "stages": 2},
 }
 
 

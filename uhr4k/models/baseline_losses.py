@@ -10,6 +10,9 @@ Each loss takes ``forward(outputs, target) -> (total, parts)``: ``outputs`` is w
   (up to a constant); on the final output.
 - ``neg_ssim`` (PReNet): minus the SSIM (11 x 11 Gaussian window, sigma 1.5, zero "same" padding)
   of the final output.
+- ``mse_stages`` (RESCAN): the sum over every output image of its MSE to the target (RESCAN sums the
+  MSE of each stage's rain layer to the true one; with image = input - rain that is the same number).
+- ``mse`` (MSBDN): MSE of the final output.
 - ``gaussian_kl`` (VRGNet's deraining network): outputs ``(image, mu, logvar)``; the KL divergence of
   N(mu, exp(logvar)) from the prior N(target, eps2), ``0.5 * mean((mu - t)^2 / eps2 + v - 1 - log v)``
   with ``v = exp(logvar) / eps2``, logvar clamped to [log 1e-8, log 1e4] first.
@@ -139,6 +142,30 @@ class NegSSIMLoss(nn.Module):
         return -value, {"ssim": value.item(), "total": -value.item()}
 
 
+class MSEStagesLoss(nn.Module):
+    """RESCAN: ``sum_i MSE(output_i, target)`` over every output image (one per stage)."""
+
+    def forward(self, outputs, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        total, parts = 0.0, {}
+        for i, pred in enumerate(_images(outputs)):
+            _check_pair(pred, target)
+            term = F.mse_loss(pred, target)
+            total = total + term
+            parts[f"mse{i}"] = term.item()
+        parts["total"] = total.item()
+        return total, parts
+
+
+class MSELoss(nn.Module):
+    """MSBDN: MSE of the final output."""
+
+    def forward(self, outputs, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        pred = _images(outputs)[0]
+        _check_pair(pred, target)
+        total = F.mse_loss(pred, target)
+        return total, {"mse": total.item(), "total": total.item()}
+
+
 class GaussianKLLoss(nn.Module):
     """VRGNet: KL(N(mu, exp(logvar)) || N(target, eps2)) per pixel, averaged.
 
@@ -170,4 +197,6 @@ BASELINE_LOSSES: dict[str, type[nn.Module]] = {
     "psnr": PSNRLoss,
     "neg_ssim": NegSSIMLoss,
     "gaussian_kl": GaussianKLLoss,
+    "mse_stages": MSEStagesLoss,
+    "mse": MSELoss,
 }
