@@ -56,24 +56,3 @@ def test_not_a_manifest(tmp_path):
     with pytest.raises(InputError, match="not a uhr4k manifest"):
         layout.read_manifest(tmp_path)
     assert layout.read_manifest(tmp_path / "nowhere") == []
-
-
-def test_scene_splits_whole_scenes_seeded_and_train_kept():
-    sizes = {f"s{i}": 10 + i for i in range(12)}
-    splits, messages = layout.assign_scene_splits(sizes, test=25, val=15, seed=1)
-    assert messages == []
-    held = {k: sum(sizes[s] for s, v in splits.items() if v == k) for k in ("test", "val")}
-    assert held["test"] >= 25 and held["val"] >= 15
-    # whole scenes only, and the smallest number of them: dropping the last one would miss the target
-    assert sum(v == "test" for v in splits.values()) <= 3
-    assert layout.assign_scene_splits(dict(reversed(sizes.items())), 25, 15, 1)[0] == splits  # order-free
-    assert layout.assign_scene_splits(sizes, 25, 15, 2)[0] != splits                         # seeded
-
-
-def test_scene_splits_scale_down_with_few_scenes_and_say_so():
-    splits, messages = layout.assign_scene_splits({"a": 5, "b": 5}, test=50, val=20, seed=0)
-    assert sorted(splits.values()) == ["test", "train"]
-    assert len(messages) == 2 and "test split: 5 pairs from 1 scene(s) instead of 50" in messages[0]
-    assert layout.assign_scene_splits({"only": 4}, 20, 0, 0)[0] == {"only": "train"}
-    with pytest.raises(InputError, match="--test and --val"):
-        layout.assign_scene_splits({"a": 1}, -1, 0, 0)

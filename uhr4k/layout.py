@@ -14,7 +14,6 @@ and atomically, rows sorted by (subset, id), so its bytes depend only on its con
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -143,41 +142,3 @@ def update_manifest(root: str | os.PathLike, rows: Iterable[dict], *, subset_key
         keys = {(r["subset"], r["id"]) for r in new}
         kept = [r for r in read_manifest(root) if (r["subset"], r["id"]) not in keys]
     return write_manifest(root, kept + new)
-
-
-def assign_scene_splits(scene_sizes: dict[str, int], test: int, val: int, seed: int
-                        ) -> tuple[dict[str, str], list[str]]:
-    """Map each scene to ``"train"``, ``"val"`` or ``"test"``, whole scenes only.
-
-    The one split policy of every subset (build-syn, align, ``uhr4k split``): scenes are visited in an
-    order shuffled by ``(seed, scene name)`` (independent of dict order and of the other scenes), and
-    go to test until it holds at least ``test`` pairs, then to validation likewise; the rest train.
-    With few scenes each held-out split takes at most a third of them (one of two; none of one), so
-    training always keeps a scene; a message says when that makes a split smaller than asked.
-
-    Args:
-        scene_sizes: pairs per scene.
-        test, val: wanted numbers of pairs (0 disables the split).
-        seed: the draw's seed.
-    Returns:
-        (scene -> split, messages explaining every split smaller than asked).
-    """
-    if test < 0 or val < 0:
-        raise InputError(f"--test and --val must be >= 0, got {test} and {val}")
-    order = sorted(scene_sizes, key=lambda s: hashlib.sha256(f"{seed}/split/{s}".encode()).hexdigest())
-    n = len(order)
-    cap = n // 3 if n >= 3 else (1 if n == 2 else 0)  # scenes per held-out split, leaving >= 1 to train
-    splits = {s: "train" for s in order}
-    messages = []
-    pos = 0
-    for name, wanted, limit in (("test", test, cap), ("val", val, cap if n >= 3 else 0)):
-        got = taken = 0
-        while wanted and got < wanted and taken < limit and pos < n:
-            splits[order[pos]] = name
-            got += scene_sizes[order[pos]]
-            taken += 1
-            pos += 1
-        if wanted and got < wanted:
-            messages.append(f"{name} split: {got} pairs from {taken} scene(s) instead of {wanted} "
-                            f"(only {n} scene(s); held-out splits take at most {limit} each)")
-    return splits, messages

@@ -131,18 +131,18 @@ def test_rerun_reuses_everything_and_one_worker_gives_the_same_results(raw, run,
     raw_dir, _ = raw
     out, _ = run
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*.png")}
-    summary = align_dataset(raw_dir, out, test=1, seed=0, workers=1)
+    summary = align_dataset(raw_dir, out, test=1, val=0, seed=0, workers=1)
     assert summary.reused == len(read_csv(out / "alignment.csv")[1])
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*.png")} == before
     # a lost or damaged output file is noticed (hash) and written again, identical
     victim = sorted(before)[0]
     victim.write_bytes(b"damaged")
-    align_dataset(raw_dir, out, test=1, seed=0, workers=1)
+    align_dataset(raw_dir, out, test=1, val=0, seed=0, workers=1)
     assert victim.read_bytes() == before[victim][1]
     # a fresh run of one scene with one worker writes the same numbers and pixels as the 2-worker run
     fresh, one_scene = tmp_path / "fresh", tmp_path / "raw"
     shutil.copytree(raw_dir / "atrium", one_scene / "atrium")
-    align_dataset(one_scene, fresh, test=0, seed=0, workers=1)
+    align_dataset(one_scene, fresh, test=0, val=0, seed=0, workers=1)
     old_rows = {r["id"]: r for r in read_csv(out / "alignment.csv")[1]}
     for row in read_csv(fresh / "alignment.csv")[1]:
         assert {k: v for k, v in row.items() if k not in ("glass", "noglass")} == \

@@ -97,7 +97,7 @@ def _run(jobs: list, fn: Callable, workers: int, desc: str) -> Iterable:
         return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, unit="pair"))
 
 
-def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: int = 20, val: int = 0, seed: int = 0,
+def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: int = 20, val: int = 20, seed: int = 0,
                   workers: int = 1, settings: AlignSettings | None = None) -> AlignSummary:
     """Align every pair of ``raw_dir`` into ``out`` (see the module docstring).
 
@@ -140,7 +140,9 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
     sizes: dict[str, int] = {}
     for p in ok_pairs:
         sizes[p.scene] = sizes.get(p.scene, 0) + 1
-    scene_split, split_messages = layout.assign_scene_splits(sizes, test, val, seed)
+    from uhr4k.data.splits import assign_scene_splits  # here: workers need no torch import
+
+    scene_split, split_messages = assign_scene_splits(sizes, test, val, seed)
     summary.messages += split_messages
 
     # pass 3: write ok pairs (skip those complete and verified)

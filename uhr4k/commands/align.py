@@ -14,8 +14,9 @@ from uhr4k.commands.options import parse_size
               help="Dataset root: writes UHR4K-Real/, alignment.csv and the manifest rows there "
                    "(default: $UHR4K_DATA/UHR4K, beside build-syn's subsets).")
 @click.option("--test", default=20, show_default=True, type=click.IntRange(min=0),
-              help="Test pairs (whole scenes are taken until at least this many).")
-@click.option("--val", default=0, show_default=True, type=click.IntRange(min=0), help="Validation pairs.")
+              help="Test pairs (whole scenes; the paper's 20 of 336).")
+@click.option("--val", default=20, show_default=True, type=click.IntRange(min=0),
+              help="Validation pairs, carved from the paper's 316 training pairs (whole scenes).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds the estimation and the split.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
 @click.option("--refine", type=click.Choice(["none", "ecc"]), default="none", show_default=True,

@@ -25,9 +25,9 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --worker
               help="Dataset root to create or resume (default: $UHR4K_DATA/UHR4K).")
 @click.option("--count", type=int, default=2167, show_default=True, help="Number of backgrounds (pairs per subset).")
 @click.option("--size", default="3840x2160", show_default=True, help="Output WIDTHxHEIGHT.")
-@click.option("--test", type=int, default=50, show_default=True, help="Test pairs (whole scenes).")
+@click.option("--test", type=int, default=50, show_default=True, help="Test pairs (whole scenes; the paper's 50).")
 @click.option("--val", type=int, default=20, show_default=True,
-              help="Validation pairs (whole scenes, taken from training).")
+              help="Validation pairs (whole scenes), carved from the paper's 2,117 training pairs.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (never changes the output).")
 @click.option("--shard", default="1/1", show_default=True,

@@ -12,8 +12,9 @@ import click
               help="Move the files into their new split folders and rewrite manifest.csv (default: report only).")
 def command(root, seed, apply_):
     """Report scenes or images shared by several splits of ROOT (a UHR4K root folder or a uhr4k-* preset)
-    and draw new scene-disjoint splits with the paper's sizes (Syn/Rain 2117/20/50, Real 316/20/20
-    train/val/test, scaled to the root's size)."""
+    and draw new scene-disjoint splits with the paper's sizes, scaled to the root's size: Syn/Rain 2,167 =
+    2,097 train + 20 val + 50 test, Real 336 = 296 + 20 + 20 (the paper's 2,117 / 316 training pairs are
+    train + val)."""
     from uhr4k.data.splits import split_dataset
 
     summary = split_dataset(root, seed=seed, apply=apply_)

@@ -1,16 +1,34 @@
-"""Scene-disjoint train/val/test splits of a UHR4K root, with the paper's sizes, and leak reports.
+"""The split policy of every UHR4K subset (build-syn, align and ``uhr4k split`` all call it), with the
+paper's sizes, and leak reports.
 
-The paper's sizes (REFERENCE.md section 2): UHR4K-Syn and UHR4K-Rain 2,117 train / 50 test, UHR4K-Real
-316 train / 20 test, plus 20 held-out validation images each (**our reading**: 20 per subset). A root of
-another size gets the same fractions. Splits are drawn by *scene* (a video, a capture scene): all pairs
-of a scene land in one split. UHR4K-Syn and UHR4K-Rain are made from the same background frames, so they
-share one scene draw: a background in Syn's test set is in Rain's test set too.
+The paper's counts: UHR4K-Real 336 pairs = 316 train + 20 test, UHR4K-Syn and UHR4K-Rain 2,167 pairs =
+2,117 train + 50 test, and "20 images as held-out validation set to guide the model training".
+**Our reading**: the validation images are carved from the training pairs (the paper's totals leave no
+room for 20 more), 20 per subset. So the three splits are
+
+=========================  =====  =====  ====  =====================================
+subset                     train  val    test  paper
+=========================  =====  =====  ====  =====================================
+UHR4K-Syn, UHR4K-Rain      2,097  20     50    2,117 training (= train + val) + 50
+UHR4K-Real                 296    20     20    316 training (= train + val) + 20
+=========================  =====  =====  ====  =====================================
+
+which is what ``uhr4k build-syn --count 2167`` (``--test 50 --val 20``), ``uhr4k align`` on 336 pairs
+(``--test 20 --val 20``) and ``uhr4k split`` produce. A root of another size gets the same fractions
+(``split``; build-syn and align take their ``--test``/``--val`` as given).
+
+Splits are drawn by *scene* (a video, a capture scene): all pairs of a scene land in one split, so a
+held-out split can only hit its count when the scenes allow it; :func:`assign_scene_splits` then takes
+the closest count it can and says by how many pairs it differs. UHR4K-Syn and UHR4K-Rain are made from
+the same background frames, so they share one scene draw: a background in Syn's test set is in Rain's
+test set too.
 
 A leak is a scene found in more than one split (within a scene group), or the same target image (by its
 SHA-256 in the manifest) in more than one split.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,10 +38,108 @@ from uhr4k import layout
 from uhr4k.data.protocol import resolve_root
 from uhr4k.errors import InputError
 
-PAPER_SIZES = {"syn": {"train": 2117, "val": 20, "test": 50},
-               "rain": {"train": 2117, "val": 20, "test": 50},
-               "real": {"train": 316, "val": 20, "test": 20}}
+# train + val + test = the paper's pair count of the subset (train + val = the paper's training set).
+PAPER_SIZES = {"syn": {"train": 2097, "val": 20, "test": 50},
+               "rain": {"train": 2097, "val": 20, "test": 50},
+               "real": {"train": 296, "val": 20, "test": 20}}
 SCENE_GROUPS = (("syn", "rain"), ("real",))
+
+
+def paper_training_pairs(subset_key: str) -> int:
+    """The paper's training-set size of a subset (2,117 or 316): our train plus val."""
+    sizes = PAPER_SIZES[subset_key]
+    return sizes["train"] + sizes["val"]
+
+
+def assign_scene_splits(scene_sizes: dict[str, int], test: int, val: int, seed: int
+                        ) -> tuple[dict[str, str], list[str]]:
+    """Map each scene to ``"train"``, ``"val"`` or ``"test"``, whole scenes only.
+
+    Scenes are visited in an order shuffled by ``(seed, scene name)`` (independent of dict order and of
+    the other scenes). Test is filled first, then validation. A split reaches its count exactly whenever
+    some set of the remaining scenes sums to it (a scene is taken when the later ones can still complete
+    the sum, so the earliest scenes of the shuffled order are preferred); when none does, the scenes that
+    fit are taken in order, then the one that brings the split closest to its count if that is closer
+    than stopping (or if the split is still empty: a split asked for gets a scene), and a message says
+    by how many pairs the split differs. With few scenes each held-out split takes at most a third of them (one of
+    two; none of one), so training always keeps a scene.
+
+    Args:
+        scene_sizes: pairs per scene.
+        test, val: wanted numbers of pairs (0 disables the split).
+        seed: the draw's seed.
+    Returns:
+        (scene -> split, messages explaining every split whose count differs from the one asked).
+    """
+    if test < 0 or val < 0:
+        raise InputError(f"--test and --val must be >= 0, got {test} and {val}")
+    order = sorted(scene_sizes, key=lambda s: hashlib.sha256(f"{seed}/split/{s}".encode()).hexdigest())
+    n = len(order)
+    cap = n // 3 if n >= 3 else (1 if n == 2 else 0)  # scenes per held-out split, leaving >= 1 to train
+    splits = {s: "train" for s in order}
+    messages = []
+    for name, wanted, limit in (("test", test, cap), ("val", val, cap if n >= 3 else 0)):
+        got, taken = _fill(order, scene_sizes, splits, name, wanted, limit)
+        if not wanted or got == wanted:
+            continue
+        if taken >= limit and got < wanted:
+            messages.append(f"{name} split: {got} pairs from {taken} scene(s) instead of {wanted} "
+                            f"(only {n} scene(s); held-out splits take at most {limit} each)")
+        else:
+            messages.append(f"{name} split: {got} pairs instead of {wanted} ({got - wanted:+d}: whole scenes "
+                            f"only, {taken} scene(s))")
+    return splits, messages
+
+
+def _fill(order: list[str], sizes: dict[str, int], splits: dict[str, str], name: str, wanted: int,
+          limit: int) -> tuple[int, int]:
+    """Move scenes of ``order`` from train to ``name`` (see :func:`assign_scene_splits`): (pairs, scenes)."""
+    free = [s for s in order if splits[s] == "train"]
+    exact = _exact_subset(free[:-1] if len(free) > 1 else [], sizes, wanted)  # never the last training scene
+    if exact is not None and len(exact) <= limit:
+        for scene in exact:
+            splits[scene] = name
+        return wanted, len(exact)
+    got = taken = 0
+    for scene in order:
+        if got == wanted or taken >= limit:
+            break
+        if splits[scene] == "train" and got + sizes[scene] <= wanted:
+            splits[scene] = name
+            got += sizes[scene]
+            taken += 1
+    if got < wanted and taken < limit:
+        rest = [s for s in order if splits[s] == "train"]
+        if len(rest) > 1:  # never the last training scene
+            best = min(rest, key=lambda s: abs(got + sizes[s] - wanted))  # first in order among equals
+            if got == 0 or abs(got + sizes[best] - wanted) < wanted - got:  # a split asked for is never empty
+                splits[best] = name
+                got += sizes[best]
+                taken += 1
+    return got, taken
+
+
+def _exact_subset(scenes: list[str], sizes: dict[str, int], wanted: int) -> list[str] | None:
+    """Scenes summing to exactly ``wanted`` pairs, each taken when the rest can still complete the sum
+    (so the earliest scenes of the shuffled order are preferred), or None when no subset sums to it.
+
+    ``reach[k]`` is a bit set: bit ``t`` is 1 when scenes ``k..`` can sum to ``t`` (``t <= wanted``)."""
+    mask = (1 << (wanted + 1)) - 1
+    reach = [0] * (len(scenes) + 1)
+    reach[-1] = 1
+    for k in range(len(scenes) - 1, -1, -1):
+        reach[k] = (reach[k + 1] | (reach[k + 1] << sizes[scenes[k]])) & mask
+    if not (reach[0] >> wanted) & 1:
+        return None
+    chosen, rest = [], wanted
+    for k, scene in enumerate(scenes):
+        if rest == 0:
+            break
+        size = sizes[scene]
+        if size <= rest and (reach[k + 1] >> (rest - size)) & 1:
+            chosen.append(scene)
+            rest -= size
+    return chosen
 
 
 def _group_of(subset_name: str) -> tuple[str, ...]:
@@ -74,9 +190,9 @@ class SplitPlan:
 def plan_splits(rows: list[dict], seed: int = 0) -> SplitPlan:
     """Draw scene-disjoint splits for every subset in ``rows`` (manifest rows).
 
-    The split policy is :func:`uhr4k.layout.assign_scene_splits` (the one build-syn and align use), with
-    the paper's fractions as targets. The draw depends only on the scenes, their sizes and the seed,
-    never on the current splits.
+    The split policy is :func:`assign_scene_splits` (the one build-syn and align use), with the paper's
+    fractions as targets (exactly the paper's counts on a root of the paper's size). The draw depends
+    only on the scenes, their sizes and the seed, never on the current splits.
     """
     plan = SplitPlan()
     for group in SCENE_GROUPS:
@@ -94,7 +210,7 @@ def plan_splits(rows: list[dict], seed: int = 0) -> SplitPlan:
         size = {s: max(c.get(s, 0) for c in per_subset.values()) for s in scenes}
         n = sum(size.values())
         targets = split_targets(n, group[0])
-        chosen, messages = layout.assign_scene_splits(size, targets["test"], targets["val"], seed)
+        chosen, messages = assign_scene_splits(size, targets["test"], targets["val"], seed)
         plan.notes += [f"{'/'.join(group)}: {m}" for m in messages]
         for r in grows:
             plan.assignment[(r["subset"], r["id"])] = chosen[unit[_scene(r)]]
@@ -139,7 +255,8 @@ class SplitSummary:
         out = [f"leak: {line}" for line in self.leaks_before] or ["no leak in the current splits"]
         out += [f"note: {n}" for n in self.plan.notes]
         for sub, sizes in sorted(self.plan.sizes.items()):
-            out.append(f"{sub}: " + ", ".join(f"{s} {sizes[s]}" for s in layout.SPLITS))
+            out.append(f"{sub}: " + ", ".join(f"{s} {sizes[s]}" for s in layout.SPLITS)
+                       + f" (the paper's training set = train + val: {sizes['train'] + sizes['val']})")
         if self.applied:
             out.append(f"moved {self.moved} pair(s); manifest rewritten; "
                        + ("no leak remains" if not self.leaks_after else f"{len(self.leaks_after)} leak(s) remain"))

@@ -169,7 +169,9 @@ def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, l
     scene_counts: dict[str, int] = {}
     for f in frames:
         scene_counts[f.scene] = scene_counts.get(f.scene, 0) + 1
-    splits, split_messages = layout.assign_scene_splits(scene_counts, opts.test, opts.val, opts.seed)
+    from uhr4k.data.splits import assign_scene_splits  # here: workers need no torch import
+
+    splits, split_messages = assign_scene_splits(scene_counts, opts.test, opts.val, opts.seed)
     messages += split_messages
     if len(frames) < opts.count:
         messages.append(f"{len(frames)} usable backgrounds found, fewer than --count {opts.count}")
