@@ -22,10 +22,12 @@ release's forward.
 ``forward(x)``: (B, 3, H, W) in [0, 1] -> (B, 3, H, W), the transmission (>= 0, as released).
 
 Parameters: 18,953,379 trainable (the paper's Table I: 18.95 M). The VGG-19 trunk (up to relu5_1,
-20.0 M values) is held as buffers, as DMGN's: a fixed extractor, outside the count and the optimizer,
-inside checkpoints. ``vgg_weights`` (a torchvision ``vgg19`` state dict path) loads ImageNet weights,
-without which the trunk is random (and the results meaningless). The release's checkpoint holds DRNet
-only (``{'icnn': ...}``); its VGG is torchvision's: load the checkpoint with ``vgg_weights`` given.
+20.0 M values) is a fixed extractor held as *non-persistent* buffers: outside the count, the optimizer
+and the state dict, exactly as the release's checkpoint (``{'icnn': DRNet}``) leaves it out and takes
+torchvision's ImageNet VGG-19 instead. ``vgg_weights`` (a torchvision ``vgg19`` state dict path) loads
+those weights; it is a constructor argument, so uhr4k checkpoints record it and a reload reads it again.
+Without it the trunk is a fixed pseudo-random one (seed 0, whatever the global RNG), so that runs
+without weights are at least reproducible and reload identically; its results mean nothing.
 """
 from __future__ import annotations
 
@@ -36,12 +38,36 @@ import torch.nn.functional as F
 from torch import nn
 
 from uhr4k.models.baseline_common import check_image_batch
-from uhr4k.models.dmgn import HYPERCOLUMN_LAYERS, vgg19_features
 from uhr4k.models.registry import register_model
-from uhr4k.models.vgg import load_vgg19
+from uhr4k.models.vgg import PERCEPTUAL_LAYERS, _features, load_vgg19
 
+HYPERCOLUMN_LAYERS = PERCEPTUAL_LAYERS   # relu1_1 ... relu5_1 as indices of torchvision's ``features``
 HYPERCOLUMN_CHANNELS = 64 + 128 + 256 + 512 + 512
 MIN_SIZE = 32   # the largest pyramid pool
+
+
+class FrozenConv(nn.Module):
+    """A padding-1 3x3 convolution whose weight and bias are non-persistent buffers."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.register_buffer("weight", conv.weight.detach().clone(), persistent=False)
+        self.register_buffer("bias", conv.bias.detach().clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, self.bias, padding=1)
+
+
+def frozen_vgg19(vgg_weights: str | os.PathLike | None = None) -> nn.Sequential:
+    """VGG-19 ``features`` up to relu5_1 with torchvision's indices, frozen, from ``vgg_weights`` or a
+    fixed seed-0 initialisation."""
+    if vgg_weights is not None:
+        trunk = load_vgg19(vgg_weights).features
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            trunk = _features(HYPERCOLUMN_LAYERS[-1])
+    return nn.Sequential(*(FrozenConv(m) if isinstance(m, nn.Conv2d) else m for m in trunk))
 
 
 class ConvLayer(nn.Sequential):
@@ -115,9 +141,7 @@ class ERRNet(nn.Module):
     def __init__(self, n_feats: int = 256, n_resblocks: int = 13, se_reduction: int = 8, res_scale: float = 0.1,
                  vgg_weights: str | os.PathLike | None = None):
         super().__init__()
-        self.vgg = vgg19_features()
-        if vgg_weights is not None:
-            self.vgg.load_state_dict(load_vgg19(vgg_weights).features.state_dict())
+        self.vgg = frozen_vgg19(vgg_weights)
         self.conv1 = ConvLayer(3 + HYPERCOLUMN_CHANNELS, n_feats, 1)
         self.conv2 = ConvLayer(n_feats, n_feats, 3)
         self.conv3 = ConvLayer(n_feats, n_feats, 3, stride=2)
@@ -150,16 +174,13 @@ class ERRNet(nn.Module):
 
 
 def convert_release(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The release's checkpoint (``errnet_*.pt``: ``{'icnn': DRNet state dict, 'opt_g': ..., ...}``, or
-    the ``icnn`` dict itself) -> ours: the same keys (``conv1.conv2d.weight``, ``res_module.0.se_layer.fc.0.weight``
-    ...), a DataParallel ``module.`` prefix dropped. The VGG-19 buffers (``vgg.*``) are not in the
-    release: they come from ``vgg_weights`` (listed in ``convert_release.external``)."""
-    if isinstance(state_dict.get("icnn"), dict):
-        state_dict = state_dict["icnn"]
+    """The release's checkpoint (``errnet_*.pt``: ``{'icnn': DRNet, 'opt_g': ..., 'netD': ..., ...}``,
+    which the loader flattens to ``icnn.conv1.conv2d.weight``, ``opt_g.state...``) -> ours: the ``icnn.``
+    entries with the prefix dropped, everything else (optimizer, discriminator) left out. A bare DRNet
+    state dict (no ``icnn.`` keys) passes as is. Our names are the release's."""
+    if any(k.startswith("icnn.") for k in state_dict):
+        return {k[len("icnn."):]: v for k, v in state_dict.items() if k.startswith("icnn.")}
     return {k.removeprefix("module."): v for k, v in state_dict.items()}
-
-
-convert_release.external = ("vgg.",)   # key prefixes a release file does not hold
 
 
 @register_model("errnet", tasks=("reflection",), converter=convert_release)
