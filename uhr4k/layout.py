@@ -1,4 +1,4 @@
-"""The on-disk dataset contract shared by build-syn, align, bench and train (DESIGN.md).
+"""The on-disk dataset contract shared by build-syn, align, bench and train (docs/dataset.md).
 
 ::
 

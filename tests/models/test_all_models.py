@@ -27,8 +27,8 @@ FAST_KWARGS: dict[str, dict] = {
     "rmnet": {"ngf": 16},
     "errnet": {"n_resblocks": 2},
 }
-# Loss options for the generic training step: the GLSGN perceptual term needs pretrained VGG-19
-# weights, which cannot be downloaded here.
+# Loss options for the generic training step: the perceptual terms need pretrained VGG-19 weights,
+# a file the user supplies (tests never download weights).
 LOSS_KWARGS: dict[str, dict] = {"glsgn": {"perceptual_weight": 0.0}, "errnet": {"perceptual_weight": 0.0},
                                 "ibcln": {"perceptual_weight": 0.0}, "cfdnet": {"perceptual_weight": 0.0}}
 

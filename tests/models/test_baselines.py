@@ -1,6 +1,6 @@
 """The baselines against their published numbers and independent implementations.
 
-Parameter counts are checked against the papers / official releases (REFERENCE.md section 7) within
+Parameter counts are checked against the papers / official releases (docs/paper.md, "Baselines") within
 0.5 %; building blocks against PyTorch, SciPy, OpenCV and scikit-image; architecture-level invariants
 (MPRNet's patch hierarchy, PReNet's shared recurrent weights, DMGN's registered-but-unused tensors);
 and the dark channel prior against the identity on hazy images made from a real photo and its real depth.
@@ -38,7 +38,7 @@ from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-# Published parameter counts (millions): REFERENCE.md section 7 / the issue's table.
+# Published parameter counts (millions): docs/paper.md, "Baselines".
 PAPER_PARAMS_M = {
     "restormer": 26.13,
     "mprnet-derain": 3.64,

@@ -145,7 +145,7 @@ def test_upsample_matches_opencv_linear_resize():
 
 
 def test_laplacian_invariant_consistent_pyramid_gives_b1():
-    """REFERENCE.md: masks = 1, B_2 = d(B_1), B_g = B_3 = d(B_2) => B_out == B_1."""
+    """docs/paper.md (LP): masks = 1, B_2 = d(B_1), B_g = B_3 = d(B_2) => B_out == B_1."""
     torch.manual_seed(0)
     b1 = torch.rand(2, 3, 64, 96)
     b2 = blur_halve(b1)

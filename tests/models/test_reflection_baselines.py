@@ -167,8 +167,8 @@ def test_rmnet_sobel_term_is_the_release_gradient():
 
 
 def _random_vgg() -> VGG19Features:
-    """A randomly initialised VGG-19 (pretrained weights cannot be downloaded here): the losses'
-    arithmetic does not depend on which weights it has."""
+    """A randomly initialised VGG-19 (tests never download weights): the losses' arithmetic does not
+    depend on which weights it has."""
     torch.manual_seed(0)
     return VGG19Features()
 

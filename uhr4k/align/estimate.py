@@ -4,7 +4,7 @@ Convention everywhere in ``uhr4k.align``: ``H`` (3, 3) float64 maps *through-gla
 ``(x, y, 1)`` to *background* (no-glass) pixel coordinates, at full resolution, normalised so that
 ``H[2, 2] == 1``. Pixel centres are at integer coordinates (OpenCV's convention).
 
-The recipe (REFERENCE.md section 5):
+The recipe (docs/paper.md, "Aligning real glass / no-glass pairs"):
 
 1. ORB at a working size of about ``work_megapixels`` (1.5 MP), many features kept spread over a grid
    so that no textured corner of the image dominates the fit;

@@ -1,4 +1,4 @@
-"""PSNR and SSIM under the three protocols of the restoration literature (REFERENCE.md section 6).
+"""PSNR and SSIM under the three protocols of the restoration literature (docs/paper.md, "Metric protocols").
 
 =========  ==================================================  =========================================
 protocol   PSNR                                                SSIM

@@ -1,6 +1,6 @@
 """Model size and cost: parameters, multiply-accumulates, runtime, peak memory.
 
-Conventions (REFERENCE.md section 8): MACs are ``FlopCounterMode`` total / 2 (it counts 2 FLOPs per
+Conventions (docs/paper.md, "Measuring"): MACs are ``FlopCounterMode`` total / 2 (it counts 2 FLOPs per
 multiply-accumulate; papers that say "FLOPs" usually mean thop/ptflops MACs), counted at the true input
 size because the global pathway and bilateral-grid models are not size-linear.
 """

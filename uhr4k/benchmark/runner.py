@@ -11,7 +11,7 @@ and writes into ``out``::
     grids/<dataset>/<id>.png            input | each model | target, PSNR/SSIM in the captions
     runtime_psnr_<dataset>.png          runtime against PSNR per model (the paper's Figure 7)
 
-Scores follow REFERENCE.md section 6: outputs clamped to [0, 1], rounded to uint8, scored per image under
+Scores follow docs/paper.md ("Metric protocols"): outputs clamped to [0, 1], rounded to uint8, scored per image under
 the dataset's protocol, averaged over the set. Per-image runtime is the wall time of the forward pass
 (device synchronized, disk excluded); the summary reports its median. The complexity table times a random
 input of the profile size with warm-up and the median of ``repeats`` runs.

@@ -2,7 +2,7 @@
 
 ``find_pairs`` understands:
 
-* a UHR4K root (the dataset contract of ``docs/``): ``<root>/manifest.csv`` and/or
+* a UHR4K root (the dataset contract of docs/dataset.md): ``<root>/manifest.csv`` and/or
   ``<root>/UHR4K-*/<split>/{input,target}``; scenes come from the manifest;
 * Restormer style ``<set>/input`` + ``<set>/target`` (Rain100L/H, Test100, ...), and the other public folder
   pairs: ``blended`` + ``transmission_layer`` (Real20, Nature, SIR2), ``hazy`` + ``GT`` (O-HAZE) or

@@ -17,7 +17,8 @@ def train_small_glsgn(dataset: Path, out: Path, minutes: float, size: tuple[int,
     """Train (or resume) the small GLSGN on ``dataset``'s UHR4K-Rain training split.
 
     The loss is the paper's multi-stage pixel term (eq. 8); the perceptual and adversarial terms are off
-    because their VGG weights cannot be downloaded here and a GAN needs far longer than minutes.
+    because they need VGG-19 weights the demo does not have (it downloads nothing) and a GAN needs far
+    longer than minutes.
 
     Returns:
         a JSON-able summary with the checkpoint path and the log path.

@@ -25,11 +25,11 @@ registers a stride-2 conv in *every* separation module but uses it only in the t
 downsample: 20.05 M of the 45.49 M are never read by forward. With ``register_unused=True`` (the
 registered ``dmgn``) we register the same tensors, frozen because nothing reads them, so
 ``count_parameters`` gives (25.44 M trainable, 45.49 M total); ``register_unused=False`` builds only what
-forward uses (25.44 M). REFERENCE.md quotes 24.70 M "used in forward"; we could not reproduce that
-figure: tracing the release's forward module by module, 25.44 M trainable parameters are read (and all
-receive gradients).
+forward uses (25.44 M). A figure of 24.70 M "used in forward" circulates; we could not reproduce it
+(docs/paper.md, "Baselines"): tracing the release's forward module by module, 25.44 M trainable
+parameters are read (and all receive gradients).
 
-Pretrained VGG-19 weights cannot be downloaded here: pass ``vgg_weights`` (a torchvision-format
+Pretrained VGG-19 weights are never downloaded: pass ``vgg_weights`` (a torchvision-format
 ``vgg19`` state dict path, read by :func:`uhr4k.models.vgg.load_vgg19`) to load them; otherwise the VGG
 part is randomly initialised (and still frozen, as released). Trained here with L1 (the release adds
 VGG perceptual, gradient and adversarial terms).

@@ -1,4 +1,4 @@
-"""GLSGN, the Global-Local Stepwise Generative Network (paper section III; REFERENCE.md section 1).
+"""GLSGN, the Global-Local Stepwise Generative Network (paper section III; docs/paper.md, "GLSGN").
 
 One global pathway ``Sg`` and ``N`` local pathways ``S_1..S_N`` (N = 3 in the paper), all encoder-decoders
 with the same structure and their own weights, all working on tensors of the same size, H/g x W/g with

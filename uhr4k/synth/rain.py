@@ -1,4 +1,4 @@
-"""Rain streaks the Photoshop way (REFERENCE.md section 4), at any resolution.
+"""Rain streaks the Photoshop way (docs/paper.md, "Rain streaks"), at any resolution.
 
 The tutorial's steps on a black layer: monochrome noise, Gaussian blur 0.5 px, Levels (leaves sparse
 dots: the density), motion blur at an angle (direction and length), Levels again (contrast), blended

@@ -20,7 +20,7 @@ from uhr4k.synth.resize import cover_resize, gaussian_ksize, working_size
 
 MODELS = ("zhang", "fan", "screen")
 GAMMA = 2.2
-# sigma of the reflection blur as a fraction of the short side: 8-40 px at 2160 lines (REFERENCE.md s3),
+# sigma of the reflection blur as a fraction of the short side: 8-40 px at 2160 lines (docs/paper.md),
 # the same relative range as Zhang's 1-5 px on 224-480 px crops.
 SIGMA_FRAC = (8 / 2160, 40 / 2160)
 WORK_SIGMA_PX = 2.5  # blur sigma at the working resolution: enough samples per sigma for bilinear upsampling

@@ -1,0 +1,35 @@
+"""Package metadata: one version, the declared license shipped."""
+import re
+from pathlib import Path
+
+from setuptools.config.setupcfg import read_configuration
+
+import uhr4k
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_version_lives_in_one_place():
+    assert re.fullmatch(r"\d+\.\d+\.\d+([ab]|rc)?\d*(\.dev\d+)?", uhr4k.__version__)
+    metadata = read_configuration(ROOT / "setup.cfg")["metadata"]
+    assert metadata["version"] == uhr4k.__version__
+    assert "version = attr: uhr4k.__version__" in (ROOT / "setup.cfg").read_text()
+    assert f"## [{uhr4k.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_license_file_matches_the_declared_license():
+    metadata = read_configuration(ROOT / "setup.cfg")["metadata"]
+    assert metadata["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+
+
+def test_code_cites_only_documents_in_the_repository():
+    outside = ("DESIGN" + ".md", "REFERENCE" + ".md")        # notes that never shipped with the code
+    cited = set()
+    for path in [*ROOT.glob("uhr4k/**/*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("benchmarks/*.py")]:
+        text = path.read_text()
+        assert not any(name in text for name in outside), path
+        cited |= set(re.findall(r"docs/[\w./-]+\.md", text))
+    assert cited, "the code cites docs/"
+    for doc in cited:
+        assert (ROOT / doc).is_file(), doc
