@@ -252,11 +252,35 @@ class MPRNet(nn.Module):
         return tuple(t[..., :h, :w] for t in (stage3_img, stage2_img, stage1_img))
 
 
-@register_model("mprnet-derain")
+def convert_release(state: dict) -> dict:
+    """The authors' release (swz30/MPRNet ``model_deraining.pth`` / ``model_deblurring.pth``, ``state_dict``
+    of ``MPRNet.py``) -> ours: numbered modules (``shallow_feat1``, ``encoder_level1``, ``down12``, ``orb1``,
+    ``csff_enc1`` ...) become lists, ``CA.conv_du.{0,2}`` our ``attention.gate.{1,3}``, ``down.1`` / ``up.1``
+    our ``conv``."""
+    from uhr4k.models.pretrained import one_based, substitute_keys
+
+    return substitute_keys(state, [
+        (r"^shallow_feat(\d)", one_based("shallow")),
+        (r"\.CA\.conv_du\.0\.", ".attention.gate.1."),
+        (r"\.CA\.conv_du\.2\.", ".attention.gate.3."),
+        (r"\.(?:en|de)coder_level(\d)\.", lambda m: f".levels.{int(m[1]) - 1}."),
+        (r"\.down12\.down\.1\.", ".downs.0.conv."),
+        (r"\.down23\.down\.1\.", ".downs.1.conv."),
+        (r"\.up21\.up\.1\.", ".ups.0.conv."),
+        (r"\.up32\.up\.1\.", ".ups.1.conv."),
+        (r"\.up\.1\.", ".conv."),   # ORSNet's up_enc1 / up_enc2.N / up_dec...
+        (r"\.skip_attn(\d)", one_based(".skip_attn")),
+        (r"\.csff_(enc|dec)(\d)\.", lambda m: f".csff_{m[1]}.{int(m[2]) - 1}."),
+        (r"\.orb(\d)\.", lambda m: f".orbs.{int(m[1]) - 1}."),
+        (r"\.conv_(enc|dec)(\d)\.", lambda m: f".conv_{m[1]}.{int(m[2]) - 1}."),
+    ])
+
+
+@register_model("mprnet-derain", tasks=("deraining",), converter=convert_release)
 def mprnet_derain(**kwargs) -> nn.Module:
     return MPRNet(**{"n_feat": 40, "scale_unetfeats": 20, "scale_orsnetfeats": 16, **kwargs})
 
 
-@register_model("mprnet-deblur")
+@register_model("mprnet-deblur", tasks=("deblurring",), converter=convert_release)
 def mprnet_deblur(**kwargs) -> nn.Module:
     return MPRNet(**{"n_feat": 96, "scale_unetfeats": 48, "scale_orsnetfeats": 32, **kwargs})

@@ -171,6 +171,22 @@ class Restormer(nn.Module):
         return y[..., :h, :w]
 
 
-@register_model("restormer")
+def convert_release(state: dict) -> dict:
+    """The authors' release (swz30/Restormer ``deraining.pth``, ``motion_deblurring.pth`` ...: BasicSR
+    ``params`` of ``restormer_arch.py``) -> ours: ``patch_embed.proj`` -> ``patch_embed``,
+    ``encoder_level1`` -> ``encoder1``, ``down1_2.body.0`` -> ``down12.0``, ``reduce_chan_level3`` ->
+    ``reduce3``, LayerNorm ``norm1.body.weight`` -> ``norm1.weight``."""
+    from uhr4k.models.pretrained import substitute_keys
+
+    return substitute_keys(state, [
+        (r"^patch_embed\.proj\.", "patch_embed."),
+        (r"^(en|de)coder_level(\d)\.", r"\1coder\2."),
+        (r"^(down|up)(\d)_(\d)\.body\.", r"\1\2\3."),
+        (r"^reduce_chan_level(\d)\.", r"reduce\1."),
+        (r"\.(norm[12])\.body\.", r".\1."),
+    ])
+
+
+@register_model("restormer", tasks=("deraining", "deblurring", "reflection"), converter=convert_release)
 def restormer(**kwargs) -> nn.Module:
     return Restormer(**kwargs)
