@@ -19,6 +19,7 @@ SIZES: dict[str, tuple[int, int]] = {"dmgn": (21, 27), "mprnet-deblur": (21, 27)
 # Constructor overrides that keep the heaviest configurations fast in these generic tests; their
 # published configurations are checked (parameter counts, MACs) in test_baselines.py.
 FAST_KWARGS: dict[str, dict] = {
+    "ffanet": {"blocks": 2},
     "nafnet-w64": {"enc_blocks": (1, 1, 1, 2)},
     "nafnet-w32": {"enc_blocks": (1, 1, 1, 2)},
     "restormer": {"blocks": (1, 1, 1, 1), "refinement_blocks": 1},

@@ -24,6 +24,7 @@ RELEASED_PARAMS = {
     "vrgnet": 170_697,
     "rescan": 54_735,
     "rescan-gru": 149_823,
+    "ffanet": 4_455_913,
 }
 
 
@@ -190,6 +191,21 @@ def test_mse_stages_is_the_summed_mse_of_the_rain_layers():
     assert len(parts) == 5 and parts["total"] == pytest.approx(expected.item(), rel=1e-6)
 
 
+# ---------------------------------------------------------------------------------------- FFA-Net
+
+def test_ffanet_global_skip_adds_the_normalised_input():
+    # With the tail zeroed the network is its global skip: the input normalised as the release's test
+    # script does (torchvision Normalize, mean (0.64, 0.6, 0.58), std (0.14, 0.15, 0.152)).
+    torch.manual_seed(0)
+    model = create_model("ffanet", blocks=1).eval()
+    with torch.no_grad():
+        model.post[1].weight.zero_()
+        model.post[1].bias.zero_()
+        x = torch.rand(1, 3, 9, 11)
+        mean, std = torch.tensor([0.64, 0.6, 0.58]), torch.tensor([0.14, 0.15, 0.152])
+        torch.testing.assert_close(model(x), (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
+
+
 # ---------------------------------------------------------------------------------------- training
 
 # Small versions (same code paths) for one `uhr4k train` step and a reload from its checkpoint.
@@ -197,6 +213,7 @@ TRAIN_KWARGS = {
     "vrgnet": {"iterations": 2, "channels": 8},
     "rescan": {"channels": 8, "stages": 2},
     "rescan-gru": {"channels": 8, "stages": 2},
+    "ffanet": {"blocks": 1, "dim": 16},
 }
 
 
