@@ -72,7 +72,7 @@ def read_csv(path):
 def test_alignment_csv_has_the_issue_columns_and_a_verdict_per_pair(raw, run):
     out, summary = run
     header, rows = read_csv(out / "alignment.csv")
-    assert header == ISSUE_COLUMNS == list(ALIGNMENT_COLUMNS)
+    assert header == [*ISSUE_COLUMNS, "method"] == list(ALIGNMENT_COLUMNS)
     status = {r["id"]: r["status"] for r in rows}
     assert {k: v for k, v in status.items() if k in GOOD} == {k: "ok" for k in GOOD}
     reasons = {r["id"]: r["reason"] for r in rows}
@@ -202,3 +202,40 @@ def test_ecc_refinement_path_keeps_the_pair_accurate(raw, tmp_path):
     H = np.array(result.H).reshape(3, 3)
     assert corner_error(H, truth["atrium-02"], *PAIR_SIZE) < 0.3
     assert read_image(tmp_path / "qa.jpg").shape[1] == 1600
+
+
+def test_paper_method_runs_through_the_same_pipeline_and_is_recorded(raw, run, tmp_path):
+    """`--method paper` (ORB at full resolution + RANSAC): the same gates, QA images, files and csv, the
+    method in every row. Its residual here is about 1.1 px (ours 0.2 px), so the default --max-rmse 0.5
+    flags its pairs and a looser gate admits them."""
+    raw_dir, truth = raw
+    good = tmp_path / "raw"
+    for pair_id in ("atrium-01", "bridge-01"):
+        scene_name, number = pair_id.split("-")
+        for side in ("glass", "noglass"):
+            name = f"{number}_{side}.png"
+            (good / scene_name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(raw_dir / scene_name / name, good / scene_name / name)
+    strict = CliRunner().invoke(cli, ["align", str(good), "--out", str(tmp_path / "strict"), "--method", "paper"])
+    assert strict.exit_code == 0, strict.output
+    assert {(r["status"], r["method"]) for r in read_csv(tmp_path / "strict" / "alignment.csv")[1]} == {
+        ("flagged", "paper")}
+    assert "residual" in strict.output
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["align", str(good), "--out", str(out), "--method", "paper", "--test", "1",
+                                      "--val", "0", "--max-rmse", "2"])
+    assert result.exit_code == 0, result.output
+    header, rows = read_csv(out / "alignment.csv")
+    assert header == list(ALIGNMENT_COLUMNS) and {r["method"] for r in rows} == {"paper"}
+    assert {r["status"] for r in rows} == {"ok"}
+    ours = {r["id"]: r for r in read_csv(run[0] / "alignment.csv")[1]}
+    assert ours["atrium-01"]["method"] == "ours"
+    for row in rows:
+        H = np.array([float(row[f"h{i}{j}"]) for i in range(3) for j in range(3)]).reshape(3, 3)
+        assert corner_error(H, truth[row["id"]], *PAIR_SIZE) < 2.0, row["id"]
+        assert int(row["inliers"]) >= 50 and row["h00"] != ours[row["id"]]["h00"]   # another estimate
+        assert (out / "UHR4K-Real" / "qa" / f"{row['id']}.jpg").is_file()
+    assert sorted(r["id"] for r in layout.read_manifest(out)) == ["atrium-01", "bridge-01"]
+    with pytest.raises(ValueError, match="unknown alignment method 'nope'"):
+        assess_pair(RawPair("x", "x", good / "atrium" / "01_glass.png", good / "atrium" / "01_noglass.png"), good,
+                    AlignSettings(method="nope"))

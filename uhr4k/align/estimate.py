@@ -448,8 +448,20 @@ def refine_ecc(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, levels:
 
 def plain_recipe_homography(glass: np.ndarray, background: np.ndarray, n_features: int = 5000,
                             threshold: float = 3.0, seed: int = 0) -> np.ndarray:
-    """The paper's plain recipe, for comparison: ORB (5000 features) at full resolution, brute-force
-    Hamming matching with cross-check, ``cv2.RANSAC`` at 3 px.
+    """The homography of :func:`paper_recipe_estimate` alone.
+
+    Raises:
+        EstimationError: too few matches or no homography.
+    """
+    return paper_recipe_estimate(glass, background, n_features, threshold, seed).H
+
+
+def paper_recipe_estimate(glass: np.ndarray, background: np.ndarray, n_features: int = 5000,
+                          threshold: float = 3.0, seed: int = 0) -> Estimate:
+    """The paper's alignment (``uhr4k align --method paper``): ORB features (5000) at full resolution,
+    brute-force Hamming matching with cross-check, ``cv2.RANSAC`` at ``threshold`` px; no ratio test,
+    no grid, no refinement. Inliers and the RMS residual are recounted by our code on the returned H
+    (the same ``threshold``), as for :func:`estimate_homography`.
 
     Raises:
         EstimationError: too few matches or no homography.
@@ -467,6 +479,10 @@ def plain_recipe_homography(glass: np.ndarray, background: np.ndarray, n_feature
     dst = np.array([kp_b[m.trainIdx].pt for m in matches], dtype=np.float64)
     cv2.setRNGSeed(seed)
     H, _ = cv2.findHomography(src, dst, cv2.RANSAC, threshold)
-    if H is None:
+    if H is None or not np.all(np.isfinite(H)) or abs(H[2, 2]) < 1e-12:
         raise EstimationError("no homography found")
-    return normalize_homography(H)
+    H = normalize_homography(H)
+    residuals = _residuals(H, src, dst)
+    inl = residuals < threshold
+    rmse = float(np.sqrt(np.mean(residuals[inl] ** 2))) if inl.any() else float("inf")
+    return Estimate(H=H, matches=len(matches), inliers=int(inl.sum()), inlier_ratio=float(inl.mean()), rmse_px=rmse)

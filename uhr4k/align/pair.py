@@ -19,9 +19,11 @@ import numpy as np
 
 from uhr4k.align.conventions import RawPair
 from uhr4k.align.estimate import (
+    Estimate,
     EstimateSettings,
     EstimationError,
     estimate_homography,
+    paper_recipe_estimate,
     refine_ecc,
     resize_matrix,
     to_gray,
@@ -33,15 +35,18 @@ from uhr4k.align.warp import fit_crop, valid_rectangle, validity_mask, warp_to_b
 from uhr4k.errors import InputError
 from uhr4k.files import read_image, to_uint8, write_image
 
-__all__ = ["AlignSettings", "PairResult", "assess_pair", "apply_size", "write_aligned_pair", "ALIGNMENT_COLUMNS",
-           "H_COLUMNS"]
+__all__ = ["AlignSettings", "PairResult", "assess_pair", "apply_size", "write_aligned_pair", "estimate_with_method",
+           "ALIGNMENT_COLUMNS", "H_COLUMNS", "METHODS"]
 
 H_COLUMNS = tuple(f"h{i}{j}" for i in range(3) for j in range(3))
 ALIGNMENT_COLUMNS = ("id", "scene", "glass", "noglass", "status", "reason", *H_COLUMNS, "matches", "inliers",
                      "inlier_ratio", "rmse_px", "zncc_before", "zncc_after", "gain_r", "gain_g", "gain_b",
-                     "crop_x", "crop_y", "crop_w", "crop_h")
+                     "crop_x", "crop_y", "crop_w", "crop_h", "method")
 # photometric checks and the valid area are computed at about this many pixels (they are averages)
 _CHECK_MEGAPIXELS = 0.5
+# "ours": grid ORB at ~1.5 MP + MAGSAC + guided re-matching (estimate_homography); "paper": the paper's
+# ORB + RANSAC homography at full resolution (paper_recipe_estimate). Gates, QA and files are the same.
+METHODS = ("ours", "paper")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class AlignSettings:
     estimate: EstimateSettings = EstimateSettings()
     gates: GateSettings = GateSettings()
     refine: str = "none"                       # "none" or "ecc" (on top of the guided re-matching)
+    method: str = "ours"                       # one of METHODS: how the homography is estimated
     size: tuple[int, int] | None = None        # crop both images to (w, h), cropping only (see apply_size)
     seed: int = 0
 
@@ -64,6 +70,7 @@ class PairResult:
     scene: str
     glass: str
     noglass: str
+    method: str = "ours"
     status: str = "failed"
     reason: str = ""
     H: list[float] | None = None
@@ -100,6 +107,7 @@ class PairResult:
             row[c] = num(v, ".4f")
         for c, v in zip(("crop_x", "crop_y", "crop_w", "crop_h"), self.crop or (None,) * 4, strict=True):
             row[c] = num(v, "d")
+        row["method"] = self.method
         return row
 
 
@@ -123,7 +131,10 @@ def assess_pair(pair: RawPair, raw_dir: Path, settings: AlignSettings, qa_path: 
     Never raises for bad input: an unreadable file, a missing partner, different sizes or a failed
     estimation give a ``failed`` result with the reason.
     """
-    result = PairResult(pair.id, pair.scene, _display(pair.glass, raw_dir), _display(pair.noglass, raw_dir))
+    if settings.method not in METHODS:
+        raise ValueError(f"unknown alignment method {settings.method!r}; expected one of {', '.join(METHODS)}")
+    result = PairResult(pair.id, pair.scene, _display(pair.glass, raw_dir), _display(pair.noglass, raw_dir),
+                        method=settings.method)
     glass = background = None
     try:
         if pair.problem:
@@ -161,19 +172,32 @@ def _read_pair(pair: RawPair) -> tuple[np.ndarray, np.ndarray]:
     return glass, background
 
 
+def estimate_with_method(gray_g: np.ndarray, gray_b: np.ndarray, settings: AlignSettings, seed: int = 0
+                         ) -> Estimate:
+    """The homography ``uhr4k align`` uses for one pair: ``settings.method`` ("ours" or "paper"), then
+    ECC when ``settings.refine == "ecc"`` (its note, if any, joins ``notes``). Gray (H, W) float images.
+
+    Raises:
+        EstimationError: the method found no usable homography.
+    """
+    if settings.method == "paper":
+        estimate = paper_recipe_estimate(gray_g, gray_b, threshold=settings.estimate.inlier_threshold, seed=seed)
+    else:
+        estimate = estimate_homography(gray_g, gray_b, dataclasses.replace(settings.estimate, seed=seed))
+    if settings.refine == "ecc":
+        H, note = refine_ecc(gray_g, gray_b, estimate.H)
+        estimate = dataclasses.replace(estimate, H=H, notes=estimate.notes + ([note] if note else []))
+    return estimate
+
+
 def _assess_images(glass: np.ndarray, background: np.ndarray, settings: AlignSettings, result: PairResult,
                    pair_id: str) -> None:
     height, width = background.shape[:2]
     result.width, result.height = width, height
-    est_settings = dataclasses.replace(settings.estimate, seed=pair_seed(settings.seed, pair_id))
     gray_g, gray_b = to_gray(glass), to_gray(background)
-    estimate = estimate_homography(gray_g, gray_b, est_settings)
+    estimate = estimate_with_method(gray_g, gray_b, settings, pair_seed(settings.seed, pair_id))
     H = estimate.H
     result.notes.extend(estimate.notes)
-    if settings.refine == "ecc":
-        H, note = refine_ecc(gray_g, gray_b, H)
-        if note:
-            result.notes.append(note)
     result.H = [float(v) for v in H.ravel()]
     result.matches, result.inliers = estimate.matches, estimate.inliers
     result.inlier_ratio, result.rmse_px = estimate.inlier_ratio, estimate.rmse_px

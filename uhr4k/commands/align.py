@@ -19,6 +19,9 @@ from uhr4k.commands.options import parse_size
               help="Validation pairs, carved from the paper's 316 training pairs (whole scenes).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds the estimation and the split.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--method", type=click.Choice(["ours", "paper"]), default="ours", show_default=True,
+              help="Homography estimate: ours (grid ORB at 1.5 MP, MAGSAC, guided re-matching) or the paper's "
+                   "(ORB at full resolution, RANSAC). Gates, QA and files are the same; alignment.csv records it.")
 @click.option("--refine", type=click.Choice(["none", "ecc"]), default="none", show_default=True,
               help="Extra full-resolution refinement on top of guided re-matching (ECC costs seconds per 4K pair).")
 @click.option("--size", default=None, metavar="WxH", help="Crop every pair to this size (cropping only, centred).")
@@ -26,7 +29,7 @@ from uhr4k.commands.options import parse_size
               help="Fewer feature inliers: the pair fails.")
 @click.option("--max-rmse", default=0.5, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Residual (px, full resolution) above which a pair is flagged (parallax).")
-def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, max_rmse):
+def command(raw_dir, out, test, val, seed, workers, method, refine, size, min_inliers, max_rmse):
     """Register the glass / no-glass pairs of RAW_DIR into ROOT/UHR4K-Real.
 
     RAW_DIR holds glass/ and noglass/ folders (files paired by stem), or one folder per scene with
@@ -39,7 +42,8 @@ def command(raw_dir, out, test, val, seed, workers, refine, size, min_inliers, m
     from uhr4k.api import align_pairs
 
     settings = AlignSettings(gates=dataclasses.replace(GateSettings(), min_inliers=min_inliers, max_rmse=max_rmse),
-                             refine=refine, size=parse_size(size, "--size", allow_none=True), seed=seed)
+                             refine=refine, method=method, size=parse_size(size, "--size", allow_none=True),
+                             seed=seed)
     summary = align_pairs(raw_dir, out, test=test, val=val, seed=seed, workers=workers, settings=settings)
     counts = ", ".join(f"{summary.counts.get(s, 0)} {s}" for s in ("ok", "flagged", "failed"))
     splits = ", ".join(f"{n} {s}" for s, n in sorted(summary.splits.items())) or "none"
