@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import io
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -25,6 +26,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 PNG_COMPRESSION = 3  # zlib level: a measured balance of 4K encode time and size (BENCHMARKS.md)
 JPEG_QUALITY = 95
+TRUNCATED_SHARE = 0.9  # a video decoding fewer frames than this share of its declared length is cut
 
 # OpenCV threads fight with our own worker processes; pipelines parallelise by process.
 cv2.setNumThreads(1)
@@ -143,24 +145,56 @@ def encode_image(img: np.ndarray, suffix: str = ".png") -> bytes:
     return buf.tobytes()
 
 
+_DISK_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
+                errno.EPERM: "operation not permitted"}
+
+
+def temp_name(path: Path) -> Path:
+    """``.<stem>.<pid>-<random><suffix>.part`` beside ``path``: hidden, recognisable as a temporary, and
+    naming its writer so that start-up clean-up (:func:`uhr4k.state.remove_stale_temporaries`) can tell
+    a dead run's leftovers from a live one's files."""
+    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}{path.suffix}.part")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
 
-    The temporary name starts with a dot and ends in ``.part`` so that listings ignore it, and keeps
-    the real suffix before that so writers that look at the suffix still work.
+    The temporary file exists (empty) when the block starts; it is created with the permissions the
+    umask gives (as ``open`` would), not ``mkstemp``'s 0600, so a dataset on a shared server can be read
+    by others. It keeps the real suffix before ``.part`` so that writers looking at the suffix work.
+
+    Raises:
+        InputError: ``"<path>: no space left on device"`` (or permission denied, read-only file system)
+        when the disk refuses the write; nothing is left under either name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = None
     try:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InputError("not a folder (a file is in the way)", _first_file(path.parent)) from None
+        tmp = temp_name(path)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno in _DISK_ERRORS:
+            raise InputError(_DISK_ERRORS[exc.errno], path) from None
+        raise
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
+
+
+def _first_file(folder: Path) -> Path:
+    """The first component of ``folder`` that exists and is not a folder."""
+    for p in (*reversed(folder.parents), folder):
+        if p.exists() and not p.is_dir():
+            return p
+    return folder
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -232,6 +266,12 @@ def probe_video(path: str | os.PathLike) -> tuple[int, float, tuple[int, int]]:
         raise InputError(f"cannot read video ({_first_line(exc)})", path) from None
     if n_frames <= 0:
         raise InputError("video holds no frame", path)
+    # A streamable file (mp4 with +faststart, mkv) cut short still opens and decodes its first part:
+    # compare the decodable frames with what the container declares (10 % slack for variable rates).
+    declared = float(meta.get("duration") or 0.0) * float(meta.get("fps") or 0.0)
+    if declared and n_frames < TRUNCATED_SHARE * declared - 1:
+        raise InputError(f"truncated video: {n_frames} decodable frames of the {declared:.0f} its container "
+                         f"declares", path)
     size = tuple(int(v) for v in meta["size"])
     return int(n_frames), float(meta.get("fps") or 0.0), (size[0], size[1])
 

@@ -10,13 +10,13 @@ the number of workers.
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from uhr4k import state
 from uhr4k.align.conventions import RawPair
 from uhr4k.align.estimate import (
     Estimate,
@@ -31,7 +31,12 @@ from uhr4k.align.estimate import (
 from uhr4k.align.gates import GateSettings, geometry_failure, quality_flags
 from uhr4k.align.photometric import fit_gains, zncc
 from uhr4k.align.qa import qa_image
-from uhr4k.align.warp import fit_crop, valid_rectangle, validity_mask, warp_to_background
+from uhr4k.align.warp import (
+    fit_crop,
+    valid_rectangle,
+    validity_mask,
+    warp_to_background,
+)
 from uhr4k.errors import InputError
 from uhr4k.files import read_image, to_uint8, write_image
 
@@ -87,7 +92,7 @@ class PairResult:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PairResult":
+    def from_dict(cls, data: dict) -> PairResult:
         """Inverse of ``dataclasses.asdict`` after a JSON round trip (lists back to tuples)."""
         data = dict(data)
         for key in ("crop", "gains"):
@@ -112,8 +117,9 @@ class PairResult:
 
 
 def pair_seed(seed: int, pair_id: str) -> int:
-    """The estimation seed of one pair: from (seed, id) only, never from the order of processing."""
-    return (zlib.crc32(pair_id.encode("utf-8")) ^ (seed * 0x9E3779B1)) & 0x7FFFFFFF
+    """The estimation seed of one pair (31 bits, for OpenCV): from (seed, id) only, never from the order
+    of processing (:func:`uhr4k.state.derive_seed`)."""
+    return state.derive_seed(seed, "align", pair_id) & 0x7FFFFFFF
 
 
 def _display(path: Path | None, raw_dir: Path) -> str:

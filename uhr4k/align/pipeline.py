@@ -1,18 +1,20 @@
 """``uhr4k align``: register the glass / no-glass pairs of RAW_DIR into ``ROOT/UHR4K-Real``.
 
-Three passes:
+Three passes, each a function of its own:
 
-1. **assess** every pair (parallel over ``workers`` processes): homography, gates, photometric numbers,
-   crop and QA image. The result is cached per pair in ``UHR4K-Real/.align/<id>.json`` together with a
-   key made of the two files' sizes and modification times and the settings (but ``size``), so a rerun
-   skips pairs whose inputs and settings did not change; then ``--size`` narrows each crop.
-2. **split** the ``ok`` pairs by scene (``test`` pairs, then ``val``, the rest train; whole scenes only).
-3. **write** each ``ok`` pair's input / target / mask into its split (parallel), skipping pairs whose
-   files are already there with the hashes recorded in the manifest.
+1. :func:`assess_pairs` (parallel over ``workers`` processes): homography, gates, photometric numbers,
+   crop and QA image of every pair. The result is recorded per pair in ``ROOT/.uhr4k/align/<id>.json``
+   (a :class:`uhr4k.state.RecordStore`) keyed by the two files' fingerprints and the settings (but
+   ``size``), so a rerun skips pairs whose inputs and settings did not change; then ``--size`` narrows
+   each crop.
+2. :func:`split_pairs`: the ``ok`` pairs by scene (``test`` pairs, then ``val``, the rest train; whole
+   scenes only).
+3. :func:`write_pairs`: each ``ok`` pair's input / target / mask into its split (parallel), skipping
+   pairs whose files are already there with the hashes recorded in the manifest.
 
 Then ``alignment.csv`` (every pair, with its verdict) and the manifest rows of the ``real`` subset are
-written atomically; files of ``real`` rows that the new manifest no longer lists are removed (only
-files the manifest named: nothing else under ROOT is touched).
+written atomically; files of ``real`` rows that the new manifest no longer lists are removed (only files
+the manifest named, and only inside ROOT: nothing else is touched). The run holds the root's lock.
 """
 from __future__ import annotations
 
@@ -21,32 +23,39 @@ import dataclasses
 import io
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
-from tqdm import tqdm
-
-from uhr4k import layout
+from uhr4k import layout, state
 from uhr4k.align.conventions import RawPair, find_raw_pairs
-from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings, PairResult, apply_size, assess_pair, write_aligned_pair
+from uhr4k.align.pair import (
+    ALIGNMENT_COLUMNS,
+    AlignSettings,
+    PairResult,
+    apply_size,
+    assess_pair,
+    write_aligned_pair,
+)
 from uhr4k.errors import InputError
-from uhr4k.files import sha256_file, write_text_atomic
+from uhr4k.files import write_text_atomic
 
 __all__ = ["align_dataset", "AlignSummary", "ALIGNMENT_NAME"]
 
 ALIGNMENT_NAME = "alignment.csv"
 _SUBSET = layout.SUBSETS["real"]
-_CACHE_VERSION = 1
+_RECORD_VERSION = 2
+_RECORDS = "align"   # under ROOT/.uhr4k
 
 
 @dataclass
 class AlignSummary:
-    """What ``align_dataset`` did; ``counts`` by status, ``splits`` counts of ok pairs by split."""
+    """What ``align_dataset`` did: ``results`` per pair id (homography ``H``, ``status``, ``crop``, every
+    number of alignment.csv), ``counts`` by status, ``splits`` counts of ok pairs by split."""
 
     root: Path
     convention: str
+    results: dict[str, PairResult] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
     reused: int = 0
@@ -62,14 +71,11 @@ class AlignSummary:
 # ------------------------------------------------------------------------------------------- passes
 
 
-def _cache_key(pair: RawPair, settings: AlignSettings) -> dict:
-    def stat(path):
-        if path is None or not path.is_file():
-            return None
-        st = path.stat()
-        return [str(path), st.st_size, st.st_mtime_ns]
-    return {"version": _CACHE_VERSION, "glass": stat(pair.glass), "noglass": stat(pair.noglass),
-            "problem": pair.problem,
+def _record_key(pair: RawPair, settings: AlignSettings) -> dict:
+    def stamp(path):
+        return state.fingerprint(path) if path is not None and path.is_file() else None
+    return {"version": _RECORD_VERSION, "glass": [str(pair.glass), stamp(pair.glass)],
+            "noglass": [str(pair.noglass), stamp(pair.noglass)], "problem": pair.problem,
             # --size only narrows the crop afterwards: changing it must not cost a new estimate
             "settings": json.loads(json.dumps(dataclasses.replace(settings, size=None).as_dict()))}
 
@@ -87,69 +93,80 @@ def _write_job(args) -> tuple[str, dict | str]:
         return pair.id, str(exc)
 
 
-def _run(jobs: list, fn: Callable, workers: int, desc: str) -> Iterable:
-    """Results of ``fn`` over ``jobs`` in job order, with a progress bar on stderr."""
-    if not jobs:
-        return []
-    if workers <= 1:
-        return [fn(j) for j in tqdm(jobs, desc=desc, unit="pair")]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, unit="pair"))
+def _cached_result(records: state.RecordStore, pair: RawPair, key: dict, qa_dir: Path) -> PairResult | None:
+    data = records.get(pair.id, key)
+    if data is None:
+        return None
+    try:
+        result = PairResult.from_dict(data)
+    except (TypeError, KeyError):  # a record of an older layout: assess again
+        return None
+    return result if result.H is None or (qa_dir / f"{pair.id}.jpg").exists() else None
 
 
-def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: int = 20, val: int = 20, seed: int = 0,
-                  workers: int = 1, settings: AlignSettings | None = None) -> AlignSummary:
-    """Align every pair of ``raw_dir`` into ``out`` (see the module docstring).
-
-    Raises:
-        InputError: ``raw_dir`` fits no input convention, or ``out`` lies inside ``raw_dir``'s files.
-    """
-    raw_dir, root = Path(raw_dir).resolve(), Path(out).resolve()
-    if test < 0 or val < 0:
-        raise InputError(f"--test and --val must be >= 0 (got {test}, {val})")
-    if root == raw_dir or raw_dir in root.parents:
-        # outputs inside RAW_DIR would be read back as raw captures by the next run
-        raise InputError("--out must not be inside RAW_DIR", root)
-    settings = settings or AlignSettings(seed=seed)
-    pairs, convention = find_raw_pairs(raw_dir)
-    real_dir = root / _SUBSET.name
-    cache_dir, qa_dir = real_dir / ".align", real_dir / "qa"
-    summary = AlignSummary(root=root, convention=convention)
-
-    # pass 1: assess (cached)
+def assess_pairs(pairs: list[RawPair], raw_dir: Path, root: Path, settings: AlignSettings, workers: int,
+                 summary: AlignSummary) -> dict[str, PairResult]:
+    """Pass 1: every pair's result, from its record when inputs and settings are unchanged."""
+    records, qa_dir = state.RecordStore(root / state.STATE_DIR / _RECORDS), root / _SUBSET.name / "qa"
     results: dict[str, PairResult] = {}
     todo, keys = [], {}
     for pair in pairs:
         # taken before the assessment: a file that changes meanwhile is assessed again next time
-        key = keys[pair.id] = _cache_key(pair, settings)
-        cached = _read_cache(cache_dir / f"{pair.id}.json", key)
-        if cached is not None and (cached.H is None or (qa_dir / f"{pair.id}.jpg").exists()):
+        keys[pair.id] = _record_key(pair, settings)
+        cached = _cached_result(records, pair, keys[pair.id], qa_dir)
+        if cached is not None:
             results[pair.id] = cached
             summary.reused += 1
         else:
             todo.append((pair, raw_dir, settings, qa_dir / f"{pair.id}.jpg"))
-    for pair_id, data in _run(todo, _assess_job, workers, "align: assess"):
-        results[pair_id] = PairResult.from_dict(data)
-        write_text_atomic(cache_dir / f"{pair_id}.json",
-                          json.dumps({"key": keys[pair_id], "result": data}, sort_keys=True))
+    ids = [job[0].id for job in todo]
+    for index, outcome in state.run_jobs(_assess_job, todo, workers, desc="align: assess", unit="pair",
+                                         stage="assess", ids=ids):
+        pair = todo[index][0]
+        if isinstance(outcome, state.Failure):  # the worker died: failed now, assessed again next run
+            results[pair.id] = PairResult(pair.id, pair.scene, _display(pair.glass, raw_dir),
+                                          _display(pair.noglass, raw_dir), reason=outcome.reason)
+            continue
+        _, data = outcome
+        results[pair.id] = PairResult.from_dict(data)
+        records.put(pair.id, keys[pair.id], data)
+    records.keep_only(p.id for p in pairs)
+    return {pair_id: apply_size(r, settings.size) for pair_id, r in results.items()}
 
-    results = {pair_id: apply_size(r, settings.size) for pair_id, r in results.items()}
 
-    # pass 2: split ok pairs by scene
-    ok_pairs = [p for p in pairs if results[p.id].status == "ok"]
+def _display(path: Path | None, raw_dir: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.relative_to(raw_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def split_pairs(pairs: list[RawPair], results: dict[str, PairResult], test: int, val: int, seed: int,
+                summary: AlignSummary) -> dict[str, str]:
+    """Pass 2: scene -> split for the scenes of the ``ok`` pairs."""
     sizes: dict[str, int] = {}
-    for p in ok_pairs:
-        sizes[p.scene] = sizes.get(p.scene, 0) + 1
+    for p in pairs:
+        if results[p.id].status == "ok":
+            sizes[p.scene] = sizes.get(p.scene, 0) + 1
     from uhr4k.data.splits import assign_scene_splits  # here: workers need no torch import
 
-    scene_split, split_messages = assign_scene_splits(sizes, test, val, seed)
-    summary.messages += split_messages
+    scene_split, messages = assign_scene_splits(sizes, test, val, seed)
+    summary.messages += messages
+    return scene_split
 
-    # pass 3: write ok pairs (skip those complete and verified)
-    old_rows = {r["id"]: r for r in layout.read_manifest(root) if r["subset"] == _SUBSET.name}
+
+def write_pairs(pairs: list[RawPair], results: dict[str, PairResult], scene_split: dict[str, str], root: Path,
+                old_rows: dict[str, dict], seed: int, workers: int) -> list[dict]:
+    """Pass 3: write the ``ok`` pairs not already complete and verified; return their manifest rows.
+
+    A pair whose photo changed or vanished since pass 1 turns ``failed`` in ``results``."""
     rows, jobs = [], []
-    for p in ok_pairs:
+    for p in pairs:
         r = results[p.id]
+        if r.status != "ok":
+            continue
         split = scene_split[p.scene]
         rel = layout.pair_paths(_SUBSET, split, p.id)
         row = _manifest_row(p, r, split, rel, seed)
@@ -159,22 +176,67 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
             continue
         rows.append(row)
         jobs.append((p, r, {k: root / v for k, v in rel.items()}))
-    written = dict(_run(jobs, _write_job, workers, "align: write"))
+    written: dict[str, dict | str] = {}
+    for index, outcome in state.run_jobs(_write_job, jobs, workers, desc="align: write", unit="pair",
+                                         stage="write", ids=[j[0].id for j in jobs]):
+        pair_id = jobs[index][0].id
+        written[pair_id] = outcome.reason if isinstance(outcome, state.Failure) else outcome[1]
     final_rows = []
     for row in rows:
         outcome = written.get(row["id"])
-        if isinstance(outcome, str):  # the photo changed or vanished between the passes
-            results[row["id"]].status, results[row["id"]].reason = "failed", outcome
+        if isinstance(outcome, str):
+            results[row["id"]] = dataclasses.replace(results[row["id"]], status="failed", reason=outcome)
             continue
         if outcome is not None:
             row.update(sha256_input=outcome["input"], sha256_target=outcome["target"], sha256_layer=outcome["layer"])
         final_rows.append(row)
-        summary.splits[row["split"]] = summary.splits.get(row["split"], 0) + 1
+    return final_rows
 
+
+def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: int = 20, val: int = 20, seed: int = 0,
+                  workers: int = 1, settings: AlignSettings | None = None) -> AlignSummary:
+    """Align every pair of ``raw_dir`` into ``out`` (see the module docstring).
+
+    Returns:
+        the summary, with every pair's :class:`PairResult` in ``summary.results``.
+    Raises:
+        InputError: ``raw_dir`` fits no input convention, ``out`` lies inside ``raw_dir`` or is a file,
+        a manifest row leads outside ``out``, or ``out`` is in use by another process.
+    """
+    raw_dir, root = Path(raw_dir).resolve(), Path(out).resolve()
+    if test < 0 or val < 0:
+        raise InputError(f"--test and --val must be >= 0 (got {test}, {val})")
+    if root == raw_dir or raw_dir in root.parents:
+        # outputs inside RAW_DIR would be read back as raw captures by the next run
+        raise InputError("--out must not be inside RAW_DIR", root)
+    if root.exists() and not root.is_dir():
+        raise InputError("--out is a file, not a folder", root)
+    settings = settings or AlignSettings(seed=seed)
+    pairs, convention = find_raw_pairs(raw_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with state.lock_root(root, "align"):
+        state.remove_stale_temporaries(root)
+        return _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings)
+
+
+def _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings) -> AlignSummary:
+    summary = AlignSummary(root=root, convention=convention)
+    # every path an old manifest names must stay inside ROOT: checked before anything is written
+    old_rows = {r["id"]: r for r in layout.read_manifest(root) if r["subset"] == _SUBSET.name}
+    for row in old_rows.values():
+        for column in ("input", "target", "layer"):
+            if row[column]:
+                state.inside(root, row[column], f"{root / layout.MANIFEST_NAME} row {row['id']!r}, {column}")
+    results = assess_pairs(pairs, raw_dir, root, settings, workers, summary)
+    scene_split = split_pairs(pairs, results, test, val, seed, summary)
+    final_rows = write_pairs(pairs, results, scene_split, root, old_rows, seed, workers)
+    for row in final_rows:
+        summary.splits[row["split"]] = summary.splits.get(row["split"], 0) + 1
     _write_alignment_csv(root / ALIGNMENT_NAME, [results[p.id] for p in pairs])
     layout.update_manifest(root, final_rows, subset_key="real")
     _remove_stale(root, old_rows.values(), final_rows)
-    _remove_orphans(cache_dir, qa_dir, {p.id for p in pairs})
+    _remove_orphan_qa(root / _SUBSET.name / "qa", {p.id for p in pairs})
+    summary.results = {p.id: results[p.id] for p in pairs}
     for p in pairs:
         r = results[p.id]
         summary.counts[r.status] = summary.counts.get(r.status, 0) + 1
@@ -183,19 +245,6 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
         elif r.status == "flagged":
             summary.flagged.append((p.id, r.reason))
     return summary
-
-
-def _read_cache(path: Path, key: dict) -> PairResult | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if data.get("key") != key:
-        return None
-    try:
-        return PairResult.from_dict(data["result"])
-    except (TypeError, KeyError):  # a record of an older layout: assess again
-        return None
 
 
 def _manifest_row(pair: RawPair, r: PairResult, split: str, rel: dict[str, str], seed: int) -> dict[str, str]:
@@ -209,30 +258,25 @@ def _manifest_row(pair: RawPair, r: PairResult, split: str, rel: dict[str, str],
 def _complete(root: Path, old: dict, new: dict) -> bool:
     """The old row describes the same files as the new one, and they exist with the recorded hashes."""
     same = all(old[c] == new[c] for c in ("split", "input", "target", "layer", "params", "width", "height"))
-    if not same:
-        return False
-    for column, digest in (("input", "sha256_input"), ("target", "sha256_target"), ("layer", "sha256_layer")):
-        path = root / old[column]
-        if not path.is_file() or sha256_file(path) != old[digest]:
-            return False
-    return True
+    return same and state.verify(root, old) is None
 
 
 def _remove_stale(root: Path, old_rows: Iterable[dict], new_rows: list[dict]) -> None:
+    """Files of old ``real`` rows that the new manifest no longer lists (paths checked to be inside ROOT)."""
     keep = {row[c] for row in new_rows for c in ("input", "target", "layer")}
     for row in old_rows:
         for column in ("input", "target", "layer"):
             if row[column] and row[column] not in keep:
-                (root / row[column]).unlink(missing_ok=True)
+                state.inside(root, row[column], f"{root / layout.MANIFEST_NAME} row {row['id']!r}").unlink(
+                    missing_ok=True)
 
 
-def _remove_orphans(cache_dir: Path, qa_dir: Path, ids: set[str]) -> None:
-    """QA images and cache records of pairs that are no longer in RAW_DIR."""
-    for folder, suffix in ((cache_dir, ".json"), (qa_dir, ".jpg")):
-        if folder.is_dir():
-            for path in folder.glob(f"*{suffix}"):
-                if path.stem not in ids:
-                    path.unlink(missing_ok=True)
+def _remove_orphan_qa(qa_dir: Path, ids: set[str]) -> None:
+    """QA images of pairs that are no longer in RAW_DIR."""
+    if qa_dir.is_dir():
+        for path in qa_dir.glob("*.jpg"):
+            if path.stem not in ids:
+                path.unlink(missing_ok=True)
 
 
 def _write_alignment_csv(path: Path, results: list[PairResult]) -> None:

@@ -6,20 +6,22 @@ unfiltering) for 0.5 MP of pixels. ``uhr4k cache ROOT`` decodes each image once 
 (``benchmarks/bench_loader.py`` measures the gain). Uncompressed arrays cost disk: W x H x 3 bytes per
 8-bit image (24.9 MB at 4K), about twice a 4K PNG.
 
-``index.json`` records, per source file, its size and modification time when it was cached: a source
-that changed since is read from the PNG again (never a stale crop), and a rerun redoes only such files.
+``index.json`` records, per source file, its fingerprint (size and modification time) when it was cached
+and the ``.npy`` file's own size: a source that changed since, or an array file that does not have its
+recorded size (cut by a kill or a full disk), is read from the PNG again (never a stale or short crop),
+and a rerun redoes only such files. The run holds the root's lock (:func:`uhr4k.state.lock_root`).
 """
 from __future__ import annotations
 
+import io as _io
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from uhr4k import state
 from uhr4k.errors import InputError
 from uhr4k.files import atomic_path, list_media, read_image, write_text_atomic
 
@@ -44,12 +46,35 @@ class CacheSummary:
 
 
 def _stamp(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    size, mtime_ns = state.fingerprint(path)
+    return {"size": size, "mtime_ns": mtime_ns}
 
 
-def _cache_one(src: Path, dst: Path) -> tuple[list[int], str]:
-    img = read_image(src)
+def _npy_size(shape, dtype: str) -> int:
+    """Bytes of the ``.npy`` file ``np.save`` writes for an array of ``shape`` and ``dtype`` (header too)."""
+    header = np.lib.format.header_data_from_array_1_0(np.empty((0,), dtype))
+    header["shape"] = tuple(int(v) for v in shape)
+    buf = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.tell() + int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+
+def _fresh(entry: dict | None, src: Path, npy: Path) -> bool:
+    """The index entry still describes ``src`` and its array file is whole."""
+    try:
+        return (entry is not None and {k: entry.get(k) for k in ("size", "mtime_ns")} == _stamp(src)
+                and npy.stat().st_size == _npy_size(entry["shape"], entry["dtype"]))
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+
+
+def _cache_one(job: tuple[Path, Path]) -> tuple[list[int], str] | str:
+    """Decode one image into its array file; the error line when it cannot be read."""
+    src, dst = job
+    try:
+        img = read_image(src)
+    except InputError as exc:
+        return str(exc)
     with atomic_path(dst) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, img)
@@ -68,9 +93,18 @@ def build_cache(root: str | os.PathLike, workers: int = 1) -> CacheSummary:
     """Decode every trainable image under ``root`` into ``root/.uhr4k-cache`` (resumable, atomic).
 
     An unreadable image is recorded in ``summary.failed`` and the run goes on.
+
+    Raises:
+        InputError: ``root`` holds no image, is in use by another process, or the index is damaged.
     """
     root = Path(root)
     images = cacheable_images(root)
+    with state.lock_root(root, "cache"):
+        state.remove_stale_temporaries(root / CACHE_DIR)
+        return _build(root, images, workers)
+
+
+def _build(root: Path, images: list[Path], workers: int) -> CacheSummary:
     cache = root / CACHE_DIR
     index_path = cache / INDEX_NAME
     index = _read_index(index_path)
@@ -78,31 +112,31 @@ def build_cache(root: str | os.PathLike, workers: int = 1) -> CacheSummary:
     todo = []
     for src in images:
         rel = src.relative_to(root).as_posix()
-        entry = index.get(rel)
         dst = cache / (rel + ".npy")
-        if entry and dst.is_file() and {k: entry[k] for k in ("size", "mtime_ns")} == _stamp(src):
+        if _fresh(index.get(rel), src, dst):
             summary.kept += 1
             summary.bytes += dst.stat().st_size
         else:
             index.pop(rel, None)
             todo.append((src, dst, rel))
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
-    try:
-        jobs = [(rel, src, dst, pool.submit(_cache_one, src, dst) if pool else None) for src, dst, rel in todo]
-        for n, (rel, src, dst, job) in enumerate(tqdm(jobs, desc="cache", unit="img", disable=not jobs), 1):
-            try:
-                shape, dtype = job.result() if job else _cache_one(src, dst)
-            except InputError as exc:
-                summary.failed.append(str(exc))
-                continue
-            index[rel] = {**_stamp(src), "shape": shape, "dtype": dtype}
-            summary.written += 1
-            summary.bytes += dst.stat().st_size
-            if n % 50 == 0:               # an interrupted run keeps what it finished
-                write_text_atomic(index_path, json.dumps(index, sort_keys=True, indent=0))
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
+    jobs = [(src, dst) for src, dst, _ in todo]
+    done = 0
+    for k, outcome in state.run_jobs(_cache_one, jobs, workers, desc="cache", unit="img", stage="cache",
+                                     ids=[rel for _, _, rel in todo]):
+        src, dst, rel = todo[k]
+        if isinstance(outcome, state.Failure):
+            summary.failed.append(f"{src}: {outcome.reason}")
+            continue
+        if isinstance(outcome, str):
+            summary.failed.append(outcome)
+            continue
+        shape, dtype = outcome
+        index[rel] = {**_stamp(src), "shape": shape, "dtype": dtype}
+        summary.written += 1
+        summary.bytes += dst.stat().st_size
+        done += 1
+        if done % 50 == 0:               # an interrupted run keeps what it finished
+            write_text_atomic(index_path, json.dumps(index, sort_keys=True, indent=0))
     if todo or not index_path.exists():
         write_text_atomic(index_path, json.dumps(index, sort_keys=True, indent=0))
     return summary
@@ -147,11 +181,7 @@ class CachedReader:
         rel = path.relative_to(root).as_posix()
         entry = index.get(rel)
         npy = root / CACHE_DIR / (rel + ".npy")
-        try:
-            fresh = entry is not None and {k: entry[k] for k in ("size", "mtime_ns")} == _stamp(path)
-        except OSError:
-            return None
-        return (npy, entry) if fresh and npy.is_file() else None
+        return (npy, entry) if _fresh(entry, path, npy) else None
 
     def shapes(self, input_path: Path, target_path: Path) -> tuple[int, int] | None:
         """(H, W) when both images are cached with the same shape; None sends the caller to the PNGs."""

@@ -14,7 +14,6 @@ output folder::
 """
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,21 +91,20 @@ def step_glass_pairs(o: DemoOptions) -> dict:
 
 def step_align(o: DemoOptions, glass: dict) -> dict:
     from uhr4k.align.estimate import corner_error
-    from uhr4k.align.pipeline import ALIGNMENT_NAME, align_dataset
+    from uhr4k.align.pipeline import align_dataset
     from uhr4k.files import write_csv
 
     summary = align_dataset(o.out / "material" / "glass_raw", o.out / "dataset", test=2, val=0,
                             seed=o.seed, workers=o.workers)
     truth = {(t["scene"], t["file"]): np.array(t["H"]) for t in glass["truth"]}
     rows = []
-    with open(o.out / "dataset" / ALIGNMENT_NAME, newline="") as f:
-        for row in csv.DictReader(f):
-            key = (row["scene"], Path(row["glass"]).name.split("_")[0])
-            entry = {"id": row["id"], "status": row["status"], "corner_error_px": ""}
-            if key in truth and row["h00"]:
-                H = np.array([float(row[f"h{r}{c}"]) for r in range(3) for c in range(3)]).reshape(3, 3)
-                entry["corner_error_px"] = f"{corner_error(H, truth[key], *o.size):.3f}"
-            rows.append(entry)
+    for pair_id, result in sorted(summary.results.items()):
+        key = (result.scene, Path(result.glass).name.split("_")[0])
+        entry = {"id": pair_id, "status": result.status, "corner_error_px": ""}
+        if key in truth and result.H is not None:
+            H = np.array(result.H).reshape(3, 3)
+            entry["corner_error_px"] = f"{corner_error(H, truth[key], *o.size):.3f}"
+        rows.append(entry)
     write_csv(o.out / "align_accuracy.csv", rows, ("id", "status", "corner_error_px"))
     errors = [float(r["corner_error_px"]) for r in rows if r["corner_error_px"]]
     return {"counts": summary.counts, "splits": summary.splits,

@@ -9,6 +9,7 @@ A video is one scene; a still image is a scene of its own. Sizes are (width, hei
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -20,6 +21,7 @@ import numpy as np
 
 from uhr4k.errors import InputError
 from uhr4k.files import is_video, list_media, probe_video, read_image
+from uhr4k.state import Failure
 from uhr4k.synth.resize import cover_resize, cover_scale
 
 # Usability thresholds on the gray thumbnail (values in [0, 1]); see usability().
@@ -32,6 +34,7 @@ DUPLICATE_MAD = 0.025        # mean |a - b| of normalised thumbnails below this:
 THUMB_SIZE = (96, 54)        # near-duplicate comparison
 SHARP_WIDTH = 480            # blur measurement width (about 8x below 4K: motion blur of a few px vanishes)
 MIN_GAP_S = 0.5              # candidates of one video are at least this far apart
+FRAME_ID = re.compile(r"-\d{6}$")  # the tail of a video frame's id
 
 
 @dataclass(frozen=True)
@@ -60,19 +63,6 @@ class Frame:
     check: str
     width: int = 0     # decoded frame size (after any rotation ffmpeg applies)
     height: int = 0
-
-
-@dataclass
-class Failure:
-    """One bad input, reported as ``<file>: <reason>`` and written to failures.csv."""
-
-    file: str
-    reason: str
-    stage: str
-    id: str = ""
-
-    def line(self) -> str:
-        return f"{self.file}: {self.reason}"
 
 
 def scene_name(rel: str) -> str:
@@ -133,27 +123,37 @@ def scan_sources(folder: str | Path, size: tuple[int, int], allow_upscale: bool 
     files = list_media(folder)
     sources, failures, scenes = [], [], set()
     for path in tqdm(files, desc="scan sources", unit="file", leave=False, disable=not progress):
-        rel = path.relative_to(folder).as_posix()
-        try:
-            if is_video(path):
-                n_frames, fps, src_size = probe_video(path)
-                kind = "video"
-            else:
-                img = read_image(path, keep_16bit=False)
-                n_frames, fps, src_size, kind = 1, 0.0, (img.shape[1], img.shape[0]), "image"
-        except InputError as exc:
-            failures.append(Failure(str(path), exc.reason, "scan"))
-            continue
-        if cover_scale(src_size, size) > 1 and not allow_upscale:
-            failures.append(Failure(str(path), f"{src_size[0]}x{src_size[1]} is smaller than --size "
-                                    f"{size[0]}x{size[1]} (pass --allow-upscale to upscale it)", "scan"))
-            continue
-        scene = scene_name(rel)
-        while scene in scenes:  # a.mp4 and a.mov: keep both, as different scenes
-            scene += "-x"
-        scenes.add(scene)
-        sources.append(Source(path, rel, kind, scene, n_frames, fps, src_size))
+        found, failed = probe_source(path, folder, size, allow_upscale)
+        failures += failed
+        for src in found:
+            scene = src.scene
+            # a.mp4 and a.mov: keep both, as different scenes. An image's id is its scene and a video
+            # frame's is ``<scene>-<6-digit index>``: an image named like a frame (clip-000009.png beside
+            # clip.mp4) gets another name, so that ids are unique by construction.
+            while scene in scenes or (src.kind == "image" and FRAME_ID.search(scene)):
+                scene += "-x"
+            scenes.add(scene)
+            sources.append(dataclasses.replace(src, scene=scene))
     return sources, failures
+
+
+def probe_source(path: Path, folder: Path, size: tuple[int, int], allow_upscale: bool = False
+                 ) -> tuple[list[Source], list[Failure]]:
+    """One file of the frames folder: ([its Source], []) when usable, else ([], [the failure])."""
+    rel = path.relative_to(folder).as_posix()
+    try:
+        if is_video(path):
+            n_frames, fps, src_size = probe_video(path)
+            kind = "video"
+        else:
+            img = read_image(path, keep_16bit=False)
+            n_frames, fps, src_size, kind = 1, 0.0, (img.shape[1], img.shape[0]), "image"
+    except InputError as exc:
+        return [], [Failure("scan", "", str(path), exc.reason)]
+    if cover_scale(src_size, size) > 1 and not allow_upscale:
+        return [], [Failure("scan", "", str(path), f"{src_size[0]}x{src_size[1]} is smaller than --size "
+                            f"{size[0]}x{size[1]} (pass --allow-upscale to upscale it)")]
+    return [Source(path, rel, kind, scene_name(rel), n_frames, fps, src_size)], []
 
 
 def _spread_order(n: int) -> list[int]:
@@ -249,7 +249,7 @@ def _video_candidates(src: Source, wanted: int, skipped: dict, failures: list) -
             out.append((Frame(f"{src.scene}-{index:06d}", src.scene, src.rel, "video", index, src.fps,
                               frame_check(img), *src.size), thumb))
     except InputError as exc:
-        failures.append(Failure(str(src.path), exc.reason, "select"))
+        failures.append(Failure("select", "", str(src.path), exc.reason))
         return []
     return out
 
@@ -258,7 +258,7 @@ def _image_candidate(src: Source, skipped: dict, failures: list) -> list[tuple[F
     try:
         img = read_image(src.path, keep_16bit=False)
     except InputError as exc:
-        failures.append(Failure(str(src.path), exc.reason, "select"))
+        failures.append(Failure("select", "", str(src.path), exc.reason))
         return []
     reason, thumb = usability(img)
     if reason:

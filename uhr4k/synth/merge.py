@@ -14,10 +14,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from uhr4k import layout
+from uhr4k import layout, state
 from uhr4k.errors import InputError
 from uhr4k.files import atomic_path, sha256_file, write_text_atomic
-from uhr4k.synth.pipeline import STATE_DIR, finish, read_failures
+from uhr4k.state import STATE_DIR, read_failures
+from uhr4k.synth.pipeline import finish
 
 
 @dataclass
@@ -29,21 +30,71 @@ class MergeSummary:
     failures: int
 
 
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"not a build-syn output (no {STATE_DIR}/{path.name}: {what})", path.parent.parent) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable ({type(exc).__name__}): rerun its build-syn command", path) from None
+    if not isinstance(data, dict):
+        raise InputError("unreadable (not a JSON object): rerun its build-syn command", path)
+    return data
+
+
 def _shard_state(root: Path) -> dict:
+    if not root.is_dir():
+        raise InputError("no such folder", root)
     path = root / STATE_DIR / "shard.json"
-    if not path.is_file():
-        raise InputError("not a build-syn output (no .uhr4k/shard.json)", root)
-    state = json.loads(path.read_text())
-    if not state.get("complete"):
-        i, n = state["shard"]
+    state_ = _read_json(path, "the shard's state")
+    try:
+        i, n = (int(v) for v in state_["shard"])
+        ids = [state.safe_id(str(v)) for v in state_["ids"]]
+        plan, complete = str(state_["plan"]), bool(state_.get("complete"))
+    except (KeyError, TypeError, ValueError, InputError):
+        raise InputError("damaged shard state (shard, plan, ids): rerun its build-syn command", path) from None
+    if not complete:
         raise InputError(f"shard {i}/{n} is incomplete: rerun its build-syn command", root)
-    return state
+    return {"shard": [i, n], "ids": ids, "plan": plan, "complete": True}
+
+
+def _check_set(roots: list[Path], states: list[dict]) -> None:
+    """One plan, one set of n shards, each exactly once."""
+    if len({s["plan"] for s in states}) != 1:
+        raise InputError("shards come from different build-syn commands (their plans differ)", roots[0])
+    n = states[0]["shard"][1]
+    seen = {}
+    for root, st in zip(roots, states, strict=True):
+        i = st["shard"][0]
+        if st["shard"][1] != n:
+            raise InputError(f"shard {i}/{st['shard'][1]} does not belong to a set of {n}", root)
+        if i in seen:
+            raise InputError(f"shard {i}/{n} given twice (also {seen[i]})", root)
+        seen[i] = root
+    missing = sorted(set(range(1, n + 1)) - set(seen))
+    if missing:
+        raise InputError(f"missing shard(s) {', '.join(f'{i}/{n}' for i in missing)}")
+
+
+def _shard_files(root: Path, rows: list[dict]) -> list[tuple[Path, str, str]]:
+    """(source path, relative path, SHA-256) of every file of ``rows``, each checked before anything is
+    placed: inside the shard, present, with its manifest checksum (a bad file leaves ``out`` untouched)."""
+    files = []
+    for r in rows:
+        for col, sha in state.HASHED_COLUMNS:
+            if not r[col]:
+                continue
+            src = state.inside(root, r[col], str(root / layout.MANIFEST_NAME))
+            if not src.is_file():
+                raise InputError(f"listed in {layout.MANIFEST_NAME} but missing", src)
+            if sha256_file(src) != r[sha]:
+                raise InputError("checksum differs from the shard's manifest (file changed or damaged)", src)
+            files.append((src, r[col], r[sha]))
+    return files
 
 
 def _place(src: Path, dst: Path, sha: str) -> bool:
     """Put ``src`` at ``dst`` (hard link, else atomic copy) unless an identical file is there."""
-    if sha256_file(src) != sha:
-        raise InputError("checksum differs from the shard's manifest (file changed or damaged)", src)
     if dst.exists():
         if os.path.samefile(src, dst) or sha256_file(dst) == sha:
             return False
@@ -60,51 +111,55 @@ def _place(src: Path, dst: Path, sha: str) -> bool:
 def merge_shards(shards: list[str | Path], out: str | Path) -> MergeSummary:
     """Merge complete shard roots into ``out`` (which may be one of them).
 
+    Every shard, its manifest and every file's checksum are checked before anything is written, so a
+    refused merge leaves ``out`` as it was. Holds ``out``'s lock while it writes.
+
     Raises:
         InputError: a root that is not a finished shard, shards of different plans, a missing or
-        repeated shard, or a file whose checksum does not match its shard's manifest.
+        repeated shard, a path leading outside its shard, or a file whose checksum does not match.
     """
-    from tqdm import tqdm
-
     roots = [Path(s) for s in shards]
     if not roots:
         raise InputError("give at least one shard root to merge")
-    states = [_shard_state(r) for r in roots]
-    plans = {s["plan"] for s in states}
-    if len(plans) != 1:
-        raise InputError("shards come from different build-syn commands (their plans differ)", roots[0])
-    n = states[0]["shard"][1]
-    seen = {}
-    for root, state in zip(roots, states, strict=True):
-        i = state["shard"][0]
-        if state["shard"][1] != n:
-            raise InputError(f"shard {i}/{state['shard'][1]} does not belong to a set of {n}", root)
-        if i in seen:
-            raise InputError(f"shard {i}/{n} given twice (also {seen[i]})", root)
-        seen[i] = root
-    missing = sorted(set(range(1, n + 1)) - set(seen))
-    if missing:
-        raise InputError(f"missing shard(s) {', '.join(f'{i}/{n}' for i in missing)}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    info = json.loads((roots[0] / STATE_DIR / "build.json").read_text())
-    subsets = info["subsets"]
+    if out.exists() and not out.is_dir():
+        raise InputError("--out is a file, not a folder", out)
+    states = [_shard_state(r) for r in roots]
+    _check_set(roots, states)
+    info = _read_json(roots[0] / STATE_DIR / "build.json", "the build's options")
+    try:
+        subsets = [layout.subset(k).key for k in info["subsets"]]
+    except (KeyError, TypeError):
+        raise InputError("damaged build state (no subsets): rerun its build-syn command",
+                         roots[0] / STATE_DIR / "build.json") from None
     names = {layout.subset(k).name for k in subsets}
+    shard_rows = [[r for r in layout.read_manifest(root) if r["subset"] in names] for root in roots]
+    files = [_shard_files(root, rows) for root, rows in zip(roots, shard_rows, strict=True)]
+    out.mkdir(parents=True, exist_ok=True)
+    with state.lock_root(out, "merge"):
+        state.remove_stale_temporaries(out)
+        return _merge(roots, states, shard_rows, files, out, info, subsets)
+
+
+def _merge(roots, states, shard_rows, files, out: Path, info: dict, subsets) -> MergeSummary:
+    from tqdm import tqdm
+
     rows, failures, linked = [], [], 0
-    for root, state in tqdm(list(zip(roots, states, strict=True)), desc="merge", unit="shard"):
-        shard_rows = [r for r in layout.read_manifest(root) if r["subset"] in names]
-        for r in shard_rows:
-            for col, sha in (("input", "sha256_input"), ("target", "sha256_target"), ("layer", "sha256_layer")):
-                linked += _place(root / r[col], out / r[col], r[sha])
-        for sid in state["ids"]:
-            record = root / STATE_DIR / "rows" / f"{sid}.json"
-            if record.is_file() and root.resolve() != out.resolve():
-                write_text_atomic(out / STATE_DIR / "rows" / record.name, record.read_text())
-        rows += shard_rows
+    for root, st, rows_of, files_of in tqdm(list(zip(roots, states, shard_rows, files, strict=True)), desc="merge",
+                                            unit="shard"):
+        for src, rel, sha in files_of:
+            linked += _place(src, state.inside(out, rel), sha)
+        if root.resolve() != out.resolve():
+            for sid in st["ids"]:
+                record = root / STATE_DIR / "rows" / f"{sid}.json"
+                if record.is_file():
+                    write_text_atomic(out / STATE_DIR / "rows" / record.name, record.read_text())
+        rows += rows_of
         failures += read_failures(root)
     finish(out, rows, failures, info, subsets)
     all_ids = sorted(sid for s in states for sid in s["ids"])
+    n = states[0]["shard"][1]
     write_text_atomic(out / STATE_DIR / "build.json", json.dumps(info, indent=1, sort_keys=True))
     write_text_atomic(out / STATE_DIR / "shard.json", json.dumps(
         {"shard": [1, 1], "plan": states[0]["plan"], "ids": all_ids, "complete": True}, indent=1))
-    return MergeSummary(out, n, len(rows), linked, len({(f.stage, f.id, f.file, f.reason) for f in failures}))
+    return MergeSummary(out, n, len(rows), linked, len(set(failures)))

@@ -1,50 +1,56 @@
 """``build_syn``: the pipeline behind ``uhr4k build-syn``: plan up front, make samples in workers, resume.
 
 1. **Plan** (main process, deterministic): scan the sources, select the frames (synth.frames), assign
-   scene-disjoint splits, and draw every sample's parameters and reflection from ``(seed, subset, id)``.
-   The plan is cached under ``ROOT/.uhr4k/plan-<key>.json``, keyed by the options and the sources'
-   sizes and modification times, so a resumed run does not decode the videos again.
-2. **Samples** (workers): each task is one background; it fetches the frame, writes the target once
-   and the Syn and Rain inputs and layers, every file atomically, then a record
-   ``ROOT/.uhr4k/rows/<id>.json`` with its manifest rows and the task's key. A rerun trusts a record
-   only when its key matches and every file's SHA-256 is still the recorded one.
+   scene-disjoint splits (a scene the manifest already places keeps its split, so ``uhr4k split --apply``
+   survives a rerun), and draw every sample's parameters and reflection from ``(seed, subset, id)``.
+   The selection is cached under ``ROOT/.uhr4k/plan-<key>.json``, keyed by the options and the sources'
+   fingerprints; a cached plan with failures is used only while its failed sources still fail.
+2. **Samples** (workers, :func:`uhr4k.state.run_jobs`): each task is one background; it fetches the
+   frame, writes the target once and the Syn and Rain inputs and layers, every file atomically, then a
+   record ``ROOT/.uhr4k/rows/<id>.json`` with its files' hashes, keyed by everything that went into the
+   sample (frame and reflection fingerprints, drawn parameters, the synthesis version). A rerun trusts a
+   record only when its key matches and every file's SHA-256 is still the recorded one.
 3. **Finish**: manifest.csv (rows of the built subsets replaced, others kept), failures.csv,
    datasheet.md and preview.jpg, each rewritten atomically.
 
-Bad input (unreadable or truncated files, sources smaller than ``--size``, a reflections folder without
-images) becomes one line in failures.csv and on stderr; the run goes on and the summary counts it.
+The whole run holds the root's lock (:func:`uhr4k.state.lock_root`). Bad input (unreadable or truncated
+files, sources smaller than ``--size``, a reflections folder without images) becomes one line in
+failures.csv and on stderr; the run goes on and the summary counts it.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
-import multiprocessing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from uhr4k import layout
+from uhr4k import layout, state
 from uhr4k.errors import InputError
 from uhr4k.files import (
     encode_image,
     list_media,
     looks_truncated,
     read_image,
-    sha256_file,
     write_bytes_atomic,
     write_image,
     write_text_atomic,
 )
+from uhr4k.state import STATE_DIR, Failure, read_failures, write_failures  # noqa: F401 (re-exported)
 from uhr4k.synth import rain, reflection
-from uhr4k.synth.frames import Failure, Frame, background, read_frame, scan_sources, select_frames
+from uhr4k.synth.frames import (
+    Frame,
+    background,
+    read_frame,
+    scan_sources,
+    select_frames,
+)
 
 # Bump when a change alters output bytes for the same options: old records are then recomputed.
-VERSION = "3"
-STATE_DIR = ".uhr4k"
-FAILURES_NAME = "failures.csv"
+VERSION = "4"
+FAILURES_NAME = state.FAILURES_NAME
 PAPER_COUNT = 2167  # backgrounds of UHR4K-Syn / UHR4K-Rain in the paper
 REFLECTION_TRIES = 3  # candidate reflections per sample for Zhang's visibility filter
 
@@ -87,30 +93,32 @@ class BuildSummary:
 
 def sample_seed(seed: int, subset_key: str, sample_id: str) -> int:
     """The 63-bit seed of one sample of one subset: a function of ``(seed, subset, id)`` only."""
-    return int.from_bytes(hashlib.sha256(f"{seed}/{subset_key}/{sample_id}".encode()).digest()[:8], "big") >> 1
+    return state.derive_seed(seed, subset_key, sample_id)
 
 
 # --------------------------------------------------------------------------------------------- plan
 
 
-def _reflection_pool(folder: Path | None, failures: list[Failure], messages: list[str]) -> list[dict]:
-    """Usable reflection images as ``{"from": "reflections", "rel": ...}``; bad ones become failures."""
+def _reflection_pool(folder: Path | None, failures: list[Failure]) -> list[dict]:
+    """Usable reflection images as ``{"from": "reflections", "rel": ..., "fp": fingerprint}``; bad ones
+    become failures. The fingerprint enters the samples' keys: a replaced photo remakes its samples."""
     if folder is None:
         return []
     try:
         files = list_media(folder, kinds=("image",))
     except InputError as exc:
-        failures.append(Failure(str(folder), exc.reason, "reflections"))
+        failures.append(Failure("reflections", "", str(folder), exc.reason))
         return []
     pool = []
     for path in files:
         reason = _image_problem(path)
         if reason:
-            failures.append(Failure(str(path), reason, "reflections"))
+            failures.append(Failure("reflections", "", str(path), reason))
         else:
-            pool.append({"from": "reflections", "rel": path.relative_to(folder).as_posix()})
+            pool.append({"from": "reflections", "rel": path.relative_to(folder).as_posix(),
+                         "fp": state.fingerprint(path)})
     if not pool:
-        failures.append(Failure(str(folder), "no readable reflection image", "reflections"))
+        failures.append(Failure("reflections", "", str(folder), "no readable reflection image"))
     return pool
 
 
@@ -124,7 +132,7 @@ def _image_problem(path: Path) -> str | None:
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.verify()
-    except Exception as exc:  # PIL raises many types for a bad file; all mean "unreadable"
+    except Exception as exc:  # PIL raises many types for a bad file (and DecompressionBombError): unreadable
         return f"cannot read image ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     if looks_truncated(path, np.frombuffer(data, np.uint8)):
         return "truncated image file"
@@ -133,19 +141,46 @@ def _image_problem(path: Path) -> str | None:
 
 def _sources_key(frames_dir: Path, opts: BuildOptions) -> str:
     files = list_media(frames_dir)
-    fingerprint = [(p.relative_to(frames_dir).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    blob = json.dumps([VERSION, fingerprint, opts.count, list(opts.size), opts.allow_upscale])
+    prints = [(p.relative_to(frames_dir).as_posix(), *state.fingerprint(p)) for p in files]
+    blob = json.dumps([VERSION, prints, opts.count, list(opts.size), opts.allow_upscale])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _recovered(failures: list[Failure], opts: BuildOptions) -> bool:
+    """Whether a source that failed in the cached plan reads now (a failure may have been transient:
+    a busy machine, a file being copied): then the plan is made again, never kept failed for good."""
+    for f in failures:
+        if f.stage not in ("scan", "select") or not f.file:
+            continue
+        path = Path(f.file)
+        if not path.is_file():
+            continue
+        sources, scan_failures = _scan_one(path, opts)
+        if sources and not scan_failures:
+            _, _, select_failures = select_frames(sources, 1, progress=False)
+            if not select_failures:
+                return True
+    return False
+
+
+def _scan_one(path: Path, opts: BuildOptions):
+    from uhr4k.synth.frames import probe_source
+
+    return probe_source(path, opts.frames, opts.size, opts.allow_upscale)
 
 
 def _select(opts: BuildOptions, progress: bool = True) -> tuple[list[Frame], dict, list[Failure]]:
     """Scan and select, or load the cached selection of an identical earlier run."""
     key = _sources_key(opts.frames, opts)
     cache = opts.out / STATE_DIR / f"plan-{key}.json"
-    if cache.is_file():
-        data = json.loads(cache.read_text())
-        return ([Frame(**f) for f in data["frames"]], data["skipped"],
-                [Failure(**f) for f in data["failures"]])
+    try:
+        data = json.loads(cache.read_text()) if cache.is_file() else None
+        cached = data and ([Frame(**f) for f in data["frames"]], data["skipped"],
+                           [Failure(**f) for f in data["failures"]])
+    except (OSError, ValueError, TypeError, KeyError):
+        cached = None  # a damaged plan cache is made again
+    if cached and not _recovered(cached[2], opts):
+        return cached
     sources, failures = scan_sources(opts.frames, opts.size, opts.allow_upscale, progress)
     frames, skipped, more = select_frames(sources, opts.count, progress)
     failures += more
@@ -154,42 +189,73 @@ def _select(opts: BuildOptions, progress: bool = True) -> tuple[list[Frame], dic
     return frames, skipped, failures
 
 
-def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, list[Failure], list[str]]:
-    """Decide every sample of every shard: returns (tasks sorted by id, build info, failures, messages).
+def _recorded_splits(root: Path, subsets) -> dict[str, str]:
+    """scene -> split as the manifest records it for the built subsets (``uhr4k split`` may have moved
+    them): a rerun keeps them instead of drawing again. A scene recorded in two splits is left out."""
+    names = {layout.subset(k).name for k in subsets}
+    found: dict[str, set] = {}
+    for r in layout.read_manifest(root):
+        if r["subset"] in names and r["scene"]:
+            found.setdefault(r["scene"], set()).add(r["split"])
+    return {scene: next(iter(s)) for scene, s in found.items() if len(s) == 1 and next(iter(s)) in layout.SPLITS}
 
-    A task is a JSON-able dict: id, scene, split, the frame, and per subset the drawn parameters.
-    ``build info`` holds the shard-independent facts the datasheet reports.
-    """
-    messages: list[str] = []
-    frames, skipped, failures = _select(opts, progress)
-    pool = _reflection_pool(opts.reflections, failures, messages)
-    if "syn" in opts.subsets and not pool:
-        messages.append("no reflection images: using frames of other scenes as reflections "
-                        "(the paper used DIV2K photos; pass --reflections DIR)")
+
+def _assign_splits(frames: list[Frame], opts: BuildOptions, messages: list[str]) -> dict[str, str]:
     scene_counts: dict[str, int] = {}
     for f in frames:
         scene_counts[f.scene] = scene_counts.get(f.scene, 0) + 1
+    recorded = {s: v for s, v in _recorded_splits(opts.out, opts.subsets).items() if s in scene_counts}
     from uhr4k.data.splits import assign_scene_splits  # here: workers need no torch import
 
     splits, split_messages = assign_scene_splits(scene_counts, opts.test, opts.val, opts.seed)
-    messages += split_messages
+    if recorded:
+        changed = sum(splits[s] != v for s, v in recorded.items())
+        splits.update(recorded)
+        if changed:
+            messages.append(f"{changed} scene(s) keep the split {layout.MANIFEST_NAME} records for them "
+                            f"(`uhr4k split` moved them, or other --test/--val); use a new --out to draw again")
+    else:
+        messages += split_messages
+    return splits
+
+
+def _draw_syn(f: Frame, frames: list[Frame], pool: list[dict], opts: BuildOptions, failures: list[Failure]):
+    s = sample_seed(opts.seed, "syn", f.id)
+    rng = np.random.default_rng(s)
+    others = pool or [{"from": "frames", "frame": asdict(g), "fp": state.fingerprint(opts.frames / g.rel)}
+                      for g in frames if g.scene != f.scene]
+    if not others:
+        failures.append(Failure("plan", f.id, str(opts.frames / f.rel),
+                                "no reflection source: a single scene and no --reflections"))
+        return None
+    picks = rng.choice(len(others), size=min(REFLECTION_TRIES, len(others)), replace=False)
+    return {"seed": s, "reflections": [others[int(k)] for k in picks],
+            "params": reflection.draw_params(opts.reflection_model, rng)}
+
+
+def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, list[Failure], list[str]]:
+    """Decide every sample of every shard: returns (tasks sorted by id, build info, failures, messages).
+
+    A task is a JSON-able dict: id, scene, split, the frame and its source's fingerprint, and per subset
+    the drawn parameters. ``build info`` holds the shard-independent facts the datasheet reports.
+    """
+    messages: list[str] = []
+    frames, skipped, failures = _select(opts, progress)
+    pool = _reflection_pool(opts.reflections, failures)
+    if "syn" in opts.subsets and not pool:
+        messages.append("no reflection images: using frames of other scenes as reflections "
+                        "(the paper used DIV2K photos; pass --reflections DIR)")
+    splits = _assign_splits(frames, opts, messages)
     if len(frames) < opts.count:
         messages.append(f"{len(frames)} usable backgrounds found, fewer than --count {opts.count}")
     tasks = []
     for f in frames:
         task = {"id": f.id, "scene": f.scene, "split": splits[f.scene], "frame": asdict(f),
-                "size": list(opts.size)}
+                "fp": state.fingerprint(opts.frames / f.rel), "size": list(opts.size)}
         if "syn" in opts.subsets:
-            s = sample_seed(opts.seed, "syn", f.id)
-            rng = np.random.default_rng(s)
-            others = pool or [{"from": "frames", "frame": asdict(g)} for g in frames if g.scene != f.scene]
-            if not others:
-                failures.append(Failure(str(opts.frames / f.rel), "no reflection source: a single scene and no "
-                                        "--reflections", "plan", f.id))
-            else:
-                picks = rng.choice(len(others), size=min(REFLECTION_TRIES, len(others)), replace=False)
-                task["syn"] = {"seed": s, "reflections": [others[int(k)] for k in picks],
-                               "params": reflection.draw_params(opts.reflection_model, rng)}
+            spec = _draw_syn(f, frames, pool, opts, failures)
+            if spec is not None:
+                task["syn"] = spec
         if "rain" in opts.subsets:
             s = sample_seed(opts.seed, "rain", f.id)
             task["rain"] = {"seed": s, "params": rain.draw_params(np.random.default_rng(s))}
@@ -197,40 +263,41 @@ def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, l
     info = {"size": list(opts.size), "seed": opts.seed, "count": opts.count, "subsets": list(opts.subsets),
             "reflection_model": opts.reflection_model,
             "reflection_source": "images of --reflections" if pool else "frames of other scenes",
-            "reflection_images": len(pool), "backgrounds": len(frames), "scenes": len(scene_counts),
+            "reflection_images": len(pool), "backgrounds": len(frames), "scenes": len(set(splits)),
             "skipped_frames": skipped, "splits_asked": {"test": opts.test, "val": opts.val},
             "messages": list(messages)}
     return tasks, info, failures, messages
 
 
 def task_key(task: dict) -> str:
-    """What decides a sample's bytes (no absolute paths: a moved folder gives the same key)."""
-    return hashlib.sha256(json.dumps([VERSION, task], sort_keys=True).encode()).hexdigest()[:24]
+    """What decides a sample's bytes, but its split (a moved split is not a new sample); no absolute
+    paths, so a moved folder gives the same key."""
+    return hashlib.sha256(json.dumps([VERSION, {k: v for k, v in task.items() if k != "split"}],
+                                     sort_keys=True).encode()).hexdigest()[:24]
 
 
 # ------------------------------------------------------------------------------------------ samples
 
 
-def _record_path(root: Path, sample_id: str) -> Path:
-    return root / STATE_DIR / "rows" / f"{sample_id}.json"
+def _records(root: Path) -> state.RecordStore:
+    return state.RecordStore(root / STATE_DIR / "rows")
 
 
-def _verified_record(root: Path, task: dict) -> dict | None:
-    path = _record_path(root, task["id"])
-    if not path.is_file():
+def _rows_here(task: dict, rows: list[dict]) -> list[dict]:
+    """A record's rows placed in the task's split (``uhr4k split --apply`` moves files, not records)."""
+    placed = []
+    for row in rows:
+        key = layout.subset(row["subset"]).key
+        placed.append({**row, "split": task["split"], **layout.pair_paths(key, task["split"], task["id"])})
+    return placed
+
+
+def _verified_record(root: Path, task: dict) -> list[dict] | None:
+    data = _records(root).get(task["id"], task_key(task))
+    if not data:
         return None
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if record.get("key") != task_key(task):
-        return None
-    for row in record["rows"]:
-        for col, sha in (("input", "sha256_input"), ("target", "sha256_target"), ("layer", "sha256_layer")):
-            file = root / row[col]
-            if not file.is_file() or sha256_file(file) != row[sha]:
-                return None
-    return record
+    rows = _rows_here(task, data["rows"])
+    return rows if all(state.verify(root, row) is None for row in rows) else None
 
 
 def _source_name(frame: Frame) -> str:
@@ -266,6 +333,19 @@ def _choose_reflection(spec: dict, target: np.ndarray, frames_dir: Path, reflect
     return best[1], best[2], len(spec["reflections"])
 
 
+def _write_pair(root: Path, task: dict, key: str, target: np.ndarray, target_png: bytes, inp: np.ndarray,
+                layer: np.ndarray, spec: dict, params: dict, source: str) -> dict:
+    """Write one subset's input / target / layer of a background; return its manifest row."""
+    paths = layout.pair_paths(key, task["split"], task["id"])
+    sha_in = write_image(root / paths["input"], inp)
+    write_bytes_atomic(root / paths["target"], target_png)
+    sha_layer = write_image(root / paths["layer"], layer)
+    return layout.make_row(
+        id=task["id"], subset=layout.subset(key).name, split=task["split"], scene=task["scene"], source=source,
+        width=target.shape[1], height=target.shape[0], seed=spec["seed"], params=params, sha256_input=sha_in,
+        sha256_target=hashlib.sha256(target_png).hexdigest(), sha256_layer=sha_layer, **paths)
+
+
 def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
     """Make (or verify and reuse) the Syn and Rain pairs of one background.
 
@@ -277,73 +357,40 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
     """
     task, root, frames_dir, reflections_dir = job
     root, frames_dir = Path(root), Path(frames_dir)
-    record = _verified_record(root, task)
-    if record is not None:
-        return {"id": task["id"], "rows": record["rows"], "failures": [], "reused": True}
+    rows = _verified_record(root, task)
+    if rows is not None:
+        return {"id": task["id"], "rows": rows, "failures": [], "reused": True}
     frame = Frame(**task["frame"])
     failures: list[Failure] = []
     try:
         target = background(read_frame(frames_dir, frame), tuple(task["size"]))
     except InputError as exc:
-        failures.append(Failure(exc.path or str(frames_dir / frame.rel), exc.reason, "sample", task["id"]))
+        failures.append(Failure("sample", task["id"], exc.path or str(frames_dir / frame.rel), exc.reason))
         return {"id": task["id"], "rows": [], "failures": [asdict(f) for f in failures], "reused": False}
     target_png = encode_image(target)
-    target_sha = hashlib.sha256(target_png).hexdigest()
     source = _source_name(frame)
     rows = []
-
-    def write_pair(key: str, inp: np.ndarray, layer: np.ndarray, spec: dict, params: dict) -> None:
-        paths = layout.pair_paths(key, task["split"], task["id"])
-        sha_in = write_image(root / paths["input"], inp)
-        write_bytes_atomic(root / paths["target"], target_png)
-        sha_layer = write_image(root / paths["layer"], layer)
-        rows.append(layout.make_row(
-            id=task["id"], subset=layout.subset(key).name, split=task["split"], scene=task["scene"],
-            source=source, width=target.shape[1], height=target.shape[0], seed=spec["seed"], params=params,
-            sha256_input=sha_in, sha256_target=target_sha, sha256_layer=sha_layer, **paths))
-
     if "syn" in task:
         spec = task["syn"]
         try:
             refl, ref, tries = _choose_reflection(spec, target, frames_dir, reflections_dir)
         except InputError as exc:
-            failures.append(Failure(exc.path or "", exc.reason, "reflection", task["id"]))
+            failures.append(Failure("reflection", task["id"], exc.path or "", exc.reason))
         else:
             inp, layer = reflection.synthesize(target, refl, spec["params"])
             ref_name = ref["rel"] if ref["from"] == "reflections" else _source_name(Frame(**ref["frame"]))
-            write_pair("syn", inp, layer, spec, {**spec["params"], "reflection": ref_name,
-                                                 "reflection_tries": tries})
+            rows.append(_write_pair(root, task, "syn", target, target_png, inp, layer, spec,
+                                    {**spec["params"], "reflection": ref_name, "reflection_tries": tries}, source))
     if "rain" in task:
         spec = task["rain"]
         inp, layer = rain.add_rain(target, spec["params"])
-        write_pair("rain", inp, layer, spec, spec["params"])
+        rows.append(_write_pair(root, task, "rain", target, target_png, inp, layer, spec, spec["params"], source))
     if not failures:  # a sample with a failure is retried by the next run
-        write_text_atomic(_record_path(root, task["id"]),
-                          json.dumps({"key": task_key(task), "rows": rows}, sort_keys=True))
+        _records(root).put(task["id"], task_key(task), {"rows": rows})
     return {"id": task["id"], "rows": rows, "failures": [asdict(f) for f in failures], "reused": False}
 
 
 # ------------------------------------------------------------------------------------------- finish
-
-
-def write_failures(root: Path, failures: list[Failure]) -> Path:
-    """``ROOT/failures.csv``: stage, id, file, reason; de-duplicated and sorted (stable bytes)."""
-    unique = sorted({(f.stage, f.id, f.file, f.reason) for f in failures})
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["stage", "id", "file", "reason"])
-    writer.writerows(unique)
-    path = root / FAILURES_NAME
-    write_text_atomic(path, buf.getvalue())
-    return path
-
-
-def read_failures(root: Path) -> list[Failure]:
-    path = Path(root) / FAILURES_NAME
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [Failure(file=r["file"], reason=r["reason"], stage=r["stage"], id=r["id"]) for r in csv.DictReader(f)]
 
 
 def finish(root: Path, rows: list[dict], failures: list[Failure], info: dict, subsets) -> None:
@@ -357,15 +404,6 @@ def finish(root: Path, rows: list[dict], failures: list[Failure], info: dict, su
     all_rows = layout.read_manifest(root)
     write_datasheet(root, all_rows, info, failures)
     write_preview(root, all_rows)
-
-
-def _remove_stale_temporaries(root: Path, subsets) -> None:
-    """Temporary files of a run killed hard (SIGKILL, power loss): never under a final name, but clutter."""
-    for key in subsets:
-        for tmp in (root / layout.subset(key).name).rglob(".*.part"):
-            tmp.unlink(missing_ok=True)
-    for tmp in (root / STATE_DIR).rglob(".*.part"):
-        tmp.unlink(missing_ok=True)
 
 
 def _strays(root: Path, rows: list[dict], subsets) -> list[str]:
@@ -382,14 +420,12 @@ def _strays(root: Path, rows: list[dict], subsets) -> list[str]:
     return messages
 
 
-def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
-    """Build (or resume) UHR4K-Syn and UHR4K-Rain under ``opts.out``; see the module docstring.
+def check_options(opts: BuildOptions) -> None:
+    """Refuse options that cannot work, before anything is written.
 
     Raises:
-        InputError: bad options, or a frames folder that is missing or holds no media.
+        InputError: naming the option.
     """
-    from tqdm import tqdm
-
     for key in opts.subsets:
         if key not in ("syn", "rain"):
             raise InputError(f"--subsets: unknown subset {key!r} (expected syn, rain)")
@@ -397,14 +433,62 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
         raise InputError(f"--workers must be at least 1, got {opts.workers}")
     if opts.count < 1:
         raise InputError(f"--count must be at least 1, got {opts.count}")
-    out_and_parents = [Path(opts.out).resolve(), *Path(opts.out).resolve().parents]
+    if opts.test < 0 or opts.val < 0:
+        raise InputError(f"--test and --val must be >= 0, got {opts.test} and {opts.val}")
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out is a file, not a folder", out)
+    out_and_parents = [out.resolve(), *out.resolve().parents]
     for name, folder in (("--frames", opts.frames), ("--reflections", opts.reflections)):
         # outputs inside a source folder would be read back as sources by the next run
         if folder is not None and Path(folder).resolve() in out_and_parents:
             raise InputError(f"--out must not lie inside {name} ({folder})", opts.out)
+
+
+def _write_shard_state(root: Path, tasks: list[dict], mine: list[dict], info: dict, shard, complete: bool) -> None:
+    i, n = shard
+    shard_state = {"shard": [i, n], "plan": task_key({"ids": [t["id"] for t in tasks], "info": info}),
+                   "ids": [t["id"] for t in mine], "complete": complete}
+    write_text_atomic(root / STATE_DIR / "shard.json", json.dumps(shard_state, indent=1))
+
+
+def _make_samples(mine: list[dict], opts: BuildOptions, progress: bool, summary: BuildSummary
+                  ) -> tuple[list[dict], list[Failure]]:
+    """Pass 2 over this shard's tasks: rows made or verified, and the failures (a dead worker's too)."""
+    i, n = opts.shard
+    refl_dir = str(opts.reflections) if opts.reflections else None
+    jobs = [(t, str(opts.out), str(opts.frames), refl_dir) for t in mine]
+    rows: list[dict] = []
+    failures: list[Failure] = []
+    results = state.run_jobs(make_sample, jobs, opts.workers, desc=f"build-syn {i}/{n}" if n > 1 else "build-syn",
+                             unit="bg", progress=progress, stage="sample", ids=[t["id"] for t in mine])
+    for _, result in results:
+        if isinstance(result, Failure):
+            failures.append(result)
+            continue
+        rows += result["rows"]
+        failures += [Failure(**f) for f in result["failures"]]
+        summary.reused += result["reused"]
+        summary.made += bool(result["rows"]) and not result["reused"]
+    return rows, failures
+
+
+def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
+    """Build (or resume) UHR4K-Syn and UHR4K-Rain under ``opts.out``; see the module docstring.
+
+    Raises:
+        InputError: bad options, a frames folder that is missing or holds no media, or an output root
+        in use by another process.
+    """
+    check_options(opts)
     opts.out = Path(opts.out)
     opts.out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(opts.out, opts.subsets)
+    with state.lock_root(opts.out, "build-syn"):
+        state.remove_stale_temporaries(opts.out)
+        return _build(opts, progress)
+
+
+def _build(opts: BuildOptions, progress: bool) -> BuildSummary:
     summary = BuildSummary(root=opts.out)
     tasks, info, failures, messages = plan(opts, progress)
     summary.messages = messages
@@ -412,41 +496,15 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
     i, n = opts.shard
     mine = [t for k, t in enumerate(tasks) if k % n == i - 1]
     summary.planned = len(mine)
-    shard_file = opts.out / STATE_DIR / "shard.json"
-    shard_state = {"shard": [i, n], "plan": task_key({"ids": [t["id"] for t in tasks], "info": info}),
-                   "ids": [t["id"] for t in mine], "complete": False}
-    write_text_atomic(shard_file, json.dumps(shard_state, indent=1))
+    _write_shard_state(opts.out, tasks, mine, info, opts.shard, complete=False)
     write_text_atomic(opts.out / STATE_DIR / "build.json", json.dumps(info, indent=1, sort_keys=True))
-
-    refl_dir = str(opts.reflections) if opts.reflections else None
-    jobs = [(t, str(opts.out), str(opts.frames), refl_dir) for t in mine]
-    rows: list[dict] = []
-    bar = tqdm(total=len(jobs), desc=f"build-syn {i}/{n}" if n > 1 else "build-syn", unit="bg",
-               disable=not progress)
-    if opts.workers == 1 or len(jobs) <= 1:
-        results = map(make_sample, jobs)
-        pool = None
-    else:
-        pool = multiprocessing.get_context("spawn").Pool(min(opts.workers, len(jobs)))
-        results = pool.imap_unordered(make_sample, jobs, chunksize=1)
-    try:
-        for result in results:
-            rows += result["rows"]
-            failures += [Failure(**f) for f in result["failures"]]
-            summary.reused += result["reused"]
-            summary.made += bool(result["rows"]) and not result["reused"]
-            bar.update(1)
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+    rows, more = _make_samples(mine, opts, progress, summary)
+    failures += more
     summary.rows = len(rows)
     summary.messages += _strays(opts.out, rows, opts.subsets)
-    summary.failures = sorted(failures, key=lambda f: (f.stage, f.id, f.file, f.reason))
+    summary.failures = sorted(set(failures))
     for r in rows:
         summary.split_pairs[(r["subset"], r["split"])] = summary.split_pairs.get((r["subset"], r["split"]), 0) + 1
     finish(opts.out, rows, failures, info, opts.subsets)
-    shard_state["complete"] = True
-    write_text_atomic(shard_file, json.dumps(shard_state, indent=1))
+    _write_shard_state(opts.out, tasks, mine, info, opts.shard, complete=True)
     return summary
