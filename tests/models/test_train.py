@@ -166,3 +166,35 @@ def test_cli_models_lists_sizes():
     assert "FlopCounterMode total / 2" in result.output
     bad = CliRunner().invoke(cli, ["models", "nope"])
     assert bad.exit_code == 2 and "unknown model 'nope'" in bad.output
+
+
+KILL_BETWEEN_CHECKPOINT_AND_LOG = """
+import os, signal, sys
+from uhr4k.models import training
+real = training.write_log
+def dying(path, rows):
+    if len(rows) == 2:  # epoch 2: last.pt is written, the log is not yet: the process is killed here
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(path, rows)
+training.write_log = dying
+sys.exit(training.train(training.TrainConfig(**eval(sys.argv[1])), echo=lambda s: None) and 0)
+"""
+
+
+def test_a_kill_between_checkpoint_and_log_loses_no_log_row(root, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    kwargs = {k: getattr(config(root, out, epochs=3), k) for k in ("model", "data", "subset", "out", "model_kwargs",
+                                                                   "loss_kwargs", "epochs", "batch", "crop", "progress")}
+    proc = subprocess.run([sys.executable, "-c", KILL_BETWEEN_CHECKPOINT_AND_LOG, repr(kwargs)], timeout=300)
+    assert proc.returncode == -9
+    assert load_checkpoint(out / "last.pt")["epoch"] == 2
+    with open(out / "log.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1]
+    (out / ".log.999999999-0badf00d.csv.part").write_text("left by a killed writer")
+    train(config(root, out, epochs=3, resume=True), echo=lambda s: None)
+    with open(out / "log.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3]
+    assert not list(out.glob(".*.part"))

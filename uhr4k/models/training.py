@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
+from uhr4k import state
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
 from uhr4k.data import PairedDataset, find_pairs, resolve_dataset
 from uhr4k.errors import InputError
@@ -309,7 +310,12 @@ def resume_run(run: Run, echo=print) -> None:
         run.d_optimizer.load_state_dict(checkpoint["discriminator_optimizer"])
     run.epoch = int(checkpoint["epoch"])
     run.best_psnr = checkpoint.get("best_psnr")
-    run.rows = [r for r in read_log(run.out / LOG) if int(r["epoch"]) <= run.epoch]
+    # the checkpoint carries the log up to its epoch: a kill between writing last.pt and log.csv loses
+    # no row (older checkpoints: the log file's rows up to that epoch)
+    run.rows = [dict(r) for r in checkpoint.get("log") or
+                [r for r in read_log(run.out / LOG) if int(r["epoch"]) <= run.epoch]]
+    if run.main_process:
+        write_log(run.out / LOG, run.rows)
     if run.main_process:
         echo(f"resuming {run.config.model} at epoch {run.epoch} from {last_path}")
 
@@ -399,7 +405,7 @@ def end_of_epoch(run: Run, steps: int, means: dict[str, float], seconds: float, 
             save_checkpoint(run.out / BEST, run.model, run.optimizer, done, record, best_psnr=run.best_psnr)
     row["seconds"] = f"{seconds:.2f}"
     run.rows.append(row)
-    extra = {"best_psnr": run.best_psnr, "world_size": run.world}
+    extra = {"best_psnr": run.best_psnr, "world_size": run.world, "log": run.rows}
     if run.discriminator is not None:
         extra["discriminator"] = unwrap(run.discriminator).state_dict()
         extra["discriminator_optimizer"] = run.d_optimizer.state_dict()
@@ -422,6 +428,10 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
         another configuration, VGG weights missing for the perceptual loss.
     """
     run = build_run(config, echo)
+    # one process per run folder; released on return, or by the kernel when this process dies
+    run_lock = state.acquire_lock(run.out, "train") if run.main_process else None
+    if run.main_process:
+        state.remove_stale_temporaries(run.out)
     if config.resume:
         resume_run(run, echo)
     distribute(run)
@@ -438,6 +448,8 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
                 echo(f"time limit of {config.time_limit_s:.0f} s reached after epoch {run.epoch}")
             break
     undistribute(run)
+    if run_lock is not None:
+        run_lock.release()
     best_path = run.out / BEST
     return TrainSummary(run.out, run.epoch, run.out / LAST, best_path if best_path.exists() else None,
                         run.best_psnr, run.rows, run.model, run.rank)
