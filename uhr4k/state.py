@@ -231,88 +231,91 @@ def run_jobs(fn: Callable, jobs: list, workers: int = 1, *, desc: str = "", unit
         bar.close()
 
 
-def _run_in_processes(fn, jobs, workers, bar, stage, ids):
-    from multiprocessing.connection import wait
+class _Workers:
+    """Spawned worker processes, each fed one job at a time through its own pipe; the main process
+    waits on the pipes and on the processes' sentinels, so a worker's death is seen at once."""
 
-    ctx = multiprocessing.get_context("spawn")
-    pending = list(range(len(jobs)))[::-1]
-    busy: dict = {}          # process -> (conn, index or None)
-    left = len(jobs)
+    def __init__(self, fn, jobs: list, count: int, stage: str, ids: list[str] | None):
+        self.fn, self.jobs, self.stage, self.ids = fn, jobs, stage, ids
+        self.ctx = multiprocessing.get_context("spawn")
+        self.pending = list(range(len(jobs)))[::-1]
+        self.busy: dict = {}   # process -> [pipe, index of its job or None]
+        for _ in range(count):
+            self._feed(self._start())
 
-    def start():
-        parent, child = ctx.Pipe()
-        process = ctx.Process(target=_worker_main, args=(child, fn), daemon=True)
+    def _start(self):
+        parent, child = self.ctx.Pipe()
+        process = self.ctx.Process(target=_worker_main, args=(child, self.fn), daemon=True)
         process.start()
         child.close()
-        busy[process] = (parent, None)
+        self.busy[process] = [parent, None]
         return process
 
-    def feed(process):
-        conn, _ = busy[process]
-        if pending:
-            index = pending.pop()
-            conn.send((index, jobs[index]))
-            busy[process] = (conn, index)
+    def _feed(self, process) -> None:
+        entry = self.busy[process]
+        if self.pending:
+            entry[1] = self.pending.pop()
+            entry[0].send((entry[1], self.jobs[entry[1]]))
         else:
-            conn.send(None)
-            busy[process] = (conn, None)
+            entry[0].send(None)
+            entry[1] = None
 
-    try:
-        for _ in range(workers):
-            feed(start())
-        while left:
-            conns = {busy[p][0]: p for p in busy}
-            ready = wait(list(conns) + [p.sentinel for p in busy])
-            for item in ready:
-                process = conns.get(item)
-                if process is None:
-                    continue
-                conn, index = busy[process]
-                try:
-                    got, ok, value = conn.recv()
-                except (EOFError, OSError):
-                    continue  # the worker died: its sentinel reports it below
-                busy[process] = (conn, None)
-                left -= 1
-                bar.update(1)
-                if not ok:
-                    raise value
-                yield got, value
-                feed(process)
-            for process in [p for p in list(busy) if not p.is_alive()]:
-                conn, index = busy.pop(process)
-                if conn.poll():  # it answered before dying: take the answer
-                    try:
-                        got, ok, value = conn.recv()
-                    except (EOFError, OSError):
-                        pass
-                    else:
-                        left -= 1
-                        bar.update(1)
-                        if not ok:
-                            raise value
-                        yield got, value
-                        index = None
-                conn.close()
-                if index is not None:
-                    left -= 1
-                    bar.update(1)
-                    yield index, Failure(stage, ids[index] if ids else str(index), "", _death_reason(process))
-                if pending:
-                    feed(start())
-            if left and not busy:
-                raise RuntimeError("run_jobs: no worker left")  # cannot happen: a dead one is replaced
-    finally:
-        for process, (conn, _) in busy.items():
+    def _answer(self, process):
+        """The (index, value) a worker sent, or None when it has nothing (it died); raises its exception."""
+        entry = self.busy[process]
+        try:
+            index, ok, value = entry[0].recv()
+        except (EOFError, OSError):
+            return None
+        entry[1] = None
+        if not ok:
+            raise value
+        return index, value
+
+    def finished(self) -> Iterator[tuple[int, object]]:
+        """Wait for the next answers and deaths; yield ``(index, result or Failure)`` for each."""
+        from multiprocessing.connection import wait
+
+        pipes = {entry[0]: p for p, entry in self.busy.items()}
+        for ready in wait(list(pipes) + [p.sentinel for p in self.busy]):
+            if ready in pipes and (answer := self._answer(pipes[ready])) is not None:
+                yield answer
+                self._feed(pipes[ready])
+        for process in [p for p in self.busy if not p.is_alive()]:
+            if self.busy[process][0].poll() and (answer := self._answer(process)) is not None:
+                yield answer     # it answered before it died
+            pipe, index = self.busy.pop(process)
+            pipe.close()
+            if index is not None:
+                yield index, Failure(self.stage, self.ids[index] if self.ids else str(index), "",
+                                     _death_reason(process))
+            if self.pending:
+                self._feed(self._start())
+
+    def close(self) -> None:
+        for pipe, _ in self.busy.values():
             with contextlib.suppress(OSError, ValueError):
-                conn.send(None)
-            conn.close()
+                pipe.send(None)
+            pipe.close()
         deadline = time.monotonic() + 5
-        for process in busy:
+        for process in self.busy:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
+
+
+def _run_in_processes(fn, jobs, workers, bar, stage, ids):
+    pool = _Workers(fn, jobs, workers, stage, ids)
+    left = len(jobs)
+    try:
+        while left:
+            for answer in pool.finished():
+                left -= 1
+                bar.update(1)
+                yield answer
+    finally:
+        pool.close()
 
 
 # ----------------------------------------------------------------------------------------- the lock

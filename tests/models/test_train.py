@@ -186,8 +186,8 @@ def test_a_kill_between_checkpoint_and_log_loses_no_log_row(root, tmp_path):
     import sys
 
     out = tmp_path / "run"
-    kwargs = {k: getattr(config(root, out, epochs=3), k) for k in ("model", "data", "subset", "out", "model_kwargs",
-                                                                   "loss_kwargs", "epochs", "batch", "crop", "progress")}
+    fields = ("model", "data", "subset", "out", "model_kwargs", "loss_kwargs", "epochs", "batch", "crop", "progress")
+    kwargs = {k: getattr(config(root, out, epochs=3), k) for k in fields}
     proc = subprocess.run([sys.executable, "-c", KILL_BETWEEN_CHECKPOINT_AND_LOG, repr(kwargs)], timeout=300)
     assert proc.returncode == -9
     assert load_checkpoint(out / "last.pt")["epoch"] == 2
