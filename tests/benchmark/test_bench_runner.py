@@ -51,7 +51,8 @@ def test_bench_identity_on_rain100h_matches_independent_y_protocol(shared_data, 
     expected = [_independent_y_psnr_ssim(read_image(data / "input" / f"{i}.png"),
                                          read_image(data / "target" / f"{i}.png")) for i in range(1, 11)]
     rows = _read_csv(out / "summary.csv")
-    assert list(rows[0]) == ["model", "dataset", "protocol", "n", "psnr", "ssim", "runtime_s", "peak_mem_gb"]
+    assert list(rows[0]) == ["model", "dataset", "protocol", "n", "psnr", "ssim", "runtime_s", "peak_mem_gb",
+                            "precision"]
     assert (rows[0]["model"], rows[0]["protocol"], rows[0]["n"]) == ("identity", "y", "10")
     assert float(rows[0]["psnr"]) == pytest.approx(np.mean([e[0] for e in expected]), abs=1e-6)
     assert float(rows[0]["ssim"]) == pytest.approx(np.mean([e[1] for e in expected]), abs=1e-6)

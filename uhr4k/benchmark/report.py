@@ -11,10 +11,18 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-SUMMARY_COLUMNS = ("model", "dataset", "protocol", "n", "psnr", "ssim", "runtime_s", "peak_mem_gb")
-PER_IMAGE_COLUMNS = ("model", "dataset", "protocol", "id", "psnr", "ssim", "runtime_s", "peak_mem_gb", "status")
+# ``precision`` (fp32, bf16, fp16: uhr4k.benchmark.speed) keeps reduced-precision scores apart from fp32 ones.
+SUMMARY_COLUMNS = ("model", "dataset", "protocol", "n", "psnr", "ssim", "runtime_s", "peak_mem_gb", "precision")
+PER_IMAGE_COLUMNS = ("model", "dataset", "protocol", "id", "psnr", "ssim", "runtime_s", "peak_mem_gb", "status",
+                     "precision")
 COMPLEXITY_COLUMNS = ("model", "params_m", "trainable_params_m", "macs_g", "input_size", "runtime_s",
-                      "runtime_spread_s", "peak_mem_gb", "device", "status")
+                      "runtime_spread_s", "peak_mem_gb", "device", "status", "precision", "channels_last", "compile")
+
+
+def model_label(row: dict) -> str:
+    """A row's model as tables show it: ``glsgn``, or ``glsgn (bf16)`` when not measured in fp32."""
+    precision = row.get("precision") or "fp32"
+    return row["model"] if precision == "fp32" else f"{row['model']} ({precision})"
 
 
 def _fmt(value, digits: int) -> str:
@@ -33,9 +41,9 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 def summary_markdown(summary: list[dict]) -> str:
     """The paper's results table: one row per model, ``PSNR / SSIM`` per dataset (protocol in the header)."""
-    models = list(dict.fromkeys(r["model"] for r in summary))
+    models = list(dict.fromkeys(model_label(r) for r in summary))
     datasets = list(dict.fromkeys((r["dataset"], r["protocol"]) for r in summary))
-    cell = {(r["model"], r["dataset"]): r for r in summary}
+    cell = {(model_label(r), r["dataset"]): r for r in summary}
     header = ["model"] + [f"{d} ({p}) PSNR / SSIM" for d, p in datasets] + ["runtime (s/img)"]
     rows = []
     for m in models:
@@ -51,10 +59,16 @@ def summary_markdown(summary: list[dict]) -> str:
 
 def complexity_markdown(rows: list[dict]) -> str:
     """Table I/IV shape: parameters (M), MACs (G) at the profile size, runtime, peak memory."""
-    header = ["model", "params (M)", "MACs (G)", "input", "runtime (s)", "peak mem (GB)", "device", "status"]
-    body = [[r["model"], _fmt(r["params_m"], 3), _fmt(r["macs_g"], 1), r["input_size"], _fmt(r["runtime_s"], 3),
-             _fmt(r["peak_mem_gb"], 2), r["device"], r["status"]] for r in rows]
+    header = ["model", "params (M)", "MACs (G)", "input", "runtime (s)", "peak mem (GB)", "device", "run as",
+              "status"]
+    body = [[model_label(r), _fmt(r["params_m"], 3), _fmt(r["macs_g"], 1), r["input_size"], _fmt(r["runtime_s"], 3),
+             _fmt(r["peak_mem_gb"], 2), r["device"], _run_as(r), r["status"]] for r in rows]
     return markdown_table(header, body)
+
+
+def _run_as(row: dict) -> str:
+    flags = [name for name in ("channels_last", "compile") if row.get(name) in (True, "True")]
+    return "+".join([row.get("precision") or "fp32", *flags])
 
 
 # ------------------------------------------------------------------------------------------ images

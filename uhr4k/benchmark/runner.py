@@ -44,6 +44,7 @@ from uhr4k.benchmark.profiling import (
     synchronize,
     time_forward,
 )
+from uhr4k.benchmark.speed import Speed, SpeedWrapper
 from uhr4k.benchmark.tiling import tiled_forward
 from uhr4k.data import Pair, read_pair, resolve_dataset, to_tensor
 from uhr4k.errors import InputError
@@ -81,6 +82,7 @@ class BenchResult:
     files: list[Path] = field(default_factory=list)
     untrained: list[str] = field(default_factory=list)   # models scored with random weights
     notes: list[str] = field(default_factory=list)       # said before the scores (where weights came from)
+    speed: Speed = field(default_factory=Speed)          # how the models ran (precision, channels_last, compile)
 
     @property
     def summary_frame(self) -> pd.DataFrame:
@@ -100,7 +102,9 @@ class BenchResult:
     def lines(self) -> list[str]:
         out = [untrained_warning(self.untrained)] if self.untrained else []
         out += list(self.notes)
-        out += [f"{r['model']:>14s}  {r['dataset']:<16s} {r['protocol']:<8s} n={r['n']:<4d} "
+        if self.speed.label != "fp32":
+            out.append(f"models ran as {self.speed.label}: scores under {self.speed.precision} are not fp32 scores")
+        out += [f"{report.model_label(r):>14s}  {r['dataset']:<16s} {r['protocol']:<8s} n={r['n']:<4d} "
                f"PSNR {report._fmt(r['psnr'], 2):>6s}  SSIM {report._fmt(r['ssim'], 4)}  "
                f"{report._fmt(r['runtime_s'], 3)} s/img" for r in self.summary]
         failed = [r for r in self.per_image if r["status"] != "ok"]
@@ -154,7 +158,8 @@ class _Tiled(nn.Module):
 def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], out: str | os.PathLike,
                   device: str = "cpu", tile: int | None = None, overlap: int = 32, save_images: bool = True,
                   max_grids: int | None = None, profile_size: tuple[int, int] | None = (3840, 2160),
-                  repeats: int = 5, warmup: int = 1, untrained: Sequence[str] = ()) -> BenchResult:
+                  repeats: int = 5, warmup: int = 1, untrained: Sequence[str] = (), precision: str = "fp32",
+                  channels_last: bool = False, compile: bool = False) -> BenchResult:
     """Evaluate ``models`` (name -> module) on ``datasets`` and write the tables and images into ``out``.
 
     Args:
@@ -163,6 +168,8 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
         save_images: write restored images and comparison grids (at most ``max_grids`` per dataset).
         profile_size: (width, height) of the complexity table's MACs and runtime; None counts parameters only.
         untrained: names of ``models`` that hold random weights: flagged in every output.
+        precision, channels_last, compile: how the models run (:class:`uhr4k.benchmark.speed.Speed`); every
+            table carries the precision, summary.md labels reduced-precision models, complexity.csv all three.
     """
     if not models:
         raise InputError("no model to evaluate")
@@ -179,18 +186,25 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
         if seen[d.name] > 1:
             d.name = f"{d.name}-{seen[d.name]}"
         check_sizes(d.pairs)
-    runnable = {name: (_Tiled(m, tile, overlap) if tile else m).to(dev).eval() for name, m in models.items()}
+    try:
+        speed = Speed(precision, channels_last, compile)
+    except ValueError as exc:
+        raise InputError(str(exc), "--precision") from None
+    runnable = {name: SpeedWrapper(_Tiled(m, tile, overlap) if tile else m, speed).to(dev).eval()
+                for name, m in models.items()}
     unknown = [n for n in untrained if n not in models]
     if unknown:
         raise ValueError(f"untrained names {unknown} are not among the models {list(models)}")
-    result = BenchResult(out, [], [], [], untrained=list(untrained))
+    result = BenchResult(out, [], [], [], untrained=list(untrained), speed=speed)
     total = sum(len(d.pairs) for d in datasets) * len(models)
     with tqdm(total=total, desc="bench", unit="eval") as bar:
         for d in datasets:
             rows = _evaluate_dataset(runnable, d, out, dev, save_images, max_grids, bar)
-            result.per_image += rows
-            result.summary += _summarize(rows, models, d)
-    result.complexity = _complexity(models, runnable, dev, profile_size, repeats, warmup)
+            result.per_image += [{**r, "precision": speed.precision} for r in rows]
+            result.summary += [{**r, "precision": speed.precision} for r in _summarize(rows, models, d)]
+    result.complexity = [{**r, "precision": speed.precision, "channels_last": speed.channels_last,
+                          "compile": speed.compile}
+                         for r in _complexity(models, runnable, dev, profile_size, repeats, warmup)]
     _write_outputs(result, datasets)
     return result
 
@@ -297,7 +311,8 @@ def _write_outputs(result: BenchResult, datasets: list[BenchDataset]) -> None:
     write_text_atomic(out / "complexity.md", report.complexity_markdown(result.complexity))
     result.files += [out / n for n in ("per_image.csv", "summary.csv", "summary.md", "complexity.csv", "complexity.md")]
     for d in datasets:
-        points = [(r["model"], r["runtime_s"], r["psnr"]) for r in result.summary if r["dataset"] == d.name]
+        points = [(report.model_label(r), r["runtime_s"], r["psnr"]) for r in result.summary
+                  if r["dataset"] == d.name]
         plot = report.runtime_psnr_plot(points, title=f"{d.name} ({d.protocol}): runtime vs PSNR")
         path = out / f"runtime_psnr_{d.name}.png"
         write_image(path, plot)

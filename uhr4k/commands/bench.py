@@ -33,8 +33,13 @@ from uhr4k.commands.options import parse_size
 @click.option("--repeats", type=int, default=5, show_default=True, help="Timed runs of the complexity profile.")
 @click.option("--no-images", is_flag=True, help="Do not write restored images and comparison grids.")
 @click.option("--max-grids", type=int, default=None, help="At most this many comparison grids per dataset.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+              help="Autocast precision of the forward passes; bf16/fp16 scores are labelled as such in every table.")
+@click.option("--channels-last", is_flag=True, help="Weights and inputs in channels-last (NHWC) memory order.")
+@click.option("--compile", "compile_models", is_flag=True,
+              help="torch.compile every model (the first image of each size compiles; see complexity.csv).")
 def command(model_names, checkpoints, weights, data, subset, split, protocol, device, tile, overlap, out, profile_size,
-            repeats, no_images, max_grids):
+            repeats, no_images, max_grids, precision, channels_last, compile_models):
     """Evaluate models on datasets: PSNR/SSIM per protocol, runtime, memory, tables, grids and plots."""
     from uhr4k.api import bench
 
@@ -43,6 +48,7 @@ def command(model_names, checkpoints, weights, data, subset, split, protocol, de
     result = bench(model_names, list(data), out, checkpoints=checkpoints, weights=weights, subset=subset,
                    split=split, protocol=protocol, echo=lambda line: click.echo(line, err=True), device=device,
                    tile=tile, overlap=overlap, save_images=not no_images, max_grids=max_grids,
-                   profile_size=parse_size(profile_size, "--profile-size", allow_none=True), repeats=repeats)
+                   profile_size=parse_size(profile_size, "--profile-size", allow_none=True), repeats=repeats,
+                   precision=precision, channels_last=channels_last, compile=compile_models)
     for line in result.lines():
         click.echo(line)
