@@ -37,12 +37,13 @@ PAPER = {
     "errnet": {"tmacs": 26.85, "params_m": 18.95},
     "ibcln": {"tmacs": 15.63, "params_m": 21.61},
     "mprnet-derain": {"runtime_s": 0.549, "memory_gb": 17.72},
+    "msbdn": {"tmacs": 5.253, "params_m": 31.35, "runtime_s": 0.875},
     "mprnet-deblur": {"runtime_s": 0.549, "memory_gb": 17.72},
 }
 # Published parameter counts of the baselines (their own papers / releases).
 RELEASED_PARAMS_M = {"restormer": 26.13, "mprnet-derain": 3.64, "mprnet-deblur": 20.13, "nafnet-w64": 67.89,
                      "prenet": 0.169, "cfdnet": 9.650, "zou2020": 66.99,
-                     "vrgnet": 0.171, "rescan": 0.055, "rescan-gru": 0.150, "ffanet": 4.456}
+                     "vrgnet": 0.171, "rescan": 0.055, "rescan-gru": 0.150, "ffanet": 4.456, "msbdn": 31.35}
 FOUR_K = (3840, 2160)
 
 

@@ -20,6 +20,7 @@ SIZES: dict[str, tuple[int, int]] = {"dmgn": (21, 27), "mprnet-deblur": (21, 27)
 # published configurations are checked (parameter counts, MACs) in test_baselines.py.
 FAST_KWARGS: dict[str, dict] = {
     "ffanet": {"blocks": 2},
+    "msbdn": {"res_blocks": 2},
     "nafnet-w64": {"enc_blocks": (1, 1, 1, 2)},
     "nafnet-w32": {"enc_blocks": (1, 1, 1, 2)},
     "restormer": {"blocks": (1, 1, 1, 1), "refinement_blocks": 1},
