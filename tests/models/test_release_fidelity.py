@@ -48,3 +48,32 @@ def test_nafnet_pads_with_zeros_like_check_image_size(one_thread):
     padded = F.pad(x, (0, 13, 0, 11))                                 # zeros to 48 x 64
     with torch.no_grad():
         assert torch.equal(model(x), model(padded)[..., :37, :51])
+
+
+def test_dmgn_prior_stretch_is_the_releases_at_batch_one_and_per_image_beyond():
+    from uhr4k.models.dmgn import stretch_prior
+
+    g = torch.Generator().manual_seed(3)
+    one = torch.rand(1, 1, 6, 7, generator=g, dtype=torch.float64)
+    release = (one - one.mean()) / (one.max() - one.mean())          # the release: no epsilon
+    assert torch.equal(stretch_prior(one), release)
+    two = torch.cat([one, 3 * torch.rand(1, 1, 6, 7, generator=g, dtype=torch.float64)])
+    assert torch.equal(stretch_prior(two)[1:], stretch_prior(two[1:]))   # independent of its batch-mate
+    flat = torch.full((1, 1, 4, 4), 0.25)
+    assert torch.equal(stretch_prior(flat), torch.zeros_like(flat))      # the release: 0 / 0 = NaN
+
+
+def test_dmgn_takes_and_returns_zero_one_images_and_runs_on_minus_one_one(one_thread):
+    """With its output convolutions zeroed, every output is the input: the [-1, 1] mapping inside is
+    undone exactly (forgetting either direction would give 2x - 1 or (x + 1) / 2)."""
+    model = create_model("dmgn", register_unused=False).eval()
+    with torch.no_grad():
+        for head in (model.out_coarse[-1], model.out_reflection[-1], model.refine.out[-2]):
+            head.weight.zero_()
+            head.bias.zero_()
+        x = torch.rand(1, 3, 20, 18, generator=torch.Generator().manual_seed(4))
+        seen = []
+        model.head.vgg[0].register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+        for out in model(x):
+            assert torch.allclose(out, x, atol=1e-6)
+    assert torch.equal(seen[0], x * 2 - 1)          # the hypercolumn of the input is taken on [-1, 1]

@@ -5,7 +5,7 @@ by the authors of GLSGN; its gating mask is the spatial attention GLSGN reuses. 
 
 1. **Hypercolumn head**: the image concatenated with frozen VGG-19 features (relu1_1 ... relu5_1,
    bilinearly resized to full resolution; 3 + 64 + 128 + 256 + 512 + 512 = 1475 channels), two 3x3 convs
-   to 64 channels. The release feeds VGG the [0, 1] image without ImageNet normalisation; so do we.
+   to 64 channels. VGG sees the network's [-1, 1] image without ImageNet normalisation, as released.
 2. **Transit mask**: two convs and a learned mask ``m`` split the features into a background part
    ``f * m`` and a reflection part ``f * (1 - m)``.
 3. **Coarse branches**: each part runs through a masked U-shaped network (separation modules: two convs,
@@ -18,6 +18,24 @@ by the authors of GLSGN; its gating mask is the spatial attention GLSGN reuses. 
    hypercolumns of the input and of the reflection (weights 0.4 * 0.5^k).
 
 ``forward`` returns ``(background, coarse_background, reflection_plus_input)``, each (B, 3, H, W).
+
+**Value range.** The release feeds the network [-1, 1] images (``Normalize((0.5,) * 3, (0.5,) * 3)`` in
+``datasyn/transforms.py``) and maps its outputs back with ``(y + 1) / 2`` (``eval.py``); every residual
+(``+ I``) and every hypercolumn is computed in that range. ``DMGN.forward`` takes and returns [0, 1] RGB
+like every uhr4k model and does that mapping inside, so released weights compute what they were trained
+to compute.
+
+**Prior-mask normalisation, and batches.** Before the refinement the release stretches the prior mask
+``m`` as ``(m - mean) / (max - mean)`` with the mean and maximum of the *whole batch* (no epsilon). Here
+they are taken per image, so one image's result does not depend on the other images of its batch; at
+batch 1 (how the release evaluates: ``eval.py`` uses batch 1) the two agree exactly. Where an image's
+mask is constant (max = mean) the release divides 0 by 0 (NaN); there we divide by 1 (the stretched
+mask is 0). The difference only shows at batch size > 1, in training or in batched evaluation.
+
+Released weights (``Dereflection_netG.pth``: a ``state_dict``, from DataParallel with ``module.``)
+load with ``create_model("dmgn", pretrained=PATH)``; the converter renames the release's modules and
+keeps its VGG-19 tensors up to relu5_1 (the release registers the whole torchvision trunk, 16 convs,
+and reads the first 13).
 
 Parameter count, as the paper counts it: 45.49 M = every parameter the release registers except the
 frozen VGG-19 (``requires_grad=False`` there; buffers here, built up to relu5_1 only). The release
@@ -240,8 +258,8 @@ class DMGN(nn.Module):
             docstring); True reproduces the paper's parameter count.
         vgg_weights: optional path to a torchvision ``vgg19`` state dict for the frozen VGG-19.
 
-    ``forward(x)``: x (B, 3, H, W) in [0, 1] -> ``(background, coarse_background, reflection + x)``,
-    each (B, 3, H, W). Any H, W >= 17 (the dilation-16 reflection padding needs it; smaller inputs
+    ``forward(x)``: x (B, 3, H, W) RGB in [0, 1] -> ``(background, coarse_background, reflection + x)``,
+    each (B, 3, H, W) in [0, 1] scale (mapped to and from the release's [-1, 1] inside). Any H, W >= 17 (the dilation-16 reflection padding needs it; smaller inputs
     are replicate-padded inside and cropped back).
     """
 
@@ -267,6 +285,7 @@ class DMGN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         check_image_batch(x)
+        x = x * 2 - 1   # the release's Normalize(0.5, 0.5): the network works on [-1, 1]
         h, w = x.shape[-2:]
         pad_h, pad_w = max(0, self.MIN_SIZE - h), max(0, self.MIN_SIZE - w)
         if pad_h or pad_w:
@@ -280,15 +299,69 @@ class DMGN(nn.Module):
         hyper_coarse = self.head(coarse)
         refine_in = torch.cat([hyper_coarse, self.channel_weight(feat_b), self.channel_weight(hyper_r, -1.0)], 1)
         _, prior = self.prior_mask(torch.cat([hyper, hyper_r], 1))
-        # Stretch the prior so its mean maps to 0 and its maximum to 1. The release takes the mean and
-        # maximum over the whole batch; per image keeps each result independent of its batch-mates.
-        mean = prior.mean(dim=(1, 2, 3), keepdim=True)
-        top = prior.amax(dim=(1, 2, 3), keepdim=True)
-        prior = (prior - mean) / (top - mean + 1e-6)
+        prior = stretch_prior(prior)
         background = self.refine(refine_in, 1 - prior) + x
-        return tuple(t[..., :h, :w] for t in (background, coarse, reflection))
+        return tuple(((t + 1) / 2)[..., :h, :w] for t in (background, coarse, reflection))
 
 
-@register_model("dmgn")
+def stretch_prior(prior: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) prior mask -> ``(m - mean) / (max - mean)`` per image (see the module docstring).
+
+    The release uses the batch's mean and max and no epsilon; an image whose spread is zero (a constant
+    mask, which the release would turn into NaN) gets 0.
+    """
+    mean = prior.mean(dim=(1, 2, 3), keepdim=True)
+    spread = prior.amax(dim=(1, 2, 3), keepdim=True) - mean
+    return (prior - mean) / torch.where(spread == 0, torch.ones_like(spread), spread)
+
+
+# The release's (model_reflection.py ``Model``) modules -> ours, applied in order to every key.
+_UNET = [(r"s_m0\.", "enc0."), (r"s_m1\.", "enc1."), (r"s_m2\.", "middle.0."), (r"s_m3\.", "middle.1."),
+         (r"s_m4\.", "middle.2."), (r"s_m5\.", "middle.3."), (r"s_m21\.", "middle.4."), (r"s_m31\.", "middle.5."),
+         (r"s_m41\.", "middle.6."), (r"s_m51\.", "middle.7."), (r"up1\.", "up1."), (r"s_m6\.", "dec1."),
+         (r"up2\.", "up0."), (r"s_m7\.", "dec0.")]
+RELEASE_RULES = [
+    # Module names.
+    (r"^head_feat\.vgg\.vgg_pretrained_features\.", "head.vgg."),
+    (r"^head_feat\.", "head."),
+    (r"^seperator2\.", "prior_mask."),
+    (r"^seperator\.", "separator."),
+    *[(rf"^r_branch\.{a}", f"reflection.{b}") for a, b in _UNET],
+    *[(rf"^{a}", f"background.{b}") for a, b in _UNET],
+    (r"^outconv_B_coarse\.outconv\.", "out_coarse."),
+    (r"^outconv_R\.outconv\.", "out_reflection."),
+    (r"^Channel_weight\.Depthwise_conv\.", "channel_weight.summary."),
+    (r"^Channel_weight\.Channelwise_conv1\.", "channel_weight.fc."),
+    (r"^Channel_weight\.mask\.", "channel_weight.mask."),
+    (r"^refine\.s_m(\d)\.", r"refine.modules_.\1."),
+    (r"^refine\.outconv\.", "refine.out."),
+    # Inside modules: the release's flat (pad, conv, ReLU, pad, conv, ReLU) sequences are our
+    # ((pad, conv), ReLU, (pad, conv), ReLU); out convs (pad, conv, ReLU, conv) our ((pad, conv), ReLU, conv).
+    (r"\.mask_1\.mask\.", ".mask."),
+    (r"\.conv3\.conv\.1\.weight$", ".down.0.1.weight"),   # before the rule below would take its .conv.1.
+    (r"\.(?:conv1|conv|up)\.1\.(weight|bias)$", r".conv.0.1.\1"),
+    (r"\.(?:conv1|conv|up)\.4\.(weight|bias)$", r".conv.2.1.\1"),
+    (r"^(out_coarse|out_reflection)\.1\.", r"\1.0.1."),
+    (r"^(out_coarse|out_reflection)\.3\.", r"\1.2."),
+]
+
+
+def convert_release(state: dict) -> dict:
+    """The authors' release (funkdub/DMGN..., ``model_reflection.py`` ``Model``) -> ours.
+
+    The release registers the whole torchvision VGG-19 ``features`` (up to index 34) and reads it up to
+    relu5_1 (index 29); the tensors it never reads (indices 30-34) are dropped.
+    """
+    import re
+
+    from uhr4k.models.pretrained import substitute_keys
+
+    unread = re.compile(r"^head_feat\.vgg\.vgg_pretrained_features\.(\d+)\.")
+    kept = {k: v for k, v in state.items()
+            if not ((m := unread.match(k)) and int(m[1]) > HYPERCOLUMN_LAYERS[-1])}
+    return substitute_keys(kept, RELEASE_RULES)
+
+
+@register_model("dmgn", tasks=("reflection",), converter=convert_release)
 def dmgn(**kwargs) -> nn.Module:
     return DMGN(**kwargs)

@@ -161,6 +161,34 @@ class Zheng2021(nn.Module):
         return self.act(self.gain(estimate) * x - estimate + 1)
 
 
-@register_model("zheng2021")
+_GUIDE_LAYERS = {"conv1.conv": 0, "conv1.bn": 1, "conv1.activation": 2, "conv2.conv": 3, "conv2.bn": 4,
+                 "conv2.activation": 5, "conv3.conv": 6}
+
+
+def convert_release(state: dict) -> dict:
+    """The authors' release (zzr-idam/4KDehazing ``network.py`` ``B_transformer``, e.g. ``4K_ohaze.pth``)
+    -> ours: ``u_net`` / ``u_net_mini`` are ``grid_net`` / ``context_net`` (``down1`` -> ``downs.0``,
+    ``pre`` -> ``head``), ``guide_r/g/b`` -> ``guides.0-2``, ``r/g/b_point`` -> ``points.0-2``, ``p`` ->
+    ``act``, ``x_r_fusion`` -> ``gain``; the PReLU ``smooth`` that the release registers but never uses is
+    dropped."""
+    from uhr4k.models.pretrained import substitute_keys
+
+    kept = {k: v for k, v in state.items() if not k.startswith("smooth.")}
+    return substitute_keys(kept, [
+        (r"^u_net_mini\.", "context_net."),
+        (r"^u_net\.", "grid_net."),
+        (r"\.double_conv\.", "."),
+        (r"\.down(\d)\.maxpool_conv\.", lambda m: f".downs.{int(m[1]) - 1}."),
+        (r"\.up(\d)\.conv\.", lambda m: f".ups.{int(m[1]) - 1}.conv."),
+        (r"\.pre\.", ".head."),
+        (r"^guide_([rgb])\.(conv\d\.(?:conv|bn|activation))\.",
+         lambda m: f"guides.{'rgb'.index(m[1])}.body.{_GUIDE_LAYERS[m[2]]}."),
+        (r"^([rgb])_point\.", lambda m: f"points.{'rgb'.index(m[1])}."),
+        (r"^p\.", "act."),
+        (r"^x_r_fusion\.", "gain."),
+    ])
+
+
+@register_model("zheng2021", tasks=("dehazing",), converter=convert_release)
 def zheng2021(**kwargs) -> nn.Module:
     return Zheng2021(**kwargs)
