@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from uhr4k.models import create_model, model_info, list_models
+from uhr4k.models import create_model, list_models, model_info
 
 KEYS = Path(__file__).parent / "release_keys"
 MINE = ["dmgn", "mprnet-deblur", "mprnet-derain", "nafnet-w32", "nafnet-w64", "prenet", "restormer", "zheng2021"]
