@@ -259,8 +259,9 @@ class DMGN(nn.Module):
         vgg_weights: optional path to a torchvision ``vgg19`` state dict for the frozen VGG-19.
 
     ``forward(x)``: x (B, 3, H, W) RGB in [0, 1] -> ``(background, coarse_background, reflection + x)``,
-    each (B, 3, H, W) in [0, 1] scale (mapped to and from the release's [-1, 1] inside). Any H, W >= 17 (the dilation-16 reflection padding needs it; smaller inputs
-    are replicate-padded inside and cropped back).
+    each (B, 3, H, W) in [0, 1] scale (mapped to and from the release's [-1, 1] inside). Any H, W >= 17
+    (the dilation-16 reflection padding needs it; smaller inputs are replicate-padded inside and cropped
+    back).
     """
 
     default_loss = "l1"
