@@ -1,4 +1,4 @@
-"""Report pieces: tables, comparison grids, the runtime-vs-PSNR plot, peak-memory resets."""
+"""Report pieces: tables, comparison grids, peak-memory resets (plots and the page: test_bench_html.py)."""
 import math
 
 import numpy as np
@@ -7,24 +7,6 @@ import torch
 
 from uhr4k.benchmark import report
 from uhr4k.benchmark.profiling import peak_memory, reset_peak_memory
-
-RED = np.array([200, 40, 40])
-
-
-def _red_pixels(img):
-    return int(np.all(img == RED, axis=2).sum())
-
-
-def test_plot_places_points_by_value():
-    pts = [("fast", 0.1, 30.0), ("slow", 10.0, 32.0), ("ref", 1e-4, math.inf)]
-    img = report.runtime_psnr_plot(pts, "t", size=(900, 600))
-    assert img.shape == (600, 900, 3) and img.dtype == np.uint8
-    red = np.argwhere(np.all(img == RED, axis=2))
-    left, right = red[red[:, 1] < 450], red[red[:, 1] >= 450]
-    assert len(left) and len(right)                     # log axis: 0.1 s left, 10 s right
-    assert left[:, 0].mean() > right[:, 0].mean()       # 30 dB lower on the image than 32 dB
-    empty = report.runtime_psnr_plot([("ref", 0.1, math.inf)])
-    assert _red_pixels(empty) == 0
 
 
 def test_grid_layout_and_captions():
@@ -36,6 +18,9 @@ def test_grid_layout_and_captions():
     assert row_h > 50                                              # 50 px image + captions
     # the third panel's pixels (value 120) sit in row 1, column 3
     assert np.all(grid[gap + 10, gap + 2 * (100 + gap) + 50] == 120)
+    # by default input, four models and the target stay on one row
+    one_row = report.comparison_grid(panels + panels[:1], panel_width=100)
+    assert one_row.shape[1] == 6 * 100 + 7 * gap and one_row.shape[0] < row_h + 2 * gap + 1
     with pytest.raises(ValueError, match=r"\(40, 80\)"):
         report.comparison_grid([("x", np.zeros((40, 80), np.uint8))])
 

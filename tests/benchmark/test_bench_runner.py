@@ -60,8 +60,8 @@ def test_bench_identity_on_rain100h_matches_independent_y_protocol(shared_data, 
     assert len(per_image) == 10 and {r["status"] for r in per_image} == {"ok"}
     assert (out / "images" / "rain100h-sample" / "identity" / "1.png").is_file()
     grid = read_image(out / "grids" / "rain100h-sample" / "1.png")
-    assert grid.shape[1] > 3 * 480                       # input | identity | target
-    assert (out / "runtime_psnr_rain100h-sample.png").is_file()
+    assert grid.shape[1] == 2 * 480 + 3 * 6               # "input = identity" | target: no duplicate panel
+    assert (out / "plots" / "runtime_psnr_rain100h-sample.svg").is_file() and (out / "report.html").is_file()
     assert "| identity |" in (out / "summary.md").read_text()
     # the identity output is the input, bit for bit
     np.testing.assert_array_equal(read_image(out / "images" / "rain100h-sample" / "identity" / "4.png"),

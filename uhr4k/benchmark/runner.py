@@ -8,8 +8,11 @@ and writes into ``out``::
     summary.md      the paper's table shape: one row per model, PSNR / SSIM per dataset
     complexity.csv/.md  parameters, MACs at the profile size (3840 x 2160 by default), runtime, peak memory
     images/<dataset>/<model>/<id>.png   the restored images
-    grids/<dataset>/<id>.png            input | each model | target, PSNR/SSIM in the captions
-    runtime_psnr_<dataset>.png          runtime against PSNR per model (the paper's Figure 7)
+    grids/<dataset>/<id>.png            input | each model | target on one row, PSNR/SSIM in the captions
+    compare/<dataset>/<id>/             per sample: full views, 1:1 crops where models differ most, error maps
+    comparisons.json                    what compare/ holds (panels, captions, crop regions)
+    plots/{runtime_psnr,psnr_per_image}_<dataset>.{png,svg,pdf}   Figure 7's shape; PSNR per image
+    report.html                         all of it on one page (images referenced relatively)
 
 Scores follow docs/paper.md ("Metric protocols"): outputs clamped to [0, 1], rounded to uint8, scored per image under
 the dataset's protocol, averaged over the set. Per-image runtime is the wall time of the forward pass
@@ -18,6 +21,7 @@ input of the profile size with warm-up and the median of ``repeats`` runs.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import statistics
@@ -33,7 +37,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from uhr4k.benchmark import metrics, report
+from uhr4k.benchmark import comparison, metrics, report
 from uhr4k.benchmark.profiling import (
     count_macs,
     count_parameters,
@@ -83,6 +87,7 @@ class BenchResult:
     untrained: list[str] = field(default_factory=list)   # models scored with random weights
     notes: list[str] = field(default_factory=list)       # said before the scores (where weights came from)
     speed: Speed = field(default_factory=Speed)          # how the models ran (precision, channels_last, compile)
+    comparisons: list[dict] = field(default_factory=list)  # per-sample views (comparison.py), for the report
 
     @property
     def summary_frame(self) -> pd.DataFrame:
@@ -110,7 +115,7 @@ class BenchResult:
         failed = [r for r in self.per_image if r["status"] != "ok"]
         if failed:
             out.append(f"{len(failed)} evaluation(s) did not complete (status in per_image.csv)")
-        return out + [f"wrote {self.out}/summary.csv, summary.md, per_image.csv, complexity.csv"]
+        return out + [f"wrote {self.out}/report.html (summary.csv, summary.md, per_image.csv, complexity.csv)"]
 
 
 def untrained_warning(names) -> str:
@@ -199,8 +204,9 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     total = sum(len(d.pairs) for d in datasets) * len(models)
     with tqdm(total=total, desc="bench", unit="eval") as bar:
         for d in datasets:
-            rows = _evaluate_dataset(runnable, d, out, dev, save_images, max_grids, bar)
+            rows, comparisons = _evaluate_dataset(runnable, d, out, dev, save_images, max_grids, bar)
             result.per_image += [{**r, "precision": speed.precision} for r in rows]
+            result.comparisons += comparisons
             result.summary += [{**r, "precision": speed.precision} for r in _summarize(rows, models, d)]
     result.complexity = [{**r, "precision": speed.precision, "channels_last": speed.channels_last,
                           "compile": speed.compile}
@@ -209,52 +215,104 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     return result
 
 
-def _evaluate_dataset(models, d: BenchDataset, out: Path, dev, save_images, max_grids, bar) -> list[dict]:
-    rows = []
+def _run_one(model, name: str, x: torch.Tensor, dev, row: dict) -> np.ndarray | None:
+    """One forward pass, timed into ``row``; the (H, W, 3) uint8 output, or None when out of memory."""
+    try:
+        synchronize(dev)
+        reset_peak_memory(dev)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            y = _first(model(x))
+        synchronize(dev)
+        row["runtime_s"] = time.perf_counter() - start
+        row["peak_mem_gb"] = peak_memory(dev) / 1e9
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+        return None
+    if tuple(y.shape) != tuple(x.shape):
+        raise ValueError(f"model {name!r} returned shape {tuple(y.shape)} for input {tuple(x.shape)}")
+    return _to_uint8_image(y)
+
+
+def _evaluate_dataset(models, d: BenchDataset, out: Path, dev, save_images, max_grids, bar):
+    """Every model on every pair of ``d``: per-image rows, and (``save_images``) restored images, grids and
+    per-sample comparisons (the first ``max_grids`` pairs). Returns (rows, comparisons)."""
+    rows, comparisons = [], []
     for index, pair in enumerate(d.pairs):
         inp, tgt = read_pair(pair)
         inp8, tgt8 = to_uint8(inp), to_uint8(tgt)
         x = to_tensor(inp)[None].to(dev)
-        panels = [(f"input\n{_score_caption(inp8, tgt8, d.protocol)}", inp8)]
+        shown = [{"name": "input", "image": inp8, "psnr": metrics.psnr(inp8, tgt8, d.protocol),
+                  "ssim": metrics.ssim(inp8, tgt8, d.protocol)}]
         for name, model in models.items():
             row = {"model": name, "dataset": d.name, "protocol": d.protocol, "id": pair.id,
                    "psnr": math.nan, "ssim": math.nan, "runtime_s": math.nan, "peak_mem_gb": math.nan}
-            try:
-                synchronize(dev)
-                reset_peak_memory(dev)
-                start = time.perf_counter()
-                with torch.inference_mode():
-                    y = _first(model(x))
-                synchronize(dev)
-                row["runtime_s"] = time.perf_counter() - start
-                row["peak_mem_gb"] = peak_memory(dev) / 1e9
-            except Exception as exc:
-                if not is_out_of_memory(exc):
-                    raise
-                if dev.type == "cuda":
-                    torch.cuda.empty_cache()
+            pred = _run_one(model, name, x, dev, row)
+            bar.update()
+            if pred is None:
                 rows.append({**row, "status": "out of memory"})
-                panels.append((f"{name}\nout of memory", np.zeros_like(inp8)))
-                bar.update()
+                shown.append({"name": name, "image": None, "psnr": math.nan, "ssim": math.nan})
                 continue
-            if tuple(y.shape) != tuple(x.shape):
-                raise ValueError(f"model {name!r} returned shape {tuple(y.shape)} for input {tuple(x.shape)}")
-            pred = _to_uint8_image(y)
             row["psnr"] = metrics.psnr(pred, tgt8, d.protocol)
             row["ssim"] = metrics.ssim(pred, tgt8, d.protocol)
             rows.append({**row, "status": "ok"})
+            shown.append({"name": name, "image": pred, "psnr": row["psnr"], "ssim": row["ssim"]})
             if save_images:
                 write_image(out / "images" / d.name / name / f"{pair.id}.png", pred)
-            panels.append((f"{name}\n{row['psnr']:.2f} dB / {row['ssim']:.4f}", pred))
-            bar.update()
         if save_images and (max_grids is None or index < max_grids):
-            panels.append(("target\n(reference)", tgt8))
-            write_image(out / "grids" / d.name / f"{pair.id}.png", report.comparison_grid(panels))
-    return rows
+            shown = merge_identical(shown)
+            write_image(out / "grids" / d.name / f"{pair.id}.png", report.comparison_grid(_grid_panels(shown, tgt8)))
+            comparisons.append(_comparison(out, d, pair.id, shown, tgt8))
+    return rows, comparisons
 
 
-def _score_caption(pred, target, protocol) -> str:
-    return f"{metrics.psnr(pred, target, protocol):.2f} dB / {metrics.ssim(pred, target, protocol):.4f}"
+def merge_identical(shown: list[dict]) -> list[dict]:
+    """One panel per distinct picture: an output equal to the input (identity) or to an earlier output is
+    named in that panel's title (``input = identity``) instead of being shown twice."""
+    kept = []
+    for entry in shown:
+        same = next((k for k in kept if entry["image"] is not None and k["image"] is not None
+                     and np.array_equal(k["image"], entry["image"])), None)
+        if same is None:
+            kept.append(dict(entry))
+        else:
+            same["name"] = f"{same['name']} = {entry['name']}"
+    return kept
+
+
+def score_caption(psnr: float, ssim: float) -> str:
+    if not math.isfinite(ssim):
+        return "out of memory"
+    return f"{report._fmt(psnr, 2)} dB / {ssim:.4f}"
+
+
+def _grid_panels(shown: list[dict], target: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    panels = [(f"{e['name']}\n{score_caption(e['psnr'], e['ssim'])}",
+               e["image"] if e["image"] is not None else np.zeros_like(target)) for e in shown]
+    return panels + [("target\n(reference)", target)]
+
+
+def _comparison(out: Path, d: BenchDataset, pair_id: str, shown: list[dict], target: np.ndarray) -> dict:
+    """Full views, 1:1 crops where the panels differ most and error maps of one pair (see comparison.py)."""
+    ran = [e for e in shown if e["image"] is not None]
+    folder = Path("compare") / d.name / pair_id
+    written = comparison.write_sample_comparison(out / folder, [(e["name"], e["image"]) for e in ran], target)
+    for panel, entry in zip(written["panels"], [*ran, None], strict=True):
+        panel["caption"] = "target (reference)" if entry is None else (
+            f"{entry['name']}: {score_caption(entry['psnr'], entry['ssim'])}")
+        for key in ("view", "error"):
+            if panel[key]:
+                panel[key] = (folder / panel[key]).as_posix()
+        panel["crops"] = [(folder / c).as_posix() for c in panel["crops"]]
+        first = panel["name"].split(" = ")[0]
+        # a model's restored image is saved at full size: the downscaled view links to it
+        panel["full"] = f"images/{d.name}/{first}/{pair_id}.png" if entry is not None and first != "input" else None
+    return {"dataset": d.name, "protocol": d.protocol, "id": pair_id, "size": f"{target.shape[1]}x{target.shape[0]}",
+            "regions": [vars(r) for r in written["regions"]], "error_max": written["error_max"],
+            "panels": written["panels"]}
 
 
 def _summarize(rows: list[dict], models, d: BenchDataset) -> list[dict]:
@@ -303,17 +361,16 @@ def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[di
 
 
 def _write_outputs(result: BenchResult, datasets: list[BenchDataset]) -> None:
+    from uhr4k.benchmark.html_report import write_bench_report
+
     out = result.out
     write_csv(out / "per_image.csv", result.per_image, report.PER_IMAGE_COLUMNS)
     write_csv(out / "summary.csv", result.summary, report.SUMMARY_COLUMNS)
     write_text_atomic(out / "summary.md", report.summary_markdown(result.summary))
     write_csv(out / "complexity.csv", result.complexity, report.COMPLEXITY_COLUMNS)
     write_text_atomic(out / "complexity.md", report.complexity_markdown(result.complexity))
-    result.files += [out / n for n in ("per_image.csv", "summary.csv", "summary.md", "complexity.csv", "complexity.md")]
-    for d in datasets:
-        points = [(report.model_label(r), r["runtime_s"], r["psnr"]) for r in result.summary
-                  if r["dataset"] == d.name]
-        plot = report.runtime_psnr_plot(points, title=f"{d.name} ({d.protocol}): runtime vs PSNR")
-        path = out / f"runtime_psnr_{d.name}.png"
-        write_image(path, plot)
-        result.files.append(path)
+    write_text_atomic(out / "comparisons.json", json.dumps(result.comparisons, indent=1))
+    result.files += [out / n for n in ("per_image.csv", "summary.csv", "summary.md", "complexity.csv",
+                                       "complexity.md", "comparisons.json")]
+    result.files += write_bench_report(out, result.summary, result.per_image, result.complexity,
+                                       result.comparisons, untrained=result.untrained)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from uhr4k.demo.report import Figure, Section, Table, relative, write_report
+from uhr4k.html_page import Figure, Section, Table, relative, write_report
 
 MAX_FIGURES = 4  # per gallery: enough to judge, small enough to load
 
@@ -55,19 +55,22 @@ def build_report(o, timings: dict, aligned: dict, trained: dict, benched: dict, 
                 tables=[Table(relative(Path(trained["log"]), out), "Training log")] if trained.get("log") else []),
         Section("Deraining benchmark (uhr4k bench)",
                 ["The small GLSGN against <code>identity</code> on the UHR4K-Rain test split (Y-channel "
-                 "protocol); runtimes on this machine."],
+                 "protocol); runtimes on this machine. The benchmark's own page, with 1:1 crops and error maps: "
+                 "<a href=\"bench/rain/report.html\">bench/rain/report.html</a>."],
                 tables=[Table("bench/rain/summary.csv", "Deraining results"),
                         Table("bench/rain/complexity.csv", f"Complexity at {w}x{h}")],
-                figures=(_figures(out, out / "bench" / "rain", "runtime_psnr_*.png", "runtime vs PSNR")
+                figures=(_figures(out, out / "bench" / "rain" / "plots", "runtime_psnr_*.png", "runtime vs PSNR")
                          + _figures(out, out / "bench" / "rain" / "grids", "*/*.png", "comparison"))),
         Section("Reflection test splits: the reference row",
                 ["What the degraded inputs score against their targets (band-wise protocol): the row every "
                  "reflection-removal model has to beat. A few minutes on a CPU do not train one (see "
-                 "BENCHMARKS.md, glsgn); <code>uhr4k train --subset syn</code> on a GPU does."],
+                 "BENCHMARKS.md, glsgn); <code>uhr4k train --subset syn</code> on a GPU does. Benchmark page: "
+                 "<a href=\"bench/reflection/report.html\">bench/reflection/report.html</a>."],
                 tables=[Table("bench/reflection/summary.csv", "Reflection results")],
                 figures=_figures(out, out / "bench" / "reflection" / "grids", "*/*.png", "input and target")),
         Section("Dehazing: the dark channel prior on real depth",
-                ["Haze added to the Middlebury motorcycle photo by the scattering model with its real stereo depth."],
+                ["Haze added to the Middlebury motorcycle photo by the scattering model with its real stereo depth. "
+                 "Benchmark page: <a href=\"bench/dehazing/report.html\">bench/dehazing/report.html</a>."],
                 tables=[Table("bench/dehazing/summary.csv", "Dehazing results")],
                 figures=_figures(out, out / "bench" / "dehazing" / "grids", "*/*.png", "comparison")),
     ]

@@ -1,0 +1,167 @@
+"""``report.html`` of a benchmark run: a function of the runner's result tables.
+
+:func:`write_bench_report` takes the summary, per-image and complexity rows (lists of dicts, or pandas
+DataFrames) and the per-sample comparisons the runner wrote (``comparisons.json``), draws the plots and
+writes one page into ``out``:
+
+- the results in the paper's table shape (a row per model, PSNR / SSIM per dataset, each dataset's
+  protocol named), with the paper's published figure beside a run that matches one (same method, the
+  paper's test set under its protocol; :mod:`uhr4k.benchmark.paper_figures`);
+- the complexity table; runtime vs PSNR (Figure 7's shape) and PSNR per image, PNG on the page, SVG and PDF
+  linked;
+- per sample: downscaled full views with the chosen regions outlined, those regions at 1:1 (no resampling),
+  and absolute-error maps on one shared scale;
+- a warning banner when a model holds random weights.
+
+Every image is referenced by a path relative to ``out``; the page loads nothing from the network.
+"""
+from __future__ import annotations
+
+import html
+import math
+import sys
+from pathlib import Path
+
+from uhr4k import __version__
+from uhr4k.benchmark import plots
+from uhr4k.benchmark.paper_figures import published
+from uhr4k.benchmark.report import _fmt, model_label
+from uhr4k.html_page import Section, html_table, write_report
+
+REPORT_NAME = "report.html"
+
+
+def _pair(psnr, ssim) -> str:
+    return f"{_fmt(psnr, 2)} / {_fmt(ssim, 3)}"
+
+
+def results_table(summary: list[dict]) -> str:
+    """The paper's shape: one row per model; per dataset ``PSNR / SSIM`` (and the paper's where one
+    matches); the median runtime over all datasets' images."""
+    models = list(dict.fromkeys(model_label(r) for r in summary))
+    datasets = list(dict.fromkeys((r["dataset"], r["protocol"]) for r in summary))
+    cell = {(model_label(r), r["dataset"]): r for r in summary}
+    with_paper = {d for d, p in datasets if any(published(m, d, p) for m in models)}
+    header = ["model"]
+    for d, p in datasets:
+        header.append(f"{d} ({p}) PSNR / SSIM")
+        if d in with_paper:
+            header.append(f"{d}: paper")
+    header.append("runtime (s/img)")
+    rows = []
+    for m in models:
+        row = [m]
+        for d, p in datasets:
+            r = cell.get((m, d))
+            row.append("-" if r is None else _pair(r["psnr"], r["ssim"]))
+            if d in with_paper:
+                pub = published(m, d, p)
+                row.append("" if pub is None else f"{_pair(pub['psnr'], pub['ssim'])} ({pub['source']})")
+        times = [cell[(m, d)]["runtime_s"] for d, _ in datasets if (m, d) in cell]
+        finite = [t for t in times if isinstance(t, float) and math.isfinite(t)]
+        row.append(_fmt(max(finite), 3) if finite else "-")
+        rows.append(row)
+    return html_table(header, rows, "Mean PSNR (dB) / SSIM over each set; runtime: median per image, forward "
+                      "pass only (the largest of the datasets' medians)", "summary.csv")
+
+
+def complexity_table(complexity: list[dict]) -> str:
+    header = ["model", "params (M)", "MACs (G)", "input", "runtime (s)", "peak mem (GB)", "device", "status"]
+    rows = [[model_label(r), _fmt(r["params_m"], 3), _fmt(r["macs_g"], 1), r["input_size"], _fmt(r["runtime_s"], 3),
+             _fmt(r["peak_mem_gb"], 2), r["device"], r["status"]] for r in complexity]
+    return html_table(header, rows, "MACs: FlopCounterMode total / 2; runtime: median of the timed runs on a "
+                      "random input of the profile size", "complexity.csv")
+
+
+def _img(src: str, alt: str, href: str | None = None) -> str:
+    src, alt, href = html.escape(src), html.escape(alt), html.escape(href or src)
+    return f'<a href="{href}"><img src="{src}" alt="{alt}"></a>'
+
+
+def _figure(src: str, caption: str, cls: str = "", href: str | None = None) -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<figure{attr}>{_img(src, caption, href)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _row(figures) -> str:
+    return '<div class="row">' + "".join(figures) + "</div>"
+
+
+def comparison_block(c: dict) -> str:
+    """One sample: full views, one row of 1:1 crops per region, the error maps."""
+    panels = c["panels"]
+    out = [f'<h3 id="{html.escape(c["dataset"])}-{html.escape(c["id"])}">{html.escape(c["id"])} '
+           f'<small>({html.escape(c["size"])}, {html.escape(c["protocol"])} protocol)</small></h3>',
+           _row(_figure(p["view"], p["caption"], href=p.get("full")) for p in panels)]
+    for k, r in enumerate(c["regions"]):
+        out.append(f"<p>Region {k + 1} at x={r['x']}, y={r['y']}: {r['side']} x {r['side']} px at 1:1 (one image "
+                   f"pixel per screen pixel), where the panels' errors differ most (mean spread "
+                   f"{r['score']:.1f}/255).</p>")
+        out.append(_row(_figure(p["crops"][k], p["name"], "crop") for p in panels))
+    maps = [p for p in panels if p["error"]]
+    out.append(f"<p>Absolute error against the target, mean over RGB, one scale for every map: black 0, "
+               f"pale yellow {c['error_max']:.0f}/255 or more (magma).</p>")
+    out.append(_row(_figure(p["error"], f"|{p['name']} - target|") for p in maps))
+    return "\n".join(out)
+
+
+def _plot_section(out: Path, summary, per_image, untrained, datasets) -> tuple[Section, list[Path]]:
+    figures, written = [], []
+    for d in datasets:
+        for kind, fig in (("runtime_psnr", plots.runtime_psnr(summary, d, untrained)),
+                          ("psnr_per_image", plots.psnr_per_image(per_image, d, untrained))):
+            stem = Path("plots") / f"{kind}_{d}"
+            written += plots.save(fig, out / stem)
+            plots.close(fig)
+            links = " ".join(f'<a href="{html.escape(stem.with_suffix("." + f).as_posix())}">{f.upper()}</a>'
+                             for f in plots.FORMATS[1:])
+            title = {"runtime_psnr": "runtime vs PSNR", "psnr_per_image": "PSNR per image"}[kind]
+            figures.append(f'<figure class="plot">{_img(stem.with_suffix(".png").as_posix(), f"{title}, {d}")}'
+                           f"<figcaption>{title}, {html.escape(d)} ({links})</figcaption></figure>")
+    paragraph = ("Runtime is the median forward pass per image of the set on this run's device; the runtime "
+                 "axis is logarithmic only when the models' runtimes span more than 20x.")
+    return Section("Plots", [paragraph], blocks=[_row(figures)]), written
+
+
+def untrained_banner(untrained) -> str:
+    names = ", ".join(f"<code>{html.escape(n)}</code>" for n in untrained)
+    return (f"<strong>Untrained models:</strong> {names} ran with random weights. Their scores measure the "
+            "initialisation, not the method; benchmark trained weights with <code>--checkpoint NAME=PATH</code>.")
+
+
+def write_bench_report(out, summary, per_image, complexity, comparisons=(), untrained=(),
+                       command: str | None = None) -> list[Path]:
+    """Write ``out/report.html`` and its plots from the runner's tables; returns the files written.
+
+    ``command`` is shown in the header (default: this process's command line).
+    """
+    out = Path(out)
+    summary, per_image, complexity = plots.records(summary), plots.records(per_image), plots.records(complexity)
+    comparisons = list(comparisons)
+    datasets = list(dict.fromkeys(r["dataset"] for r in summary))
+    command = command if command is not None else " ".join(["uhr4k", *sys.argv[1:]])
+    counts = {(r["dataset"]): (r["protocol"], r["n"]) for r in summary}
+    header = [f"<code>{html.escape(command)}</code> (uhr4k {html.escape(__version__)})",
+              "Datasets: " + ", ".join(f"{html.escape(d)} ({html.escape(p)} protocol, {n} images)"
+                                       for d, (p, n) in counts.items()) + ". Tables as CSV: "
+              '<a href="summary.csv">summary.csv</a>, <a href="per_image.csv">per_image.csv</a>, '
+              '<a href="complexity.csv">complexity.csv</a>.']
+    plot_section, written = _plot_section(out, summary, per_image, untrained, datasets)
+    sections = [Section("Results", ["Scores follow each dataset's protocol: <code>y</code> (MATLAB luma), "
+                                    "<code>rgb</code> or <code>bandwise</code> (per RGB band, scikit-image "
+                                    "SSIM). The paper's figures are shown only where this run's dataset is "
+                                    "the paper's test set under its protocol."], blocks=[results_table(summary)]),
+                Section("Complexity", blocks=[complexity_table(complexity)]),
+                plot_section]
+    for d in datasets:
+        mine = [c for c in comparisons if c["dataset"] == d]
+        if mine:
+            sections.append(Section(f"Comparisons: {d}", [
+                "Each sample: the full views (downscaled; the outlined squares are the regions below; click "
+                "for the full-size view), then each region at 1:1, then the error maps. Identical outputs "
+                "share one panel (<code>input = identity</code>). The whole-image grids are in "
+                f'<a href="grids/{html.escape(d)}/">grids/{html.escape(d)}/</a>.'],
+                blocks=[comparison_block(c) for c in mine]))
+    banners = [untrained_banner(untrained)] if untrained else []
+    path = write_report(out / REPORT_NAME, "uhr4k bench report", header, sections, banners)
+    return [*written, path]
