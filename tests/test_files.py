@@ -25,9 +25,26 @@ def test_png_round_trip_keeps_every_pixel_and_depth(tmp_path, dtype):
     assert digest == io.sha256_file(tmp_path / "a.png")
 
 
-def test_png_encoding_is_deterministic():
-    img = _random_image((64, 48, 3), np.uint8, seed=3)
-    assert io.encode_image(img, ".png") == io.encode_image(img.copy(), ".png")
+def _smooth_image(dtype):
+    """Flat 8x8 blocks plus faint noise: it compresses, so the zlib level and filters shape its bytes."""
+    rng = np.random.default_rng(3)
+    img = np.kron(rng.random((8, 6, 3)), np.ones((8, 8, 1))) + rng.normal(0, 0.01, (64, 48, 3))
+    return (np.clip(img, 0, 1) * np.iinfo(dtype).max).round().astype(dtype)
+
+
+# SHA-256 of the PNG bytes of _smooth_image: pinned, so that an encoder change (another zlib level, an
+# OpenCV whose libpng filters differently) fails here instead of silently changing every dataset's bytes.
+GOLDEN_PNG = {"uint8": "57060beba47571ac598e4f586613f4f7d902140cba2214b0198f68e18b9d4882",
+              "uint16": "ac443ceda5b60a1dbd4a68d048bb7d29782a04b758c7de2ab07952642835d14f"}
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_png_encoding_gives_the_pinned_bytes(tmp_path, dtype):
+    img = _smooth_image(dtype)
+    digest = io.write_image(tmp_path / "a.png", img)
+    assert digest == GOLDEN_PNG[np.dtype(dtype).name], (
+        "PNG bytes changed: datasets built before this change are no longer byte-identical to new builds")
+    np.testing.assert_array_equal(io.read_image(tmp_path / "a.png"), img)
 
 
 def test_channel_order_is_rgb(tmp_path):
@@ -117,13 +134,36 @@ def test_video_streaming_on_real_video(shared_data):
 
 
 def test_truncated_and_bogus_video(tmp_path, shared_data):
+    bogus = tmp_path / "bogus.mp4"
+    bogus.write_bytes(b"\x00" * 1000)
+    with pytest.raises(InputError, match=r"bogus\.mp4: cannot read video"):
+        io.probe_video(bogus)
+    # this file keeps its index (moov) at the end: cut short, it loses it and cannot even be probed
     data = (shared_data / "media" / "realshort_320x240.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 3])
-    bogus = tmp_path / "bogus.mp4"
-    bogus.write_bytes(b"\x00" * 1000)
-    with pytest.raises(InputError, match="bogus.mp4"):
-        io.probe_video(bogus)
-    with pytest.raises(InputError, match="cut.mp4"):
-        n, _, _ = io.probe_video(cut)
+    with pytest.raises(InputError, match=r"cut\.mp4: cannot read video"):
+        io.probe_video(cut)
+    with pytest.raises(InputError, match=r"cut\.mp4: cannot read video"):
+        list(io.iter_video_frames(cut, wanted=[0]))
+
+
+def test_video_cut_after_its_index_ends_early(tmp_path):
+    """With the index at the front (faststart) a cut video still probes; decoding past the cut fails."""
+    import imageio_ffmpeg
+
+    path = tmp_path / "v.mp4"
+    writer = imageio_ffmpeg.write_frames(str(path), (64, 48), fps=10, codec="libx264", macro_block_size=16,
+                                         output_params=["-movflags", "+faststart", "-g", "1"],
+                                         ffmpeg_log_level="error")
+    writer.send(None)
+    for i in range(40):
+        writer.send(_random_image((48, 64, 3), np.uint8, seed=i))
+    writer.close()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    frames, fps, size = io.probe_video(cut)
+    assert 0 < frames < 40 and (fps, size) == (10.0, (64, 48))
+    assert [i for i, _ in io.iter_video_frames(cut, wanted=[0])] == [0]
+    with pytest.raises(InputError, match=r"cut\.mp4: video ends at frame \d+ before wanted frame 35"):
         list(io.iter_video_frames(cut, wanted=[35]))
