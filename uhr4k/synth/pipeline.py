@@ -395,7 +395,7 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
 
 def finish(root: Path, rows: list[dict], failures: list[Failure], info: dict, subsets) -> None:
     """Manifest (built subsets replaced, others kept), failures.csv, datasheet.md, preview.jpg."""
-    from uhr4k.synth.report import write_datasheet, write_preview
+    from uhr4k.synth.datasheet import write_datasheet, write_preview
 
     names = {layout.subset(k).name for k in subsets}
     kept = [r for r in layout.read_manifest(root) if r["subset"] not in names]

@@ -1,0 +1,33 @@
+"""uhr4k.data.cache: the same crops as from the PNGs, and never a stale one."""
+import torch
+
+from uhr4k.data import PairedDataset, find_pairs
+from uhr4k.data.cache import CACHE_DIR, CachedReader, build_cache
+from uhr4k.files import write_image
+
+from data_material import image, pairs_folder
+
+
+def test_cache_gives_the_same_crops_and_never_stale_ones(tmp_path):
+    root = pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(3)], h=50, w=70)
+    write_image(root / "input" / "bad.png", image(5, 5, 0))
+    (root / "input" / "bad.png").write_bytes(b"not a png")
+    summary = build_cache(root)
+    assert summary.written == 6 and len(summary.failed) == 1 and "bad.png" in summary.failed[0]
+    (root / "input" / "bad.png").unlink()
+    pairs = find_pairs(root)
+    plain = PairedDataset(pairs, crop=(24, 16), augment=True, seed=3, use_cache=False)
+    cached = PairedDataset(pairs, crop=(24, 16), augment=True, seed=3)
+    reader = cached._reader
+    assert reader.entry(pairs[0].input) is not None
+    for i in range(3):
+        assert torch.equal(plain[i]["input"], cached[i]["input"])
+        assert torch.equal(plain[i]["target"], cached[i]["target"])
+    # a source changed after caching is read from the PNG again, and a rerun recaches only it
+    write_image(pairs[1].target, image(50, 70, 99))
+    assert CachedReader().entry(pairs[1].target) is None
+    fresh = PairedDataset(pairs, crop=(24, 16), augment=True, seed=3)
+    assert torch.equal(fresh[1]["target"], PairedDataset(pairs, (24, 16), True, 3, use_cache=False)[1]["target"])
+    again = build_cache(root)
+    assert (again.written, again.kept) == (1, 5)
+    assert not list((root / CACHE_DIR).rglob("*.part"))
