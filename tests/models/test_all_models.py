@@ -54,7 +54,7 @@ def _input(name: str, batch: int = 1) -> torch.Tensor:
 
 def test_registry_lists_every_baseline():
     for name in ("identity", "restormer", "mprnet-derain", "mprnet-deblur", "nafnet-w64", "nafnet-w32",
-                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet", "errnet", "ibcln"):
+                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet", "errnet", "ibcln", "cfdnet"):
         assert name in MODELS
 
 

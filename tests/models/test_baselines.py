@@ -357,6 +357,7 @@ SMALL_KWARGS = {
     "rmnet": {"ngf": 8},
     "errnet": {"n_feats": 16, "n_resblocks": 1},
     "ibcln": {},
+    "cfdnet": {},
 }
 
 

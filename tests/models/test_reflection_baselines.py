@@ -27,6 +27,7 @@ PARAMS = {
     "rmnet": 65_432_841,
     "errnet": 18_953_379,
     "ibcln": 21_608_338,
+    "cfdnet": 9_649_671,
 }
 
 
@@ -359,4 +360,48 @@ def test_ibcln_loss_terms():
     # Without the input (a bare criterion call) or alpha=None the linear-light terms are left out.
     bare, parts = build_loss("ibcln", perceptual_weight=0)(outputs, target)
     assert set(parts) == {"pixel", "total"} and bare.item() == pytest.approx(pixel.item(), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------- CFDNet
+
+def test_cfdnet_contrastive_split_sees_the_whole_image():
+    # The softmax / softmin run over all H x W positions: a change in one corner reaches the opposite
+    # corner's output (a purely local network of this depth could not: its receptive field is < 100 px).
+    torch.manual_seed(0)
+    model = create_model("cfdnet").eval()
+    x = torch.rand(1, 3, 8, 160)
+    y = x.clone()
+    y[..., :, :4] = 1.0
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    assert not torch.equal(a.head_transmission[..., -1], b.head_transmission[..., -1])
+    # The heads are 1x1 convs of f + f * w: with w the softmax, the weights of every channel sum to 1.
+    f = model.head(x).flatten(2)
+    torch.testing.assert_close(F.softmax(f, -1).sum(-1), torch.ones(1, 64))
+
+
+def test_cfdnet_loss_terms():
+    from uhr4k.models.cfdnet import CFDNetOutput
+    from uhr4k.models.reflection_losses import raw_vgg_features, total_variation
+    g = torch.Generator().manual_seed(0)
+    images = [torch.rand(1, 3, 16, 16, generator=g) for _ in range(6)]
+    target, reflection = torch.rand(1, 3, 16, 16, generator=g), torch.rand(1, 3, 16, 16, generator=g)
+    outputs = CFDNetOutput(*images)
+    vgg = _random_vgg()
+    weights = (1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)
+
+    def p(a, b):   # the release's VGGLoss: VGG of 255 * normalised images, plus L1 at 0-255
+        fa = raw_vgg_features(vgg, 255 * (a - vgg.mean) / vgg.std, (1, 6, 11, 20, 29))
+        fb = raw_vgg_features(vgg, 255 * (b - vgg.mean) / vgg.std, (1, 6, 11, 20, 29))
+        return sum(w * F.l1_loss(u, v) for w, u, v in zip(weights, fa, fb, strict=True)) + 255 * F.l1_loss(a, b)
+    loss = build_loss("cfdnet", vgg=vgg)
+    total, _ = loss(outputs, target)
+    expected = 100 * 0.2 * p(images[0], target) + 0.05 * total_variation(images[0])
+    assert total.item() == pytest.approx(expected.item(), rel=1e-5)
+    with_r, _ = loss(outputs, target, reflection=reflection)
+    extra = 100 * (F.l1_loss(images[1], reflection) + 0.2 * p(images[1], reflection))
+    assert with_r.item() == pytest.approx((expected + extra).item(), rel=1e-5)
+    tv = (images[0][..., :, 1:] - images[0][..., :, :-1]).abs().mean() + \
+        (images[0][..., 1:, :] - images[0][..., :-1, :]).abs().mean()
+    torch.testing.assert_close(total_variation(images[0]), tv)
 
