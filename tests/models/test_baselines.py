@@ -200,7 +200,7 @@ def test_zheng2021_identity_coefficients_return_the_image():
 # ---------------------------------------------------------------------------------------- losses
 
 def test_loss_registry_names():
-    assert set(BASELINE_LOSSES) == {"charbonnier_edge", "psnr", "neg_ssim"}
+    assert {"charbonnier_edge", "psnr", "neg_ssim"} <= set(BASELINE_LOSSES)   # later baselines add theirs
     assert create_model("mprnet-derain").default_loss == "charbonnier_edge"
     assert create_model("nafnet-w32").default_loss == "psnr"
     assert create_model("prenet").default_loss == "neg_ssim"
