@@ -19,8 +19,10 @@ def test_lists_tasks_and_exact_parameters_without_macs(cache):
     res = CliRunner().invoke(cli, ["models", "glsgn", "prenet"])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert lines[0].split() == ["model", "task(s)", "parameters"]
+    assert lines[0].split() == ["model", "task(s)", "converter", "parameters"]
     rows = {line.split()[0]: line for line in lines[1:3]}
+    assert rows["prenet"].split()[1:3] == ["deraining", "yes"]   # the authors' release loads
+    assert rows["glsgn"].split()[-3] == "-"                       # ours: nothing to convert
     assert rows["glsgn"].endswith("15.688 M")          # 15,687,925 parameters (BENCHMARKS.md, glsgn)
     assert rows["prenet"].endswith("0.169 M")          # 168,963
     assert "MACs @" not in res.output and "--macs" in lines[-1]

@@ -23,6 +23,7 @@ COMMANDS = {
     "bench": ("bench", "Evaluate models on datasets: PSNR/SSIM, runtime, memory, tables and grids."),
     "models": ("models", "List registered models with parameters and MACs at 4K."),
     "train": ("train", "Train a model (one CPU, or many GPUs with torchrun)."),
+    "export": ("export", "Write a checkpoint's weights as model.safetensors + config.json (a Hub-style folder)."),
     "demo": ("demo", "Run the whole pipeline end to end on built-in material and write report.html."),
 }
 

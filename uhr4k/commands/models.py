@@ -14,7 +14,8 @@ from uhr4k.commands.options import parse_size
 DEFAULT_SIZE = (3840, 2160)
 
 # (header, row key, width, align): one entry per column, so a new column is one line here
-COLUMNS = [("model", "model", 22, "<"), ("task(s)", "tasks", 22, "<"), ("parameters", "params", 12, ">")]
+COLUMNS = [("model", "model", 22, "<"), ("task(s)", "tasks", 33, "<"), ("converter", "converter", 9, "<"),
+           ("parameters", "params", 12, ">")]
 
 
 def build_on_meta(name: str):
@@ -45,7 +46,10 @@ def model_rows(names, size: tuple[int, int] | None, facts=None) -> list[dict]:
     for name in names:
         lazy = _LazyModel(name)
         params = facts.get(f"{name}|params", lambda lazy=lazy: _count_params(lazy.get()))
-        row = {"model": name, "tasks": ", ".join(model_info(name).tasks) or "-", "params": f"{params / 1e6:.3f} M"}
+        info = model_info(name)
+        row = {"model": name, "tasks": ", ".join(info.tasks) or "-", "params": f"{params / 1e6:.3f} M",
+               # a converter: the authors' released weights load with `--weights` / pretrained=
+               "converter": "yes" if info.converter is not None else "-"}
         if size is not None:
             macs = facts.get(f"{name}|macs|{size[0]}x{size[1]}", lambda lazy=lazy: _count_macs(lazy.get(), size))
             row["macs"] = f"{macs / 1e12:.3f} T" if isinstance(macs, int) else f"n/a ({macs})"

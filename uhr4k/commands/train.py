@@ -41,6 +41,9 @@ def parse_model_args(specs: tuple[str, ...]) -> dict:
 @click.option("--lr", type=float, default=2e-4, show_default=True, help="Adam learning rate.")
 @click.option("--crop", default="960x540", show_default=True, help="Random crop WIDTHxHEIGHT, or none.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt.")
+@click.option("--init-weights", type=click.Path(), default=None, metavar="PATH",
+              help="Start from these weights (fine-tuning): a release as distributed (BasicSR params, "
+                   "state_dict, safetensors ...), a uhr4k checkpoint or export folder.")
 @click.option("--width", type=int, default=None, help="Model width (GLSGN: channels at the first scale; paper 16).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
               help="Further constructor argument (repeatable), e.g. num_local_pathways=2.")
@@ -60,8 +63,8 @@ def parse_model_args(specs: tuple[str, ...]) -> dict:
 @click.option("--steps-per-epoch", type=int, default=None, help="Cap the batches per epoch (smoke runs).")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N (default: the local GPU if any).")
 @click.option("--no-augment", is_flag=True, help="No random flips and rotations.")
-def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, model_args, loss, vgg_weights,
-            perc_weight, adv_weight, adv_unconditional, seed, workers, val_split, val_limit, protocol,
+def command(model, data, subset, out, epochs, batch, lr, crop, resume, init_weights, width, model_args, loss,
+            vgg_weights, perc_weight, adv_weight, adv_unconditional, seed, workers, val_split, val_limit, protocol,
             steps_per_epoch, device, no_augment):
     """Train a model with Adam; validation PSNR/SSIM every epoch; atomic checkpoints; exact --resume."""
     from uhr4k.api import train
@@ -79,7 +82,7 @@ def command(model, data, subset, out, epochs, batch, lr, crop, resume, width, mo
                     epochs=epochs, batch=batch, lr=lr, crop=parse_size(crop, "--crop", allow_none=True),
                     augment=not no_augment, seed=seed, workers=workers, val_split=val_split, val_limit=val_limit,
                     protocol=protocol, steps_per_epoch=steps_per_epoch, device=device, resume=resume,
-                    echo=lambda line: click.echo(line, err=True))
+                    init_weights=init_weights, echo=lambda line: click.echo(line, err=True))
     if summary.rank != 0:
         return  # under torchrun, rank 0 reports
     best = f"; best validation PSNR {summary.best_psnr:.2f} dB ({summary.best_checkpoint})" \

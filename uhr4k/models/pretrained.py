@@ -273,6 +273,19 @@ def load_weights(model: nn.Module, name: str, weights: Weights, converter=None) 
     return model
 
 
+def load_pretrained(model: nn.Module, name: str, path: str | os.PathLike) -> nn.Module:
+    """Load the weights at ``path`` (any format of :func:`read_weights`) into ``model``, the registered
+    configuration ``name`` already built (its kwargs are the caller's; a uhr4k file of another
+    configuration fails strictly). Keeps the model's train/eval mode.
+
+    Raises:
+        InputError: as :func:`read_weights` and :func:`load_weights`.
+    """
+    from uhr4k.models.registry import model_info
+
+    return load_weights(model, name, read_weights(path), model_info(name).converter)
+
+
 def strict_load(model: nn.Module, state: StateDict, name: str, source=None, converted: bool = False) -> None:
     """``model.load_state_dict(state, strict=True)`` whose error is one line naming the first offenders.
 

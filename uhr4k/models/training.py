@@ -70,6 +70,7 @@ class TrainConfig:
     time_limit_s: float | None = None       # stop after the epoch that passes this wall-clock budget
     resume: bool = False
     progress: bool = True
+    init_weights: str | None = None         # fine-tune from these weights (any format pretrained= reads)
 
 
 @dataclass
@@ -124,7 +125,7 @@ def config_record(config: TrainConfig) -> dict:
     """The checkpoint's ``config``: model name and kwargs (the load_model contract) plus the run's settings."""
     record = {"model": config.model, "kwargs": dict(config.model_kwargs)}
     record["run"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()
-                     if k in ("loss", "batch", "lr", "crop", "augment", "seed", "subset", "data")}
+                     if k in ("loss", "batch", "lr", "crop", "augment", "seed", "subset", "data", "init_weights")}
     # Where the VGG weights lie is not part of the configuration (a moved file must not block a resume).
     record["run"]["loss_kwargs"] = {k: v for k, v in config.loss_kwargs.items() if k != "vgg_weights"}
     return record
@@ -259,6 +260,11 @@ def _build_model_and_loss(config: TrainConfig) -> tuple[nn.Module, nn.Module, Tr
     """The model (seeded: the same initial weights on every rank), its loss, and the config with the loss named."""
     torch.manual_seed(config.seed)  # DDP also broadcasts rank 0's weights; this keeps single runs reproducible
     model = create_model(config.model, **config.model_kwargs)
+    if config.init_weights is not None:
+        if config.resume:
+            raise InputError("--init-weights starts a run from given weights; --resume continues one: not both")
+        from uhr4k.models.pretrained import load_pretrained
+        load_pretrained(model, config.model, config.init_weights)   # strictly, any release format
     loss_name = config.loss or getattr(model, "default_loss", None)
     if loss_name is None or not any(p.requires_grad for p in model.parameters()):
         raise InputError(f"model {config.model!r} has no trainable parameters: nothing to train")
