@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from uhr4k.benchmark.metrics import psnr
@@ -27,6 +28,7 @@ RELEASED_PARAMS = {
     "rescan-gru": 149_823,
     "ffanet": 4_455_913,
     "msbdn": 31_353_061,
+    "aecrnet": 2_614_229,
 }
 
 
@@ -240,6 +242,142 @@ def test_msbdn_macs_at_4k_and_table_1():
     assert abs(by_output / 5.253e12 - 1) < 0.002
 
 
+# ---------------------------------------------------------------------------------------- AECR-Net
+
+def _direct_deform_conv(x, offset, mask, weight, bias, stride, padding, dilation):
+    """DCNv2's formula pixel by pixel in NumPy (float64): bilinear sampling with zero outside."""
+    x, offset, mask, weight, bias = (t.detach().double().numpy() for t in (x, offset, mask, weight, bias))
+    _, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    ho, wo = offset.shape[-2:]
+    out = np.zeros((1, o, ho, wo))
+
+    def sample(y, xx):
+        value = np.zeros(c)
+        y0, x0 = math.floor(y), math.floor(xx)
+        for yy, xc, wgt in ((y0, x0, (y0 + 1 - y) * (x0 + 1 - xx)), (y0, x0 + 1, (y0 + 1 - y) * (xx - x0)),
+                            (y0 + 1, x0, (y - y0) * (x0 + 1 - xx)), (y0 + 1, x0 + 1, (y - y0) * (xx - x0))):
+            if 0 <= yy < h and 0 <= xc < w:
+                value += wgt * x[0, :, yy, xc]
+        return value
+
+    for r in range(ho):
+        for q in range(wo):
+            acc = bias.copy()
+            for k in range(kh * kw):
+                i, j = divmod(k, kw)
+                y = r * stride - padding + i * dilation + offset[0, 2 * k, r, q]
+                xx = q * stride - padding + j * dilation + offset[0, 2 * k + 1, r, q]
+                acc += weight[:, :, i, j] @ sample(y, xx) * mask[0, k, r, q]
+            out[0, :, r, q] = acc
+    return torch.from_numpy(out).float()
+
+
+@pytest.mark.parametrize(("stride", "padding", "dilation"), [(1, 1, 1), (2, 2, 2)])
+def test_modulated_deform_conv_matches_a_direct_computation(stride, padding, dilation):
+    from uhr4k.models.deform_conv import modulated_deform_conv2d
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 2, 6, 7, generator=g)
+    weight, bias = torch.randn(3, 2, 3, 3, generator=g), torch.randn(3, generator=g)
+    ho = (6 + 2 * padding - 2 * dilation - 1) // stride + 1
+    wo = (7 + 2 * padding - 2 * dilation - 1) // stride + 1
+    offset = 2.5 * torch.randn(1, 18, ho, wo, generator=g)  # fractional, some taps far outside the image
+    mask = torch.rand(1, 9, ho, wo, generator=g)
+    ours = modulated_deform_conv2d(x, offset, mask, weight, bias, stride, padding, dilation)
+    expected = _direct_deform_conv(x, offset, mask, weight, bias, stride, padding, dilation)
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
+    # Zero offsets and unit masks: an ordinary convolution.
+    plain = modulated_deform_conv2d(x, torch.zeros_like(offset), torch.ones_like(mask), weight, bias,
+                                    stride, padding, dilation)
+    torch.testing.assert_close(plain, F.conv2d(x, weight, bias, stride, padding, dilation), atol=1e-5, rtol=1e-5)
+
+
+def test_deform_conv_gradients_reach_offsets_and_masks():
+    from uhr4k.models.deform_conv import DCN
+    torch.manual_seed(0)
+    dcn = DCN(4, 5)
+    with torch.no_grad():
+        dcn.conv_offset_mask.weight.normal_(0, 0.1)
+    dcn(torch.rand(1, 4, 9, 8)).square().sum().backward()
+    assert dcn.conv_offset_mask.weight.grad.abs().sum() > 0 and dcn.weight.grad.abs().sum() > 0
+
+
+def test_isqrt_newton_schulz_is_the_inverse_square_root():
+    from uhr4k.models.aecrnet import isqrt_newton_schulz
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(27, 200, generator=g, dtype=torch.float64)
+    cov = a @ a.t() / 200 + 0.1 * torch.eye(27, dtype=torch.float64)
+    values, vectors = torch.linalg.eigh(cov)
+    expected = vectors @ torch.diag(values.rsqrt()) @ vectors.t()
+    torch.testing.assert_close(isqrt_newton_schulz(cov, 40), expected, atol=1e-8, rtol=1e-6)
+
+
+def test_fast_deconv_whitens_in_training_and_tracks_the_statistics():
+    from uhr4k.models.aecrnet import FastDeconv
+    torch.manual_seed(0)
+    layer = FastDeconv(3, 3, kernel_size=3, padding=1)
+    x = torch.rand(2, 3, 12, 15) * torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1)
+    layer.eval()
+    torch.testing.assert_close(layer(x), F.conv2d(x, layer.weight, layer.bias, padding=1))  # fresh: a plain conv
+    layer.train()
+    y = layer(x)
+    # The folded convolution is the conv of whitened patches: (cols - mean) @ deconv @ W^T + bias.
+    cols = F.unfold(x, 3, padding=1, stride=3).transpose(1, 2).reshape(-1, 27)
+    mean = cols.mean(0)
+    cov = (cols - mean).t() @ (cols - mean) / cols.shape[0] + 1e-5 * torch.eye(27)
+    from uhr4k.models.aecrnet import isqrt_newton_schulz
+    deconv = isqrt_newton_schulz(cov, 5)
+    full = F.unfold(x, 3, padding=1).transpose(1, 2)  # (B, H * W, 27)
+    expected = ((full - mean) @ deconv @ layer.weight.reshape(3, 27).t() + layer.bias).transpose(1, 2).reshape(y.shape)
+    torch.testing.assert_close(y, expected, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(layer.running_mean, 0.1 * mean)
+    torch.testing.assert_close(layer.running_deconv, 0.9 * torch.eye(27) + 0.1 * deconv)
+
+
+def test_aecrnet_shares_one_dehaze_block_and_one_dcn():
+    with torch.device("meta"):
+        model = create_model("aecrnet")
+    calls = {"block": 0, "dcn": 0}
+    model.block.register_forward_hook(lambda *a: calls.__setitem__("block", calls["block"] + 1))
+    model.dcn_block.register_forward_hook(lambda *a: calls.__setitem__("dcn", calls["dcn"] + 1))
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, 64, 64, device="meta"))
+    assert calls == {"block": 6, "dcn": 2}
+
+
+def test_l1_contrastive_terms():
+    from uhr4k.models.vgg import VGG19Features
+    torch.manual_seed(0)
+    vgg = VGG19Features()
+    for layer in vgg.features:  # He initialisation keeps relu5_1 far above the 1e-7 guard
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    loss = build_loss("l1_contrastive", vgg=vgg)
+    hazy, clear = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    out = torch.rand(1, 3, 32, 32)
+    # Output equal to the target: no distance to the positive; positive = negative: every ratio is 1.
+    total, parts = loss(clear, clear, inputs=hazy)
+    assert parts["contrastive"] == 0 and total.item() == 0
+    total, parts = loss(out, clear, inputs=clear)
+    assert parts["contrastive"] == pytest.approx(1 / 32 + 1 / 16 + 1 / 8 + 1 / 4 + 1, rel=1e-5)
+    assert total.item() == pytest.approx(parts["l1"] + 0.1 * parts["contrastive"], rel=1e-6)
+    # Nearer the negative than the positive: the term grows past 1 per layer.
+    assert loss(hazy + 0.01, clear, inputs=hazy)[1]["contrastive"] > 1.46875
+    # VGG sees the raw [0, 1] image (the release does not normalise): compare with features by hand.
+    raw = []
+    h = out
+    for i, layer in enumerate(vgg.features):
+        h = layer(h)
+        if i in (1, 6, 11, 20, 29):
+            raw.append(h)
+    from uhr4k.models.baseline_losses import raw_vgg_features
+    assert all(torch.equal(a, b) for a, b in zip(raw_vgg_features(vgg, out), raw, strict=True))
+    assert not torch.allclose(vgg(out)[0], raw[0])  # VGG19Features itself normalises
+    with pytest.raises(ValueError, match="hazy input"):
+        loss(out, clear)
+    assert build_loss("l1_contrastive", perceptual_weight=0.0)(out, clear)[1].keys() == {"l1", "total"}
+
+
 # ---------------------------------------------------------------------------------------- training
 
 # Small versions (same code paths) for one `uhr4k train` step and a reload from its checkpoint.
@@ -249,7 +387,12 @@ TRAIN_KWARGS = {
     "rescan-gru": {"channels": 8, "stages": 2},
     "ffanet": {"blocks": 1, "dim": 16},
     "msbdn": {"res_blocks": 1},
+    "aecrnet": {"ngf": 8, "block_repeats": 2, "dcn_repeats": 1},
 }
+
+
+# The contrastive regulariser needs pretrained VGG-19 weights, which cannot be downloaded here.
+TRAIN_LOSS_KWARGS = {"aecrnet": {"perceptual_weight": 0.0}}
 
 
 @pytest.fixture(scope="module")
@@ -272,7 +415,7 @@ def test_trains_a_step_with_its_default_loss_and_reloads(name, tiny_root, tmp_pa
     from uhr4k.models.training import TrainConfig, train
     config = TrainConfig(model=name, data=str(tiny_root), subset="syn", out=str(tmp_path / "run"),
                          model_kwargs=TRAIN_KWARGS[name], epochs=1, batch=1, crop=(32, 32), steps_per_epoch=1,
-                         val_split="none", progress=False)
+                         val_split="none", progress=False, loss_kwargs=TRAIN_LOSS_KWARGS.get(name, {}))
     summary = train(config, echo=lambda s: None)
     assert np.isfinite(float(summary.rows[0]["train_total"]))
     model, checkpoint = load_model(summary.last_checkpoint, expected_name=name)

@@ -13,6 +13,11 @@ Each loss takes ``forward(outputs, target) -> (total, parts)``: ``outputs`` is w
 - ``mse_stages`` (RESCAN): the sum over every output image of its MSE to the target (RESCAN sums the
   MSE of each stage's rain layer to the true one; with image = input - rain that is the same number).
 - ``mse`` (MSBDN): MSE of the final output.
+- ``l1_contrastive`` (AECR-Net): L1 of the final output plus ``perceptual_weight`` (0.1, the paper's beta)
+  x the contrastive regulariser ``sum_i w_i * L1(phi_i(out), phi_i(target)) / (L1(phi_i(out), phi_i(input))
+  + 1e-7)`` over VGG-19 relu1_1 ... relu5_1 with w = (1/32, 1/16, 1/8, 1/4, 1): the output pulled towards
+  the clear target (positive) and pushed from the hazy input (negative). As released, VGG sees the [0, 1]
+  image without ImageNet normalisation.
 - ``gaussian_kl`` (VRGNet's deraining network): outputs ``(image, mu, logvar)``; the KL divergence of
   N(mu, exp(logvar)) from the prior N(target, eps2), ``0.5 * mean((mu - t)^2 / eps2 + v - 1 - log v)``
   with ``v = exp(logvar) / eps2``, logvar clamped to [log 1e-8, log 1e4] first.
@@ -166,6 +171,64 @@ class MSELoss(nn.Module):
         return total, {"mse": total.item(), "total": total.item()}
 
 
+CONTRASTIVE_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+
+
+def raw_vgg_features(vgg, x: torch.Tensor) -> list[torch.Tensor]:
+    """VGG-19 activations at ``vgg.layers`` of ``x`` as given (no ImageNet normalisation: AECR-Net's
+    ``Vgg19`` feeds torchvision's ``features`` the [0, 1] image)."""
+    out, h = [], x
+    for i, layer in enumerate(vgg.features):
+        h = layer(h)
+        if i in vgg.layers:
+            out.append(h)
+    return out
+
+
+class L1ContrastiveLoss(nn.Module):
+    """AECR-Net: ``L1(out, target) + perceptual_weight * contrastive(out, target, inputs)``.
+
+    Args:
+        perceptual_weight: weight of the contrastive regulariser (the paper's beta, 0.1); 0 drops it and
+            the need for VGG-19 weights (``uhr4k train --perc-weight``).
+        vgg_weights: torchvision VGG-19 state dict path (else ``$UHR4K_VGG19_WEIGHTS``).
+        vgg: an already built :class:`uhr4k.models.vgg.VGG19Features` (tests).
+    """
+
+    def __init__(self, perceptual_weight: float = 0.1, vgg_weights=None, vgg=None):
+        super().__init__()
+        self.perceptual_weight = perceptual_weight
+        self.vgg = None
+        if perceptual_weight:
+            from uhr4k.models.vgg import load_vgg19
+            # Not a registered submodule: its frozen weights stay out of checkpoints and optimizers.
+            object.__setattr__(self, "vgg", vgg if vgg is not None else load_vgg19(vgg_weights))
+
+    def contrastive(self, pred: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+        vgg = self.vgg.to(pred.device)
+        with torch.no_grad():  # the release detaches both anchors' features
+            pos, neg = raw_vgg_features(vgg, positive), raw_vgg_features(vgg, negative)
+        total = 0.0
+        for w, a, p, n in zip(CONTRASTIVE_WEIGHTS, raw_vgg_features(vgg, pred), pos, neg, strict=True):
+            total = total + w * F.l1_loss(a, p) / (F.l1_loss(a, n) + 1e-7)
+        return total
+
+    def forward(self, outputs, target: torch.Tensor, inputs: torch.Tensor | None = None):
+        pred = _images(outputs)[0]
+        _check_pair(pred, target)
+        l1 = F.l1_loss(pred, target)
+        total, parts = l1, {"l1": l1.item()}
+        if self.vgg is not None:
+            if inputs is None:
+                raise ValueError("l1_contrastive needs the hazy input (inputs=) as the negative sample")
+            _check_pair(inputs, target)
+            term = self.contrastive(pred, target, inputs)
+            total = total + self.perceptual_weight * term
+            parts["contrastive"] = term.item()
+        parts["total"] = total.item()
+        return total, parts
+
+
 class GaussianKLLoss(nn.Module):
     """VRGNet: KL(N(mu, exp(logvar)) || N(target, eps2)) per pixel, averaged.
 
@@ -199,4 +262,5 @@ BASELINE_LOSSES: dict[str, type[nn.Module]] = {
     "gaussian_kl": GaussianKLLoss,
     "mse_stages": MSEStagesLoss,
     "mse": MSELoss,
+    "l1_contrastive": L1ContrastiveLoss,
 }
