@@ -126,6 +126,17 @@ def test_whole_pickled_module_is_refused_with_the_way_out(tmp_path):
         read_weights(legacy)
 
 
+def test_numpy_and_argparse_entries_beside_the_weights_are_fine(tmp_path, reference):
+    """Research checkpoints often save a NumPy best score and the argparse options with the weights."""
+    import argparse
+
+    import numpy as np
+
+    torch.save({"state_dict": release_state(), "best_psnr": np.float64(29.5), "args": argparse.Namespace(lr=1e-3),
+                "history": np.arange(3.0)}, tmp_path / "ckpt.pth.tar")
+    assert torch.equal(output(create_model("prenet", pretrained=tmp_path / "ckpt.pth.tar", **SMALL)), reference)
+
+
 class Boom:
     def __reduce__(self):
         return (print, ("this must never run",))

@@ -16,7 +16,10 @@
 * any other folder of weight files: one file is read as above; several (IBCLN's two generators) are read
   each as above and handed over together, keyed by file name.
 
-A whole pickled module (``torch.save(model)``, MSBDN's ``model.pkl``) is refused, with the command that
+Besides tensors and containers, ``weights_only`` here admits a few plain-data types that research
+checkpoints often carry beside their weights (NumPy scalars, dtypes and arrays such as a saved
+``best_psnr``; ``argparse.Namespace`` options): they construct data, never run code. A whole pickled
+module (``torch.save(model)``, MSBDN's ``model.pkl``) is refused, with the command that
 extracts its state dict through the authors' code. :func:`load_weights` then converts the release layout
 (the registered converter, see :mod:`uhr4k.models.registry`) and loads strictly: a file that does not fit
 is one line naming the first missing, unexpected and mis-shaped keys.
@@ -113,11 +116,34 @@ def _read_folder(folder: Path) -> Weights:
     return Weights({p.name: read_weights(p).state for p in files}, None, folder)
 
 
+def _harmless_globals() -> list:
+    """Plain-data classes admitted beside torch's own by the weights-only unpickler (NumPy scalars,
+    dtypes, arrays; argparse options), under both NumPy 1 and 2 module names."""
+    import argparse
+
+    import numpy as np
+
+    try:
+        from numpy._core import multiarray
+        old = "numpy.core.multiarray"
+    except ImportError:  # NumPy 1
+        from numpy.core import multiarray
+        old = None
+    allowed = [argparse.Namespace, np.ndarray, np.dtype, multiarray.scalar, multiarray._reconstruct]
+    if old is not None:  # files written under NumPy 1 name the old module
+        allowed += [(multiarray.scalar, f"{old}.scalar"), (multiarray._reconstruct, f"{old}._reconstruct")]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        allowed += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
+    return allowed
+
+
 def _load_file(path: Path):
     if path.name.lower().endswith(".safetensors"):
         return _load_safetensors(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_harmless_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types; the message is what matters
         module_class = _pickled_module_class(path)
         if module_class is not None:
