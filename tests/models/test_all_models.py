@@ -28,6 +28,7 @@ FAST_KWARGS: dict[str, dict] = {
     "zheng2021": {"grid_size": 32, "context_size": 32},
     "rmnet": {"ngf": 16},
     "errnet": {"n_resblocks": 2},
+    "zou2020": {"ngf": 16, "num_downs": 6},
 }
 # Loss options for the generic training step: the perceptual terms need pretrained VGG-19 weights,
 # a file the user supplies (tests never download weights).
@@ -55,7 +56,7 @@ def _input(name: str, batch: int = 1) -> torch.Tensor:
 
 def test_registry_lists_every_baseline():
     for name in ("identity", "restormer", "mprnet-derain", "mprnet-deblur", "nafnet-w64", "nafnet-w32",
-                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet", "errnet", "ibcln", "cfdnet"):
+                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet", "errnet", "ibcln", "cfdnet", "zou2020"):
         assert name in MODELS
 
 

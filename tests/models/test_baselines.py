@@ -358,6 +358,7 @@ SMALL_KWARGS = {
     "errnet": {"n_feats": 16, "n_resblocks": 1},
     "ibcln": {},
     "cfdnet": {},
+    "zou2020": {"ngf": 8, "num_downs": 5},
 }
 
 

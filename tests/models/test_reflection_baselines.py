@@ -28,6 +28,7 @@ PARAMS = {
     "errnet": 18_953_379,
     "ibcln": 21_608_338,
     "cfdnet": 9_649_671,
+    "zou2020": 66_993_158,
 }
 
 
@@ -404,4 +405,54 @@ def test_cfdnet_loss_terms():
     tv = (images[0][..., :, 1:] - images[0][..., :, :-1]).abs().mean() + \
         (images[0][..., 1:, :] - images[0][..., :-1, :]).abs().mean()
     torch.testing.assert_close(total_variation(images[0]), tv)
+
+
+# ---------------------------------------------------------------------------------------- Zou et al.
+
+def test_zou2020_release_checkpoint_loads_through_create_model(tmp_path):
+    # best_ckpt.pt holds the generator, three discriminators, optimizers and schedulers.
+    state = release_state("zou2020")
+    path = tmp_path / "best_ckpt.pt"
+    torch.save({"model_G_state_dict": state, "model_D1_state_dict": {"model.0.weight": torch.zeros(2, 6, 4, 4)},
+                "exp_lr_scheduler_G_state_dict": {"step_size": 100}}, path)
+    model = create_model("zou2020", pretrained=path)
+    assert torch.equal(model.net_G.model.model[3].weight, state["model.model.3.weight"])
+    # norm='none': no convolution has a bias but the outermost transposed one.
+    biases = [k for k in state if k.endswith(".bias")]
+    assert biases == ["model.model.3.bias"]
+
+
+def test_zou2020_pads_to_512_or_resizes_like_the_release():
+    torch.manual_seed(0)
+    model = create_model("zou2020", ngf=8).eval()
+    seen = []
+    model.net_G.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[-2:]))
+    x = torch.rand(1, 3, 37, 600)
+    with torch.no_grad():
+        out = model(x)
+        released = create_model("zou2020", ngf=8, resize_to=512)
+        released.load_state_dict(model.state_dict())
+        released.net_G.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[-2:]))
+        thumb = released.eval()(x)
+    assert seen == [(512, 1024), (512, 512)]
+    assert out.transmission.shape == out.reflection.shape == thumb.transmission.shape == x.shape
+    with pytest.raises(ValueError, match="multiple of 512"):
+        create_model("zou2020", resize_to=300)
+
+
+def test_zou2020_macs_at_4k():
+    # 3840 x 2160 runs whole, padded to 4096 x 2560; the release's 512 x 512 evaluation costs 40x less.
+    with torch.device("meta"):
+        model = create_model("zou2020")
+    assert count_macs(model) == pytest.approx(0.9848e12, rel=1e-3)
+
+
+def test_zou2020_loss_is_l1_of_both_layers():
+    from uhr4k.models.zou2020 import Zou2020Output
+    t, r, target, reflection = (torch.rand(1, 3, 8, 8) for _ in range(4))
+    loss = build_loss("zou2020")
+    total, parts = loss(Zou2020Output(t, r), target)
+    assert total.item() == pytest.approx(F.l1_loss(t, target).item())
+    both, _ = loss(Zou2020Output(t, r), target, reflection=reflection)
+    assert both.item() == pytest.approx((F.l1_loss(t, target) + F.l1_loss(r, reflection)).item())
 
