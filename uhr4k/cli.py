@@ -20,6 +20,7 @@ COMMANDS = {
     "align": ("align", "Register glass / no-glass photo pairs into UHR4K-Real."),
     "split": ("split", "Re-draw scene-disjoint splits of a dataset root and report leaks."),
     "cache": ("cache", "Prepare a fast random-crop form of a dataset for training."),
+    "pack": ("pack", "Pack a UHR4K root as WebDataset shards or a Hugging Face dataset, with a card."),
     "bench": ("bench", "Evaluate models on datasets: PSNR/SSIM, runtime, memory, tables and grids."),
     "models": ("models", "List registered models with parameters and MACs at 4K."),
     "train": ("train", "Train a model (one CPU, or many GPUs with torchrun)."),

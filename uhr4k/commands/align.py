@@ -5,6 +5,7 @@ import dataclasses
 
 import click
 
+from uhr4k.commands.card_options import card_options, command_line, write_root_card
 from uhr4k.commands.options import parse_size
 
 
@@ -29,7 +30,10 @@ from uhr4k.commands.options import parse_size
               help="Fewer feature inliers: the pair fails.")
 @click.option("--max-rmse", default=0.5, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Residual (px, full resolution) above which a pair is flagged (parallax).")
-def command(raw_dir, out, test, val, seed, workers, method, refine, size, min_inliers, max_rmse):
+@card_options
+@click.pass_context
+def command(ctx, raw_dir, out, test, val, seed, workers, method, refine, size, min_inliers, max_rmse, license_,
+            source_licenses):
     """Register the glass / no-glass pairs of RAW_DIR into ROOT/UHR4K-Real.
 
     RAW_DIR holds glass/ and noglass/ folders (files paired by stem), or one folder per scene with
@@ -40,6 +44,9 @@ def command(raw_dir, out, test, val, seed, workers, method, refine, size, min_in
     from uhr4k.align.gates import GateSettings
     from uhr4k.align.pair import AlignSettings
     from uhr4k.api import align_pairs
+    from uhr4k.card import parse_source_licenses
+
+    sources = parse_source_licenses(source_licenses)
 
     settings = AlignSettings(gates=dataclasses.replace(GateSettings(), min_inliers=min_inliers, max_rmse=max_rmse),
                              refine=refine, method=method, size=parse_size(size, "--size", allow_none=True),
@@ -56,6 +63,7 @@ def command(raw_dir, out, test, val, seed, workers, method, refine, size, min_in
     for pair_id, reason in summary.failed:
         click.echo(f"failed: {pair_id}: {reason}", err=True)
     if summary.splits:
+        write_root_card(summary.root, license_, sources, command_line(ctx))
         click.echo(f"next: `uhr4k bench --model glsgn{'' if out is None else f' --data {summary.root}'}` "
                    "evaluates on every subset of this root")
     if summary.failed:

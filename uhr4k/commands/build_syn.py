@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from uhr4k.commands.card_options import card_options, command_line, write_root_card
 from uhr4k.commands.options import parse_shard, parse_size
 from uhr4k.errors import InputError
 
@@ -35,11 +36,15 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --worker
 @click.option("--subsets", default="syn,rain", show_default=True, help="Comma-separated: syn, rain.")
 @click.option("--reflection-model", type=click.Choice(["zhang", "fan", "screen"]), default="zhang", show_default=True)
 @click.option("--allow-upscale", is_flag=True, help="Upscale sources smaller than --size instead of failing them.")
+@card_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def command(ctx, frames, reflections, out, count, size, test, val, seed, workers, shard, subsets,
-            reflection_model, allow_upscale, quiet):
+            reflection_model, allow_upscale, license_, source_licenses, quiet):
     from uhr4k.api import build_syn
+    from uhr4k.card import parse_source_licenses
+
+    sources = parse_source_licenses(source_licenses)
 
     keys = tuple(k.strip() for k in subsets.split(",") if k.strip())
     if not keys:
@@ -57,6 +62,7 @@ def command(ctx, frames, reflections, out, count, size, test, val, seed, workers
                f"and kept, {summary.rows} pairs ({splits or 'none'}), {len(summary.failures)} failure(s)"
                f"{' (see failures.csv)' if summary.failures else ''}")
     if summary.rows:
+        write_root_card(summary.root, license_, sources, command_line(ctx))
         click.echo("next: `uhr4k align RAW_PAIRS/` adds the real subset beside it; "
                    f"`uhr4k train --model glsgn{'' if out is None else f' --data {summary.root}'}` trains on it")
     if summary.failed:

@@ -56,19 +56,8 @@ class PairedDataset(Dataset):
             (top, left, crop_h, crop_w, rot90 k, hflip, vflip); (crop_h, crop_w) is the region read, which is
             transposed for odd k so that the rotated crop is always (h, w) of ``self.crop``.
         """
-        w, h = self.crop
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        k, hflip, vflip = 0, False, False
-        if self.augment:
-            k, hflip, vflip = int(rng.integers(4)), bool(rng.integers(2)), bool(rng.integers(2))
-            if k % 2 == 1 and (w > height or h > width):
-                k -= 1                    # a transposed crop would not fit: keep the orientation
-        ch, cw = (w, h) if k % 2 else (h, w)
-        if ch > height or cw > width:
-            raise InputError(f"crop {w}x{h} larger than the image ({width}x{height})", self.pairs[index].input)
-        top = int(rng.integers(height - ch + 1))
-        left = int(rng.integers(width - cw + 1))
-        return top, left, ch, cw, k, hflip, vflip
+        return draw_crop(self.seed, self.epoch, index, self.crop, self.augment, height, width,
+                         self.pairs[index].input)
 
     def __getitem__(self, index: int) -> dict:
         pair = self.pairs[index]
@@ -96,6 +85,36 @@ class PairedDataset(Dataset):
             inp = self._reader.crop(pair.input, top, left, ch, cw)
             tgt = self._reader.crop(pair.target, top, left, ch, cw)
         return augment_pair(inp, k, hflip, vflip), augment_pair(tgt, k, hflip, vflip)
+
+
+def draw_crop(seed: int, epoch: int, index: int, crop: tuple[int, int], augment: bool, height: int, width: int,
+              name=None) -> tuple[int, int, int, int, int, bool, bool]:
+    """The crop and augmentation of sample ``index`` in ``epoch``: a function of ``(seed, epoch, index)`` and
+    the image size only, shared by :class:`PairedDataset` and the shard stream (``uhr4k.data.shards``).
+
+    Args:
+        crop: (width, height) of the crop; ``name`` names the image in the error.
+
+    Returns:
+        (top, left, crop_h, crop_w, rot90 k, hflip, vflip); (crop_h, crop_w) is the region read, which is
+        transposed for odd k so that the rotated crop is always (h, w) of ``crop``.
+
+    Raises:
+        InputError: the crop does not fit the image.
+    """
+    w, h = crop
+    rng = np.random.default_rng([seed, epoch, index])
+    k, hflip, vflip = 0, False, False
+    if augment:
+        k, hflip, vflip = int(rng.integers(4)), bool(rng.integers(2)), bool(rng.integers(2))
+        if k % 2 == 1 and (w > height or h > width):
+            k -= 1                    # a transposed crop would not fit: keep the orientation
+    ch, cw = (w, h) if k % 2 else (h, w)
+    if ch > height or cw > width:
+        raise InputError(f"crop {w}x{h} larger than the image ({width}x{height})", name)
+    top = int(rng.integers(height - ch + 1))
+    left = int(rng.integers(width - cw + 1))
+    return top, left, ch, cw, k, hflip, vflip
 
 
 def augment_pair(img: np.ndarray, k: int, hflip: bool, vflip: bool) -> np.ndarray:

@@ -12,36 +12,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from uhr4k.card import numeric_leaves as _flatten
 from uhr4k.files import read_image, to_uint8, write_image, write_text_atomic
 from uhr4k.layout import SPLITS, SUBSETS
 
 PREVIEW_ROWS = 4       # samples shown per subset
 PREVIEW_TILE_WIDTH = 320
 LABEL_HEIGHT = 22
-
-
-def _flatten(params: dict, prefix: str = "") -> dict[str, list[float]]:
-    """Numeric leaves of a params dict: ``{"layers": [{"opacity": .5}]}`` -> ``{"layers.opacity": [.5]}``."""
-    out: dict[str, list[float]] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, bool) or key == "noise_seed":
-            continue
-        if isinstance(value, (int, float)):
-            out.setdefault(name, []).append(float(value))
-        elif isinstance(value, dict):
-            for k, v in _flatten(value, f"{name}.").items():
-                out.setdefault(k, []).extend(v)
-        elif isinstance(value, list):
-            if value and all(isinstance(v, dict) for v in value):
-                out.setdefault(f"{name}.count", []).append(float(len(value)))
-                for item in value:
-                    for k, v in _flatten(item, f"{name}.").items():
-                        out.setdefault(k, []).extend(v)
-            elif value and all(isinstance(v, (int, float)) for v in value):
-                for j, v in enumerate(value):
-                    out.setdefault(f"{name}[{j}]", []).append(float(v))
-    return out
 
 
 def datasheet_text(rows: list[dict], info: dict, failures: list) -> str:

@@ -1,0 +1,141 @@
+"""Training straight from WebDataset shards (``uhr4k pack --format webdataset``): no PNG tree needed.
+
+:class:`ShardPairs` streams the shards of one subset and split and yields what :class:`PairedDataset`
+yields for the same pairs: ``{"input", "target", "id"}``, whole images or the same seeded crops (a crop
+depends on ``(seed, epoch, index)`` and the image size only; ``index`` travels in each sample's JSON).
+Shards are dealt to DataLoader workers and DDP ranks round-robin (shard ``k`` goes to stream
+``k mod (workers x ranks)``), so every sample is read exactly once per epoch when there are at least as
+many shards as streams; each shard's SHA-256 is checked against ``index.json`` as it is read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from uhr4k import layout
+from uhr4k.data.dataset import augment_pair, draw_crop, to_tensor
+from uhr4k.errors import InputError
+
+
+def decode_png(data: bytes, name: str) -> np.ndarray:
+    """PNG bytes -> (H, W, 3) RGB uint8 / uint16, as :func:`uhr4k.files.read_image` reads a file."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        raise InputError("cannot decode image", name)
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+
+
+class _HashingReader:
+    """A file object that hashes what passes through it (tar streams read sequentially)."""
+
+    def __init__(self, f):
+        self.f, self.digest = f, hashlib.sha256()
+
+    def read(self, n=-1):
+        data = self.f.read(n)
+        self.digest.update(data)
+        return data
+
+
+def iter_shard(path: Path, expected_sha256: str | None = None):
+    """Samples of one tar shard as ``(key, {extension: bytes})``, in stored order.
+
+    Raises:
+        InputError: the shard's SHA-256 differs from ``expected_sha256`` (checked once it is read through).
+    """
+    with open(path, "rb") as f:
+        reader = _HashingReader(f)
+        key, members = None, {}
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
+            for info in tar:
+                if not info.isfile():
+                    continue
+                stem, _, ext = info.name.partition(".")
+                if stem != key and members:
+                    yield key, members
+                    members = {}
+                key = stem
+                members[ext] = tar.extractfile(info).read()
+        if members:
+            yield key, members
+        while reader.read(1 << 20):          # the zero blocks after the last member are part of the file
+            pass
+    if expected_sha256 and reader.digest.hexdigest() != expected_sha256:
+        raise InputError("shard checksum differs from index.json (corrupt or changed)", path)
+
+
+class ShardPairs(IterableDataset):
+    """Pairs streamed from the WebDataset shards of one subset and split.
+
+    Args:
+        out: the folder ``uhr4k pack --format webdataset`` wrote (holds ``index.json``).
+        subset: ``syn``, ``rain``, ``real`` (or the folder name).
+        split: ``train``, ``val`` or ``test``.
+        crop, augment, seed: as :class:`PairedDataset` (``crop`` is (width, height)).
+        verify: check each shard's SHA-256 against ``index.json`` while streaming it.
+    """
+
+    def __init__(self, out: str | os.PathLike, subset: str, split: str = "train",
+                 crop: tuple[int, int] | None = None, augment: bool = False, seed: int = 0, verify: bool = True):
+        self.out = Path(out)
+        index_path = self.out / "index.json"
+        try:
+            index = json.loads(index_path.read_text())
+        except FileNotFoundError:
+            raise InputError("no index.json (not a folder written by uhr4k pack --format webdataset)",
+                             self.out) from None
+        name = layout.subset(subset).name
+        self.shards = [s for s in index["shards"] if s["subset"] == name and s["split"] == split]
+        if not self.shards:
+            raise InputError(f"no shards of {name} {split}", index_path)
+        self.length = int(index["samples"].get(f"{name}/{split}", 0))
+        if crop is not None and (len(crop) != 2 or min(crop) <= 0):
+            raise ValueError(f"crop must be (width, height) > 0, got {crop}")
+        self.crop, self.augment, self.seed, self.verify = crop, augment, int(seed), verify
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _my_shards(self) -> list[dict]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        rank, world = 0, 1
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+        stream, streams = rank * workers + worker, world * workers
+        return self.shards[stream::streams]
+
+    def __iter__(self):
+        for shard in self._my_shards():
+            path = self.out / shard["path"]
+            for key, members in iter_shard(path, shard["sha256"] if self.verify else None):
+                yield self._item(key, members, path)
+
+    def _item(self, key: str, members: dict, path: Path) -> dict:
+        missing = [m for m in ("json", "input.png", "target.png") if m not in members]
+        if missing:
+            raise InputError(f"sample {key} lacks {', '.join(missing)}", path)
+        record = json.loads(members["json"])
+        inp = decode_png(members["input.png"], f"{path}:{key}.input.png")
+        tgt = decode_png(members["target.png"], f"{path}:{key}.target.png")
+        if self.crop is not None:
+            height, width = inp.shape[:2]
+            top, left, ch, cw, k, hflip, vflip = draw_crop(self.seed, self.epoch, int(record["index"]), self.crop,
+                                                           self.augment, height, width, f"{path}:{key}")
+            inp = augment_pair(inp[top:top + ch, left:left + cw], k, hflip, vflip)
+            tgt = augment_pair(tgt[top:top + ch, left:left + cw], k, hflip, vflip)
+        return {"input": to_tensor(inp), "target": to_tensor(tgt), "id": record["id"]}
