@@ -81,7 +81,7 @@ def test_alignment_csv_has_the_issue_columns_and_a_verdict_per_pair(raw, run):
     assert status["bad-cut"] == "failed" and "cut_glass.png" in reasons["bad-cut"]
     assert status["bad-lonely"] == "failed" and "missing partner" in reasons["bad-lonely"]
     assert status["bad-sizes"] == "failed" and "different sizes" in reasons["bad-sizes"]
-    assert sorted(i for i, _ in summary.failed) == sorted(k for k in status if k.startswith("bad-"))
+    assert sorted(i for i, _ in summary.failures) == sorted(k for k in status if k.startswith("bad-"))
     assert status["hill-01"] == "flagged" and "agree with one homography" in reasons["hill-01"]
     assert summary.flagged == [("hill-01", reasons["hill-01"])]
     assert (out / "UHR4K-Real" / "qa" / "hill-01.jpg").is_file()
@@ -160,7 +160,7 @@ def test_size_option_crops_only_and_reuses_the_estimates(raw, tmp_path):
     assert summary.counts == {"ok": 2} and all((r["width"], r["height"]) == ("512", "320") for r in rows)
     too_big = align_dataset(raw_dir / "atrium", tmp_path, test=0, settings=AlignSettings(size=(640, 400)))
     assert too_big.reused == 2
-    assert too_big.counts == {"failed": 2} and "smaller than --size" in too_big.failed[0][1]
+    assert too_big.counts == {"failed": 2} and "smaller than --size" in too_big.failures[0][1]
     # the pairs that left the dataset took their files with them
     assert layout.read_manifest(tmp_path) == [] and not list(tmp_path.rglob("UHR4K-Real/*/input/*.png"))
 

@@ -13,7 +13,8 @@ def test_cache_gives_the_same_crops_and_never_stale_ones(tmp_path):
     write_image(root / "input" / "bad.png", image(5, 5, 0))
     (root / "input" / "bad.png").write_bytes(b"not a png")
     summary = build_cache(root)
-    assert summary.written == 6 and len(summary.failed) == 1 and "bad.png" in summary.failed[0]
+    assert summary.written == 6 and len(summary.failures) == 1 and "bad.png" in summary.failures[0]
+    assert not summary.ok
     (root / "input" / "bad.png").unlink()
     pairs = find_pairs(root)
     plain = PairedDataset(pairs, crop=(24, 16), augment=True, seed=3, use_cache=False)

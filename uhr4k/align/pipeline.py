@@ -59,13 +59,13 @@ class AlignSummary:
     counts: dict[str, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
     reused: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)   # (id, reason)
+    failures: list[tuple[str, str]] = field(default_factory=list)   # (id, reason)
     flagged: list[tuple[str, str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)             # e.g. a split smaller than asked
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failures
 
 
 # ------------------------------------------------------------------------------------------- passes
@@ -241,7 +241,7 @@ def _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings)
         r = results[p.id]
         summary.counts[r.status] = summary.counts.get(r.status, 0) + 1
         if r.status == "failed":
-            summary.failed.append((p.id, r.reason))
+            summary.failures.append((p.id, r.reason))
         elif r.status == "flagged":
             summary.flagged.append((p.id, r.reason))
     return summary

@@ -60,11 +60,11 @@ def command(ctx, raw_dir, out, test, val, seed, workers, method, refine, size, m
         click.echo(f"note: {message}")
     for pair_id, reason in summary.flagged:
         click.echo(f"flagged: {pair_id}: {reason}")
-    for pair_id, reason in summary.failed:
+    for pair_id, reason in summary.failures:
         click.echo(f"failed: {pair_id}: {reason}", err=True)
     if summary.splits:
         write_root_card(summary.root, license_, sources, command_line(ctx))
         click.echo(f"next: `uhr4k bench --model glsgn{'' if out is None else f' --data {summary.root}'}` "
                    "evaluates on every subset of this root")
-    if summary.failed:
+    if not summary.ok:
         raise SystemExit(1)

@@ -65,5 +65,5 @@ def command(ctx, frames, reflections, out, count, size, test, val, seed, workers
         write_root_card(summary.root, license_, sources, command_line(ctx))
         click.echo("next: `uhr4k align RAW_PAIRS/` adds the real subset beside it; "
                    f"`uhr4k train --model glsgn{'' if out is None else f' --data {summary.root}'}` trains on it")
-    if summary.failed:
+    if not summary.ok:
         ctx.exit(1)

@@ -19,5 +19,5 @@ def command(root, workers):
     summary = build_cache(root, workers=max(1, workers))
     for line in summary.lines():
         click.echo(line)
-    if summary.failed:
+    if not summary.ok:
         raise SystemExit(1)

@@ -36,13 +36,18 @@ class CacheSummary:
     root: Path
     written: int = 0
     kept: int = 0
-    failed: list[str] = field(default_factory=list)   # "path: reason" lines
+    failures: list[str] = field(default_factory=list)   # "path: reason" lines
     bytes: int = 0
 
     def lines(self) -> list[str]:
         out = [f"cache {self.root / CACHE_DIR}: {self.written} written, {self.kept} up to date, "
-               f"{len(self.failed)} failed, {self.bytes / 1e9:.2f} GB"]
-        return out + [f"failed: {f}" for f in self.failed]
+               f"{len(self.failures)} failed, {self.bytes / 1e9:.2f} GB"]
+        return out + [f"failed: {f}" for f in self.failures]
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed (the ``failures`` list is empty)."""
+        return not self.failures
 
 
 def _stamp(path: Path) -> dict:
@@ -92,7 +97,7 @@ def cacheable_images(root: Path) -> list[Path]:
 def build_cache(root: str | os.PathLike, workers: int = 1) -> CacheSummary:
     """Decode every trainable image under ``root`` into ``root/.uhr4k-cache`` (resumable, atomic).
 
-    An unreadable image is recorded in ``summary.failed`` and the run goes on.
+    An unreadable image is recorded in ``summary.failures`` and the run goes on.
 
     Raises:
         InputError: ``root`` holds no image, is in use by another process, or the index is damaged.
@@ -125,10 +130,10 @@ def _build(root: Path, images: list[Path], workers: int) -> CacheSummary:
                                      ids=[rel for _, _, rel in todo]):
         src, dst, rel = todo[k]
         if isinstance(outcome, state.Failure):
-            summary.failed.append(f"{src}: {outcome.reason}")
+            summary.failures.append(f"{src}: {outcome.reason}")
             continue
         if isinstance(outcome, str):
-            summary.failed.append(outcome)
+            summary.failures.append(outcome)
             continue
         shape, dtype = outcome
         index[rel] = {**_stamp(src), "shape": shape, "dtype": dtype}

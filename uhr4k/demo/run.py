@@ -57,7 +57,7 @@ def step_build_syn(o: DemoOptions) -> dict:
         frames=o.out / "material" / "videos", reflections=o.out / "material" / "reflections",
         out=o.out / "dataset", count=o.backgrounds, size=o.size, test=6, val=6, seed=o.seed,
         workers=o.workers, allow_upscale=True))
-    if summary.failed:
+    if not summary.ok:
         raise RuntimeError(f"build-syn failed on built-in material: {summary.failures[0]}")
     splits = {f"{sub}/{split}": n for (sub, split), n in sorted(summary.split_pairs.items())}
     return {"pairs": summary.rows, "splits": splits, "messages": summary.messages}
@@ -163,7 +163,7 @@ def step_bench(o: DemoOptions, trained: dict) -> dict:
 
 def run_demo(o: DemoOptions, echo=print) -> Path:
     """Run (or resume) every step and write ``<out>/report.html``; returns its path."""
-    from uhr4k.demo.page import build_report
+    from uhr4k.demo.report_page import build_report
 
     o.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -87,8 +87,9 @@ class BuildSummary:
     messages: list[str] = field(default_factory=list)
 
     @property
-    def failed(self) -> bool:
-        return bool(self.failures)
+    def ok(self) -> bool:
+        """Nothing failed (the ``failures`` list is empty)."""
+        return not self.failures
 
 
 def sample_seed(seed: int, subset_key: str, sample_id: str) -> int:

@@ -1,4 +1,5 @@
-"""What ``report.html`` shows for the demo: sections over the files the steps wrote."""
+"""The demo's own ``report.html``: which sections it shows over the files the steps wrote (the page itself
+is written by :mod:`uhr4k.html_page`)."""
 from __future__ import annotations
 
 import html
