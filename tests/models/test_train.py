@@ -62,7 +62,10 @@ def test_resume_continues_exactly(root, tmp_path):
     assert all(float(r["val_psnr"]) > 0 and 0 < float(r["val_ssim"]) <= 1 for r in rows)
     assert rows[0]["protocol"] == "bandwise"
     preview = read_image(tmp_path / "split" / "val_preview.png")
-    assert preview.shape == (64, 3 * 64, 3)  # input | output | target
+    gap = 6  # report.comparison_grid's spacing
+    assert preview.shape[1] == 3 * 64 + 4 * gap and preview.shape[0] > 64 + 2 * gap  # 3 panels, captions below
+    panel = preview[gap:gap + 64, 2 * gap + 64:2 * gap + 128]   # the output, unscaled
+    assert panel.std() > 0
 
 
 def test_checkpoint_round_trip_and_refusals(root, tmp_path):

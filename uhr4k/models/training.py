@@ -4,11 +4,17 @@
   :class:`PairedDataset` (seeded random crops, flips and rotations), a :class:`DistributedSampler` in
   every case (one replica when not distributed), so that ``K`` processes with batch ``b`` see exactly the
   samples of one process with batch ``K * b``.
-- Optimizer: Adam (betas 0.9, 0.999), the paper's lr 2e-4; a loss with a discriminator (``glsgn``)
-  gets a second Adam for it, stepped after the generator with the hinge loss.
+- Optimizer: Adam (betas 0.9, 0.999) by default, the paper's lr 2e-4, or AdamW, with betas and weight
+  decay (:class:`uhr4k.models.schedules.OptimizerSpec`); a loss with a discriminator (``glsgn``) gets a
+  second one for it, stepped after the generator with the hinge loss. A learning-rate schedule
+  (:class:`~uhr4k.models.schedules.Schedule`: constant, cosine with warm-up and restarts, multistep,
+  linear), gradient clipping, an EMA of the weights (``params_ema``, validated and checkpointed beside
+  ``params``), progressive crop sizes, and autocast in bf16/fp16 (fp16 with a gradient scaler),
+  channels-last and ``torch.compile`` (:class:`uhr4k.benchmark.speed.Speed`).
 - Every epoch: validation PSNR/SSIM (the data's protocol) on the validation split, a preview strip of
-  the first validation image (``<out>/val_preview.png``: input | output | target), a row in
-  ``<out>/log.csv``, ``<out>/last.pt`` (and ``best.pt`` on a better validation PSNR), all written atomically.
+  the first validation image (``<out>/val_preview.png``: input | output | target, captioned with PSNR /
+  SSIM), a row in ``<out>/log.csv``, ``<out>/last.pt`` (and ``best.pt`` on a better validation PSNR), all
+  written atomically; with ``tensorboard`` also scalars and the preview in ``<out>/tensorboard``.
 - ``resume``: continues from ``last.pt`` exactly (model, optimizers, epoch; data randomness depends on
   ``(seed, epoch, index)`` only), refusing a checkpoint of another model or configuration.
 - Distributed: launched by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), NCCL on GPUs, gloo on
@@ -24,21 +30,25 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from uhr4k import state
+from uhr4k.benchmark import report
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
+from uhr4k.benchmark.speed import Speed
 from uhr4k.data import PairedDataset, find_pairs, resolve_dataset
 from uhr4k.errors import InputError
 from uhr4k.files import from_float, write_image, write_text_atomic
 from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from uhr4k.models.ema import ModelEMA
 from uhr4k.models.losses import build_loss, discriminator_value, loss_value, split_outputs
 from uhr4k.models.registry import create_model
+from uhr4k.models.schedules import OptimizerSpec, Schedule, set_lr
 
 LAST, BEST, LOG, PREVIEW = "last.pt", "best.pt", "log.csv", "val_preview.png"
 PREVIEW_WIDTH = 640
@@ -71,6 +81,15 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     init_weights: str | None = None         # fine-tune from these weights (any format pretrained= reads)
+    optimizer: dict = field(default_factory=dict)   # OptimizerSpec: name (adam, adamw), betas, weight_decay, eps
+    schedule: dict = field(default_factory=dict)    # Schedule: name, unit, warmup, periods, eta_min, milestones ...
+    ema: float | None = None                # decay of params_ema (BasicSR: 0.999); None: no EMA
+    grad_clip: float | None = None          # max L2 norm of the generator's gradient; None: no clipping
+    progressive: list = field(default_factory=list)  # [{"until": epoch, "crop": (w, h), "batch": b}, ...]
+    precision: str = "fp32"                 # autocast: fp32, bf16 or fp16 (fp16 with a gradient scaler)
+    channels_last: bool = False
+    compile: bool = False                   # torch.compile the model for the training steps
+    tensorboard: bool = False               # also write <out>/tensorboard (pip install uhr4k[tb])
 
 
 @dataclass
@@ -124,11 +143,26 @@ def _barrier(world: int) -> None:
 def config_record(config: TrainConfig) -> dict:
     """The checkpoint's ``config``: model name and kwargs (the load_model contract) plus the run's settings."""
     record = {"model": config.model, "kwargs": dict(config.model_kwargs)}
-    record["run"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()
-                     if k in ("loss", "batch", "lr", "crop", "augment", "seed", "subset", "data", "init_weights")}
+    record["run"] = {k: _plain(v) for k, v in asdict(config).items() if k in RECORDED}
     # Where the VGG weights lie is not part of the configuration (a moved file must not block a resume).
     record["run"]["loss_kwargs"] = {k: v for k, v in config.loss_kwargs.items() if k != "vgg_weights"}
     return record
+
+
+# What a checkpoint records of its run, and which of those an exact resume must share (the recipe).
+RECORDED = ("loss", "batch", "lr", "crop", "augment", "seed", "subset", "data", "init_weights", "epochs", "optimizer",
+            "schedule", "ema", "grad_clip", "progressive", "precision")
+RECIPE = ("loss", "loss_kwargs", "batch", "crop", "seed", "lr", "optimizer", "schedule", "ema", "grad_clip",
+          "progressive", "precision")
+
+
+def _plain(value):
+    """Tuples as lists, recursively (what a checkpoint record and an option file hold)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _check_resumable(checkpoint: dict, config: TrainConfig, path: Path, world: int) -> None:
@@ -139,8 +173,12 @@ def _check_resumable(checkpoint: dict, config: TrainConfig, path: Path, world: i
     if saved.get("kwargs") != wanted["kwargs"]:
         raise InputError(f"checkpoint holds {config.model} with {saved.get('kwargs')}, this run asks for "
                          f"{wanted['kwargs']}", path)
-    for key in ("loss", "loss_kwargs", "batch", "crop", "seed"):
-        if saved.get("run", {}).get(key) != wanted["run"][key]:
+    run = saved.get("run", {})
+    keys = [k for k in RECIPE if k in run or k in ("loss", "loss_kwargs", "batch", "crop", "seed")]
+    if Schedule.from_dict(config.schedule).depends_on_length and "epochs" in run:
+        keys.append("epochs")  # the curve of a cosine or linear schedule spans the whole run
+    for key in keys:
+        if run.get(key) != wanted["run"][key]:
             raise InputError(f"checkpoint was trained with {key}={saved['run'].get(key)!r}, this run has "
                              f"{wanted['run'][key]!r} (an exact resume needs the same)", path)
     if checkpoint.get("world_size", 1) != world:
@@ -184,18 +222,30 @@ def validate(model: nn.Module, dataset: PairedDataset, protocol: str, device: to
         psnrs.append(float(psnr_torch(final, y, protocol)[0]))
         ssims.append(float(ssim_torch(final, y, protocol)[0]))
         if i == 0 and preview is not None:
-            write_preview(preview, x, final, y)
+            write_preview(preview, x, final, y, protocol)
     model.train()
     finite = [p for p in psnrs if math.isfinite(p)]
     return (sum(finite) / len(finite) if finite else float("inf")), sum(ssims) / len(ssims)
 
 
-def write_preview(path: Path, *images: torch.Tensor) -> None:
-    """(1, 3, H, W) images in [0, 1] side by side, each scaled to at most ``PREVIEW_WIDTH`` wide."""
-    scale = min(1.0, PREVIEW_WIDTH / images[0].shape[-1])
-    panels = [F.interpolate(im, scale_factor=scale, mode="area") if scale < 1 else im for im in images]
-    strip = torch.cat(panels, dim=3)[0].permute(1, 2, 0).float().cpu().numpy()
-    write_image(path, from_float(strip))
+def preview_image(x: torch.Tensor, output: torch.Tensor, target: torch.Tensor, protocol: str) -> np.ndarray:
+    """input | output | target of (1, 3, H, W) images in [0, 1], captioned with the PSNR / SSIM of input and
+    output against the target (``protocol``, as the log's val_psnr), panels at most ``PREVIEW_WIDTH`` wide:
+    (H', W', 3) uint8."""
+    panels = []
+    for name, image in (("input", x), ("output", output)):
+        image = image.float().clamp(0, 1)
+        value_psnr = float(psnr_torch(image, target, protocol)[0])
+        value_ssim = float(ssim_torch(image, target, protocol)[0])
+        panels.append((f"{name}\n{value_psnr:.2f} dB / {value_ssim:.4f}", image))
+    panels.append((f"target\n({protocol})", target))
+    panels = [(caption, from_float(t[0].permute(1, 2, 0).float().cpu().numpy())) for caption, t in panels]
+    width = min(PREVIEW_WIDTH, panels[0][1].shape[1])
+    return report.comparison_grid(panels, panel_width=width, columns=3)
+
+
+def write_preview(path: Path, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor, protocol: str) -> None:
+    write_image(path, preview_image(x, output, target, protocol))
 
 
 # ---------------------------------------------------------------------------------------- the run
@@ -218,10 +268,18 @@ class Run:
     loader: DataLoader
     val_set: PairedDataset | None
     protocol: str
-    trained: nn.Module | None = None        # what the steps call: the model or its DDP wrapper
+    schedule: Schedule = field(default_factory=Schedule)
+    speed: Speed = field(default_factory=Speed)
+    ema: ModelEMA | None = None
+    scaler: torch.amp.GradScaler | None = None      # fp16: the generator's gradient scaler
+    d_scaler: torch.amp.GradScaler | None = None    # fp16: the discriminator's
+    trained: nn.Module | None = None        # what the steps call: the model, its DDP wrapper, compiled
     epoch: int = 0                          # epochs done
+    step: int = 0                           # optimizer steps done (the unit of step schedules)
     rows: list = field(default_factory=list)
     best_psnr: float | None = None
+    writer: object | None = None            # a TensorBoard SummaryWriter (rank 0, --tensorboard)
+    phase: tuple | None = None              # (crop, batch) the loader was built for
 
     @property
     def main_process(self) -> bool:
@@ -244,16 +302,58 @@ def build_run(config: TrainConfig, echo=print) -> Run:
         raise InputError(f"a run is already there ({LAST}): use --resume to continue it, or another --out", out)
     if config.resume and not (out / LAST).exists():
         raise InputError(f"nothing to resume: no {LAST}", out)
+    spec, schedule, speed = _recipe_parts(config)
     model, criterion, config = _build_model_and_loss(config)
     model.to(device)
     criterion.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    if speed.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = spec.build(model.parameters(), config.lr)
     disc = getattr(criterion, "discriminator", None)
-    d_optimizer = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.9, 0.999)) if disc is not None else None
-    train_set, sampler, loader, protocol = _build_training_data(config, rank, world, device)
+    d_optimizer = spec.build(disc.parameters(), config.lr) if disc is not None else None
+    crop, batch = phase_of(config, 0)
+    train_set, sampler, loader, protocol = _build_training_data(config, rank, world, device, crop, batch)
     val_set = _build_validation_data(config, echo if rank == 0 else (lambda line: None))
+    fp16 = speed.precision == "fp16"
     return Run(config, rank, world, device, model, criterion, optimizer, d_optimizer, train_set, sampler, loader,
-               val_set, config.protocol or protocol)
+               val_set, config.protocol or protocol, schedule=schedule, speed=speed,
+               ema=ModelEMA(model, config.ema) if config.ema else None,
+               scaler=torch.amp.GradScaler(device.type) if fp16 else None,
+               d_scaler=torch.amp.GradScaler(device.type) if fp16 and disc is not None else None,
+               phase=(crop, batch))
+
+
+def _recipe_parts(config: TrainConfig) -> tuple[OptimizerSpec, Schedule, Speed]:
+    """The optimizer, schedule and speed settings of ``config``, checked (InputError naming the option)."""
+    parts = []
+    for option, build in (("--optimizer", OptimizerSpec.from_dict), ("--schedule", Schedule.from_dict)):
+        try:
+            parts.append(build(getattr(config, option[2:])))
+        except (TypeError, ValueError) as exc:
+            raise InputError(str(exc), option) from None
+    try:
+        speed = Speed(config.precision, config.channels_last, config.compile)
+    except ValueError as exc:
+        raise InputError(str(exc), "--precision") from None
+    if config.ema is not None and not 0 < config.ema < 1:
+        raise InputError(f"EMA decay must lie in (0, 1), got {config.ema}", "--ema")
+    if config.grad_clip is not None and config.grad_clip <= 0:
+        raise InputError(f"gradient clipping needs a norm > 0, got {config.grad_clip}", "--grad-clip")
+    for i, phase in enumerate(config.progressive):
+        if not isinstance(phase, dict) or set(phase) - {"until", "crop", "batch"} or "until" not in phase:
+            raise InputError(f"phase {i + 1} must be {{until: EPOCH, crop: WxH, batch: N}}, got {phase!r}",
+                             "progressive")
+    return parts[0], parts[1], speed
+
+
+def phase_of(config: TrainConfig, epoch: int) -> tuple[tuple[int, int] | None, int]:
+    """(crop, batch) of 0-based ``epoch``: the first progressive phase whose ``until`` (epochs, exclusive)
+    lies ahead, else the run's ``crop`` and ``batch`` (Restormer's progressive patch sizes)."""
+    for phase in config.progressive:
+        if epoch < phase["until"]:
+            crop = phase.get("crop", config.crop)
+            return (tuple(crop) if crop is not None else None), int(phase.get("batch", config.batch))
+    return config.crop, config.batch
 
 
 def _build_model_and_loss(config: TrainConfig) -> tuple[nn.Module, nn.Module, TrainConfig]:
@@ -275,18 +375,18 @@ def _build_model_and_loss(config: TrainConfig) -> tuple[nn.Module, nn.Module, Tr
     return model, criterion, replace(config, loss=loss_name)  # the caller's config stays as given
 
 
-def _build_training_data(config: TrainConfig, rank: int, world: int, device: torch.device):
-    """(dataset, sampler, loader, the data's protocol) of the training split; the sampler shards it over
-    the processes."""
+def _build_training_data(config: TrainConfig, rank: int, world: int, device: torch.device, crop, batch: int):
+    """(dataset, sampler, loader, the data's protocol) of the training split with ``crop`` and ``batch``;
+    the sampler shards it over the processes."""
     train_data = resolve_dataset(config.data, config.subset, "train")
     pairs = train_data.pairs
-    train_set = PairedDataset(pairs, crop=config.crop, augment=config.augment, seed=config.seed)
+    train_set = PairedDataset(pairs, crop=crop, augment=config.augment, seed=config.seed)
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=config.seed,
                                  drop_last=True)
-    if len(sampler) < config.batch:
-        raise InputError(f"{len(pairs)} training pairs cannot fill a batch of {config.batch} on {world} "
+    if len(sampler) < batch:
+        raise InputError(f"{len(pairs)} training pairs cannot fill a batch of {batch} on {world} "
                          f"process(es)", train_data.root)
-    loader = DataLoader(train_set, batch_size=config.batch, sampler=sampler, num_workers=config.workers,
+    loader = DataLoader(train_set, batch_size=batch, sampler=sampler, num_workers=config.workers,
                         drop_last=True, pin_memory=device.type == "cuda",
                         persistent_workers=config.workers > 0)
     return train_set, sampler, loader, train_data.protocol
@@ -314,7 +414,13 @@ def resume_run(run: Run, echo=print) -> None:
     if run.discriminator is not None:
         run.discriminator.load_state_dict(checkpoint["discriminator"])
         run.d_optimizer.load_state_dict(checkpoint["discriminator_optimizer"])
+    if run.ema is not None:
+        run.ema.load_state_dict(checkpoint["params_ema"])
+    for name in ("scaler", "d_scaler"):
+        if getattr(run, name) is not None:
+            getattr(run, name).load_state_dict(checkpoint[name])
     run.epoch = int(checkpoint["epoch"])
+    run.step = int(checkpoint.get("step", 0))
     run.best_psnr = checkpoint.get("best_psnr")
     # the checkpoint carries the log up to its epoch: a kill between writing last.pt and log.csv loses
     # no row (older checkpoints: the log file's rows up to that epoch)
@@ -328,15 +434,16 @@ def resume_run(run: Run, echo=print) -> None:
 
 def distribute(run: Run) -> None:
     """Wrap model and discriminator in DDP when several processes train (``run.trained`` is what steps call)."""
-    if run.world == 1:
-        run.trained = run.model
-        return
-    ids = [run.device.index] if run.device.type == "cuda" else None
-    # Some parameters may not reach a loss (an ablation without LP under a final-image loss leaves S1's
-    # output convolution out): let DDP look for them instead of waiting for their gradients forever.
-    run.trained = DistributedDataParallel(run.model, device_ids=ids, find_unused_parameters=True)
-    if run.discriminator is not None:
-        run.criterion.discriminator = DistributedDataParallel(run.discriminator, device_ids=ids)
+    run.trained = run.model
+    if run.world > 1:
+        ids = [run.device.index] if run.device.type == "cuda" else None
+        # Some parameters may not reach a loss (an ablation without LP under a final-image loss leaves S1's
+        # output convolution out): let DDP look for them instead of waiting for their gradients forever.
+        run.trained = DistributedDataParallel(run.model, device_ids=ids, find_unused_parameters=True)
+        if run.discriminator is not None:
+            run.criterion.discriminator = DistributedDataParallel(run.discriminator, device_ids=ids)
+    if run.speed.compile:
+        run.trained = torch.compile(run.trained)
 
 
 def undistribute(run: Run) -> None:
@@ -348,25 +455,73 @@ def undistribute(run: Run) -> None:
 # ------------------------------------------------------------------------------------------- epochs
 
 
+def _backward_and_step(loss: torch.Tensor, optimizer, scaler, params=None, clip: float | None = None) -> None:
+    """``loss.backward()`` and ``optimizer.step()``, through the fp16 gradient scaler when there is one, with
+    the gradient norm of ``params`` clipped to ``clip`` (on unscaled gradients)."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    if clip is not None:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, clip)
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """One optimizer step of the generator (and then of the discriminator, if any): the loss parts."""
-    outputs = run.trained(x)
-    total, parts = loss_value(run.criterion, outputs, y, x)
-    run.optimizer.zero_grad(set_to_none=True)
-    total.backward()
-    run.optimizer.step()
+    """One optimizer step of the generator (and then of the discriminator, if any): the loss parts.
+
+    Forward passes and losses run under the run's autocast; the EMA follows every generator step.
+    """
+    x, y = run.speed.prepare_input(x), run.speed.prepare_input(y)
+    with run.speed.autocast(run.device):
+        outputs = run.trained(x)
+        total, parts = loss_value(run.criterion, outputs, y, x)
+    _backward_and_step(total, run.optimizer, run.scaler, run.model.parameters(), run.config.grad_clip)
+    if run.ema is not None:
+        run.ema.update(run.model)
     if run.d_optimizer is not None:
-        run.d_optimizer.zero_grad(set_to_none=True)  # drops the gradients the generator step left on D
-        d_loss = discriminator_value(run.criterion, outputs, y, x)
-        d_loss.backward()
-        run.d_optimizer.step()
+        # zero_grad inside drops the gradients the generator step left on D
+        with run.speed.autocast(run.device):
+            d_loss = discriminator_value(run.criterion, outputs, y, x)
+        _backward_and_step(d_loss, run.d_optimizer, run.d_scaler)
         parts["discriminator"] = d_loss.item()
+    run.step += 1
     return parts
+
+
+def _set_learning_rate(run: Run, epoch: int, steps_per_epoch: int) -> float:
+    """The schedule's rate at this epoch / step, set on both optimizers; returns it."""
+    if run.schedule.unit == "epoch":
+        lr = run.schedule.lr(run.config.lr, epoch, run.config.epochs)
+    else:
+        lr = run.schedule.lr(run.config.lr, run.step, run.config.epochs * steps_per_epoch)
+    for optimizer in (run.optimizer, run.d_optimizer):
+        if optimizer is not None:
+            set_lr(optimizer, lr)
+    return lr
+
+
+def _enter_phase(run: Run, epoch: int) -> None:
+    """Rebuild the loader when a progressive phase starts (another crop size or batch)."""
+    phase = phase_of(run.config, epoch)
+    if phase == run.phase:
+        return
+    crop, batch = phase
+    run.train_set, run.sampler, run.loader, _ = _build_training_data(run.config, run.rank, run.world, run.device,
+                                                                     crop, batch)
+    run.phase = phase
 
 
 def train_one_epoch(run: Run, epoch: int) -> tuple[int, dict[str, float]]:
     """Epoch ``epoch`` (0-based) over this process's shard: (steps taken, mean of each loss part)."""
     config = run.config
+    _enter_phase(run, epoch)
     run.sampler.set_epoch(epoch)
     run.train_set.set_epoch(epoch)
     run.model.train()
@@ -382,6 +537,7 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[int, dict[str, float]]:
             break
         x = batch["input"].to(run.device, non_blocking=True)
         y = batch["target"].to(run.device, non_blocking=True)
+        _set_learning_rate(run, epoch, steps)
         parts = train_step(run, x, y)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v
@@ -400,27 +556,71 @@ def end_of_epoch(run: Run, steps: int, means: dict[str, float], seconds: float, 
         return None
     config, done = run.config, run.epoch
     record = config_record(config)
-    row = {"epoch": done, "steps": steps, "lr": config.lr}
+    row = {"epoch": done, "steps": steps, "lr": f"{run.optimizer.param_groups[0]['lr']:.6g}"}
     row.update({f"train_{k}": f"{v:.6g}" for k, v in means.items()})
+    weights = {} if run.ema is None else {"params_ema": run.ema.state_dict()}
     if run.val_set is not None:
-        val_psnr, val_ssim = validate(run.model, run.val_set, run.protocol, run.device, config.val_limit,
-                                      preview=run.out / PREVIEW)
-        row.update({"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}", "protocol": run.protocol})
-        if run.best_psnr is None or val_psnr > run.best_psnr:
-            run.best_psnr = val_psnr
-            save_checkpoint(run.out / BEST, run.model, run.optimizer, done, record, best_psnr=run.best_psnr)
+        scores = _validate_run(run, row)
+        if run.best_psnr is None or scores > run.best_psnr:
+            run.best_psnr = scores
+            save_checkpoint(run.out / BEST, run.model, run.optimizer, done, record, best_psnr=run.best_psnr,
+                            **weights)
     row["seconds"] = f"{seconds:.2f}"
     run.rows.append(row)
-    extra = {"best_psnr": run.best_psnr, "world_size": run.world, "log": run.rows}
+    extra = {"best_psnr": run.best_psnr, "world_size": run.world, "log": run.rows, "step": run.step, **weights}
     if run.discriminator is not None:
         extra["discriminator"] = unwrap(run.discriminator).state_dict()
         extra["discriminator_optimizer"] = run.d_optimizer.state_dict()
+    extra.update({name: getattr(run, name).state_dict() for name in ("scaler", "d_scaler")
+                  if getattr(run, name) is not None})
     save_checkpoint(run.out / LAST, run.model, run.optimizer, done, record, **extra)
     write_log(run.out / LOG, run.rows)
+    if run.writer is not None:
+        _tensorboard_epoch(run, row)
     val_text = (f", val PSNR {row['val_psnr']} dB SSIM {row['val_ssim']} ({run.protocol})"
                 if "val_psnr" in row else "")
     echo(f"epoch {done}/{config.epochs}: loss {row.get('train_total', 'n/a')}{val_text}")
     return row
+
+
+def _validate_run(run: Run, row: dict) -> float:
+    """Validate ``params`` (and ``params_ema``), fill the row; returns the PSNR that picks ``best.pt``
+    (the EMA's when there is one, as BasicSR validates its ``net_g_ema``)."""
+    config = run.config
+    val_psnr, val_ssim = validate(run.model, run.val_set, run.protocol, run.device, config.val_limit,
+                                  preview=run.out / PREVIEW if run.ema is None else None)
+    row.update({"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}", "protocol": run.protocol})
+    if run.ema is None:
+        return val_psnr
+    ema_psnr, ema_ssim = validate(run.ema.module, run.val_set, run.protocol, run.device, config.val_limit,
+                                  preview=run.out / PREVIEW)
+    run.ema.module.eval()   # validate() hands models back in train mode; the EMA copy stays in eval
+    row.update({"val_psnr_ema": f"{ema_psnr:.4f}", "val_ssim_ema": f"{ema_ssim:.5f}"})
+    return ema_psnr
+
+
+def _open_tensorboard(run: Run):
+    """A SummaryWriter on ``<out>/tensorboard`` (rank 0), or InputError when TensorBoard is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise InputError("TensorBoard is not installed: pip install 'uhr4k[tb]'", "--tensorboard") from None
+    return SummaryWriter(log_dir=str(run.out / "tensorboard"), purge_step=run.epoch + 1)
+
+
+def _tensorboard_epoch(run: Run, row: dict) -> None:
+    """The row's numbers as scalars (loss parts under train/, scores under val/, lr) and the preview image."""
+    for key, value in row.items():
+        if key in ("epoch", "protocol", "steps") or value in ("", None):
+            continue
+        tag = (key.replace("train_", "train/", 1) if key.startswith("train_") else
+               key.replace("val_", "val/", 1) if key.startswith("val_") else key)
+        run.writer.add_scalar(tag, float(value), run.epoch)
+    preview = run.out / PREVIEW
+    if "val_psnr" in row and preview.is_file():
+        from uhr4k.files import read_image
+        run.writer.add_image("val/preview", read_image(preview), run.epoch, dataformats="HWC")
+    run.writer.flush()
 
 
 # -------------------------------------------------------------------------------------------- train
@@ -440,6 +640,8 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
         state.remove_stale_temporaries(run.out)
     if config.resume:
         resume_run(run, echo)
+    if config.tensorboard and run.main_process:
+        run.writer = _open_tensorboard(run)
     distribute(run)
     run_started = time.perf_counter()
     for epoch in range(run.epoch, config.epochs):
@@ -454,6 +656,8 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
                 echo(f"time limit of {config.time_limit_s:.0f} s reached after epoch {run.epoch}")
             break
     undistribute(run)
+    if run.writer is not None:
+        run.writer.close()
     if run_lock is not None:
         run_lock.release()
     best_path = run.out / BEST
