@@ -44,7 +44,7 @@ PAPER = {
 RELEASED_PARAMS_M = {"restormer": 26.13, "mprnet-derain": 3.64, "mprnet-deblur": 20.13, "nafnet-w64": 67.89,
                      "prenet": 0.169, "cfdnet": 9.650, "zou2020": 66.99,
                      "vrgnet": 0.171, "rescan": 0.055, "rescan-gru": 0.150, "ffanet": 4.456, "msbdn": 31.35,
-                     "aecrnet": 2.614}
+                     "aecrnet": 2.614, "derainrlnet": 5.822}
 FOUR_K = (3840, 2160)
 
 

@@ -49,6 +49,12 @@ def _images(out) -> list[torch.Tensor]:
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
+def _train_forward(model, x: torch.Tensor, target: torch.Tensor):
+    """The forward pass of a training step, as the trainer runs it: a model whose training branch reads
+    the ground truth (``trains_with_target``) gets it."""
+    return model(x, target=target) if getattr(model, "trains_with_target", False) else model(x)
+
+
 def _input(name: str, batch: int = 1) -> torch.Tensor:
     h, w = SIZES.get(name, DEFAULT_SIZE)
     return torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(1))
@@ -81,7 +87,7 @@ def test_backward_reaches_every_trainable_parameter(name):
         assert getattr(model, "default_loss", None) is None, f"{name} has no parameters but a default loss"
         return
     x = _input(name)
-    loss = sum(out.mean() for out in _images(model(x)))
+    loss = sum(out.mean() for out in _images(_train_forward(model, x, x.flip(-1))))
     loss.backward()
     missing = [n for n, p in params if p.grad is None]
     assert not missing, f"{name}: no gradient reaches {missing[:5]}"
@@ -129,7 +135,7 @@ def test_default_loss_resolves_and_trains_a_step(name):
     target = x.flip(-1)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    total, parts = loss_value(criterion, model(x), target, x)
+    total, parts = loss_value(criterion, _train_forward(model, x, target), target, x)
     assert total.ndim == 0 and torch.isfinite(total)
     assert all(isinstance(v, float) for v in parts.values())
     optimizer.zero_grad()

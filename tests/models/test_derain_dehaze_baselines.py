@@ -29,6 +29,7 @@ RELEASED_PARAMS = {
     "ffanet": 4_455_913,
     "msbdn": 31_353_061,
     "aecrnet": 2_614_229,
+    "derainrlnet": 5_822_137,
 }
 
 
@@ -378,6 +379,43 @@ def test_l1_contrastive_terms():
     assert build_loss("l1_contrastive", perceptual_weight=0.0)(out, clear)[1].keys() == {"l1", "total"}
 
 
+# ---------------------------------------------------------------------------------------- DerainRLNet
+
+def test_derainrlnet_feedback_branch_is_training_only():
+    with torch.device("meta"):
+        model = create_model("derainrlnet")
+    feedback = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("res3.", "res4.")))
+    assert feedback == 189_970
+    torch.manual_seed(0)
+    model = create_model("derainrlnet")
+    x = torch.rand(1, 3, 32, 32)
+    target = (x - 0.2).clamp(0, 1)
+    # Inference (and training without a target): the feedback networks are not read.
+    model.train()(x).mean().backward()
+    assert model.res3.conv1.weight.grad is None and model.res33.conv1.weight.grad is not None
+    model.zero_grad()
+    outputs = model(x, target=target)
+    total, parts = build_loss("derainrlnet")(outputs, target)
+    total.backward()
+    assert model.res3.conv1.weight.grad.abs().sum() > 0 and model.res4.conv1.weight.grad.abs().sum() > 0
+    assert {"l1", "ssim", "feedback", "total"} <= parts.keys()
+    # The corrected targets: y = R + 0.15 * k * R at 1/2 and 1/4 scale, with k = 0.15 * sigmoid(.) in (0, 0.15).
+    rain_half = F.avg_pool2d(x - target, 2)
+    torch.testing.assert_close(outputs.rain_half, rain_half)
+    torch.testing.assert_close(outputs.y3, rain_half + 0.15 * outputs.k3 * rain_half)
+    assert 0 < outputs.k3.min() and outputs.k3.max() < 0.15
+    torch.testing.assert_close(outputs.clean, x - outputs.rain)
+
+
+def test_derainrlnet_loss_without_training_outputs_is_l1_minus_ssim():
+    from uhr4k.models.baseline_losses import gaussian_window, ssim_map
+    pred, target = torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)
+    total, parts = build_loss("derainrlnet")(pred, target)
+    expected = F.l1_loss(pred, target) - ssim_map(pred, target, gaussian_window()).mean()
+    torch.testing.assert_close(total, expected)
+    assert "feedback" not in parts
+
+
 # ---------------------------------------------------------------------------------------- training
 
 # Small versions (same code paths) for one `uhr4k train` step and a reload from its checkpoint.
@@ -388,6 +426,7 @@ TRAIN_KWARGS = {
     "ffanet": {"blocks": 1, "dim": 16},
     "msbdn": {"res_blocks": 1},
     "aecrnet": {"ngf": 8, "block_repeats": 2, "dcn_repeats": 1},
+    "derainrlnet": {},  # the release has no width option: the full network at 32 x 32
 }
 
 

@@ -18,6 +18,10 @@ Each loss takes ``forward(outputs, target) -> (total, parts)``: ``outputs`` is w
   + 1e-7)`` over VGG-19 relu1_1 ... relu5_1 with w = (1/32, 1/16, 1/8, 1/4, 1): the output pulled towards
   the clear target (positive) and pushed from the hazy input (negative). As released, VGG sees the [0, 1]
   image without ImageNet normalisation.
+- ``derainrlnet`` (DerainRLNet): ``L1(rain, true rain) - SSIM(x - rain, target)`` plus, when the model
+  returned its training outputs (``forward(x, target=)``), ``0.6 * (L1(h_b, rain at 1/2) + L1(x3, y3) +
+  L1(x4, y4) + 0.01 * mean(k3^2) + 0.01 * mean(k4^2))``: the half-scale tower, the two multi-scale rain
+  estimates against their feedback-corrected targets, and the feedback maps kept small.
 - ``gaussian_kl`` (VRGNet's deraining network): outputs ``(image, mu, logvar)``; the KL divergence of
   N(mu, exp(logvar)) from the prior N(target, eps2), ``0.5 * mean((mu - t)^2 / eps2 + v - 1 - log v)``
   with ``v = exp(logvar) / eps2``, logvar clamped to [log 1e-8, log 1e4] first.
@@ -229,6 +233,34 @@ class L1ContrastiveLoss(nn.Module):
         return total, parts
 
 
+class DerainRLNetLoss(nn.Module):
+    """DerainRLNet's training objective (``derain/derain`` of the release, its zero-weighted term left out).
+
+    The rain L1 ``L1(x - clean, x - target)`` is computed as ``L1(clean, target)``, the same number. With
+    a bare image (a model run without the target) only the L1 and SSIM terms apply.
+    """
+
+    def __init__(self, window_size: int = 11, sigma: float = 1.5):
+        super().__init__()
+        self.register_buffer("window", gaussian_window(window_size, sigma), persistent=False)
+
+    def forward(self, outputs, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        clean = _images(outputs)[0]
+        _check_pair(clean, target)
+        l1 = F.l1_loss(clean, target)
+        ssim = ssim_map(clean, target, self.window).mean()
+        total = l1 - ssim
+        parts = {"l1": l1.item(), "ssim": ssim.item()}
+        if hasattr(outputs, "k3"):  # the model's training outputs: the feedback terms
+            feedback = (F.l1_loss(outputs.h_b, outputs.rain_half) + F.l1_loss(outputs.x3, outputs.y3)
+                        + F.l1_loss(outputs.x4, outputs.y4)
+                        + 0.01 * outputs.k3.square().mean() + 0.01 * outputs.k4.square().mean())
+            total = total + 0.6 * feedback
+            parts["feedback"] = feedback.item()
+        parts["total"] = total.item()
+        return total, parts
+
+
 class GaussianKLLoss(nn.Module):
     """VRGNet: KL(N(mu, exp(logvar)) || N(target, eps2)) per pixel, averaged.
 
@@ -263,4 +295,5 @@ BASELINE_LOSSES: dict[str, type[nn.Module]] = {
     "mse_stages": MSEStagesLoss,
     "mse": MSELoss,
     "l1_contrastive": L1ContrastiveLoss,
+    "derainrlnet": DerainRLNetLoss,
 }

@@ -480,7 +480,8 @@ def train_step(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """
     x, y = run.speed.prepare_input(x), run.speed.prepare_input(y)
     with run.speed.autocast(run.device):
-        outputs = run.trained(x)
+        # A model whose training branch reads the ground truth (DerainRLNet's feedback) declares it.
+        outputs = run.trained(x, target=y) if getattr(run.model, "trains_with_target", False) else run.trained(x)
         total, parts = loss_value(run.criterion, outputs, y, x)
     _backward_and_step(total, run.optimizer, run.scaler, run.model.parameters(), run.config.grad_clip)
     if run.ema is not None:
