@@ -84,13 +84,12 @@ def test_release_key_layout_loads_strictly(name):
     assert info.tasks == ("reflection",) and info.converter is not None
     state = release_state(name)
     converted = info.converter(state)
-    with torch.device("meta"):
+    with torch.device("meta"):   # shapes only: nothing to initialise
         model = create_model(name)
     own = model.state_dict()
     assert sorted(converted) == sorted(own)
     assert all(converted[k].shape == own[k].shape for k in own)
-    model = create_model(name)
-    model.load_state_dict(converted, strict=True)
+    model.load_state_dict(converted, strict=True, assign=True)
     # Every released tensor lands somewhere, unchanged (a converter renames, it does not invent values).
     released = sorted(t.sum().item() for t in flat_values(state))
     assert sorted(t.sum().item() for t in model.state_dict().values()) == released
@@ -455,4 +454,21 @@ def test_zou2020_loss_is_l1_of_both_layers():
     assert total.item() == pytest.approx(F.l1_loss(t, target).item())
     both, _ = loss(Zou2020Output(t, r), target, reflection=reflection)
     assert both.item() == pytest.approx((F.l1_loss(t, target) + F.l1_loss(r, reflection)).item())
+
+
+def test_adversarial_term_is_optional_and_trains_its_discriminator():
+    from uhr4k.models.zou2020 import Zou2020Output
+    torch.manual_seed(0)
+    t, r, target = (torch.rand(2, 3, 32, 32) for _ in range(3))
+    plain = build_loss("zou2020")
+    assert plain.discriminator is None
+    with pytest.raises(ValueError, match="no discriminator"):
+        plain.discriminator_loss(Zou2020Output(t, r), target)
+    loss = build_loss("zou2020", adversarial_weight=0.01)
+    total, parts = loss(Zou2020Output(t, r), target)
+    assert total.item() == pytest.approx(F.l1_loss(t, target).item() + 0.01 * parts["adversarial"], rel=1e-5)
+    d_loss = loss.discriminator_loss(Zou2020Output(t.requires_grad_(), r), target)
+    d_loss.backward()
+    assert t.grad is None   # the discriminator's loss does not reach the generator's output
+    assert all(p.grad is not None for p in loss.discriminator.parameters())
 

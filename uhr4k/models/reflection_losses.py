@@ -88,7 +88,9 @@ class _ReflectionLoss(nn.Module):
         if self.perceptual_weight and self.default_perceptual:
             # Not a registered submodule: its 20 M frozen weights stay out of checkpoints and optimizers.
             object.__setattr__(self, "vgg", vgg if vgg is not None else load_vgg19(vgg_weights))
-        self.discriminator = SNPatchDiscriminator(discriminator_width) if adversarial_weight else None
+        # Unconditional: it judges the transmission alone (the releases differ in what their D sees).
+        self.discriminator = (SNPatchDiscriminator(discriminator_width, conditional=False)
+                              if adversarial_weight else None)
 
     def _vgg(self, like: torch.Tensor) -> VGG19Features:
         return self.vgg.to(like.device)
