@@ -25,6 +25,7 @@ COMMANDS = {
     "models": ("models", "List registered models with parameters and MACs at 4K."),
     "train": ("train", "Train a model (one CPU, or many GPUs with torchrun)."),
     "export": ("export", "Write a checkpoint's weights as model.safetensors + config.json (a Hub-style folder)."),
+    "experiment": ("experiment", "Run one experiment of the paper end to end and write its table beside the paper's."),
     "demo": ("demo", "Run the whole pipeline end to end on built-in material and write report.html."),
 }
 

@@ -1,0 +1,154 @@
+"""``uhr4k experiment``: every experiment's smoke run, the table beside the paper's numbers, resuming,
+rows from the registry and missing models, refusals."""
+import csv
+import math
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from uhr4k.cli import cli
+from uhr4k.experiments import ExperimentOptions, experiment_names, load_experiment, run_experiment
+from uhr4k.experiments.run import resolve_rows, torchrun_command
+from uhr4k.experiments.spec import parse_experiment
+from uhr4k.models.training import TrainConfig
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# The cheapest row of each experiment: the smoke tests run that row (the full row set is a GPU job);
+# resolve_rows is tested on the full sets below.
+SMOKE_ROWS = {"table1": "glsgn", "table3": "glsgn-global-only", "table4": "glsgn", "table5": "glsgn",
+              "table7": "glsgn", "table8": "prenet", "table9": "dcp", "fig9": "N = 1"}
+PAPER_EXPERIMENTS = ["fig9", "table1", "table3", "table4", "table5", "table7", "table8", "table9"]
+
+
+def read_table(out):
+    with open(out / "table.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_experiment_of_the_paper_is_listed():
+    assert experiment_names() == PAPER_EXPERIMENTS
+    result = CliRunner().invoke(cli, ["experiment", "--list"])
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == PAPER_EXPERIMENTS
+    assert "Table VII: reflection removal" in result.output
+
+
+def test_files_hold_the_papers_numbers():
+    t7 = load_experiment("table7")
+    glsgn = next(r for r in t7.rows if r.model == "glsgn")
+    assert glsgn.paper["uhr4k-syn"] == [25.96, 0.911] and glsgn.paper["real20"] == [22.20, 0.790]
+    assert [d.preset for d in t7.datasets] == ["real20", "nature", "sir2", "uhr4k-syn", "uhr4k-real"]
+    assert next(d for d in t7.datasets if d.preset == "sir2").train == "real20"
+    assert load_experiment("table1").rows[-1].paper == {"tmacs": 0.625, "params_m": 15.69, "runtime_s": 0.082}
+    assert [r.kwargs for r in load_experiment("fig9").rows] == [{"num_local_pathways": n} for n in range(1, 6)]
+    assert all(not r.paper for r in load_experiment("fig9").rows)    # a figure: no printed numbers
+    assert [r.model for r in load_experiment("table5").rows] == ["glsgn-ssim", "glsgn-h0", "glsgn-h0h1", "glsgn"]
+    t8 = load_experiment("table8")
+    assert (t8.recipe.epochs, t8.recipe.batch, t8.recipe.lr, t8.recipe.crop) == (500, 4, 2e-4, (960, 540))
+
+
+def test_competitors_come_from_the_registry_by_task():
+    rows = resolve_rows(load_experiment("table8"))
+    by_model = {r.model: r for r in rows}
+    assert by_model["rescan"].label == "RESCAN [50]" and not by_model["rescan"].from_registry
+    assert by_model["rescan-gru"].from_registry          # registered for deraining, not a paper row
+    assert not any(r.from_registry and r.model.startswith("glsgn") for r in rows)
+    table3 = load_experiment("table3")
+    assert [r.model for r in resolve_rows(table3)] == [r.model for r in table3.rows]       # no competitors
+    assert [r.model for r in resolve_rows(load_experiment("table8"), only="pre*")] == ["prenet"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAPER_EXPERIMENTS)
+def test_smoke_run_writes_the_table_beside_the_paper(name, tmp_path):
+    out = tmp_path / name
+    result = CliRunner().invoke(cli, ["experiment", name, "--smoke", "--out", str(out), "--only", SMOKE_ROWS[name]])
+    assert result.exit_code == 0, result.output
+    experiment = load_experiment(name)
+    row = next(r for r in experiment.rows if SMOKE_ROWS[name] in (r.model, r.label))
+    cells = read_table(out)
+    assert cells and {c["method"] for c in cells} == {row.label}
+    for c in cells:
+        ours = float(c["ours"])
+        assert math.isfinite(ours), c
+        if experiment.kind == "restoration":
+            preset = next(d.preset for d in experiment.datasets if d.label == c["dataset"])
+            paper = row.paper.get(preset, [None, None])[("psnr", "ssim").index(c["metric"])]
+        elif c["metric"] == "runtime_s" and experiment.kind == "runtime":
+            paper = row.paper["runtime_s"]["CPU"]                     # measured on this CPU
+        else:
+            paper = row.paper.get(c["metric"])
+        if paper is None:
+            assert c["paper"] == "" and c["difference"] == ""
+        else:
+            assert float(c["paper"]) == pytest.approx(paper)
+            assert float(c["difference"]) == pytest.approx(ours - paper, abs=0.002)
+    table = (out / "table.md").read_text()
+    assert experiment.title in table and "Smoke run" in table and row.label in table
+    assert f"# {experiment.title}" in result.output
+
+
+@pytest.mark.slow
+def test_rerun_reuses_every_step_and_released_weights_skip_training(tmp_path):
+    out = tmp_path / "t3"
+    args = ["experiment", "table3", "--smoke", "--out", str(out), "--only", "glsgn-global-only"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "4 step(s) run, 0 reused" in first.output        # trained on Real20 and UHR4K-Real, scored on both
+    table = read_table(out)
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and "0 step(s) run, 4 reused" in again.output and read_table(out) == table
+    weights = next((out / "runs").glob("glsgn-global-only@real20")) / "last.pt"
+    released = CliRunner().invoke(cli, args[:4] + [str(tmp_path / "w"), "--only", "glsgn-global-only", "--weights",
+                                                  f"glsgn-global-only={weights}"])
+    assert released.exit_code == 0, released.output
+    assert not (tmp_path / "w" / "runs").exists()                  # nothing trained
+    assert "released weights" in (tmp_path / "w" / "table.md").read_text()
+
+
+@pytest.mark.slow
+def test_missing_models_are_listed_not_faked(tmp_path):
+    experiment = parse_experiment("mini", {
+        "title": "mini", "kind": "restoration", "datasets": [{"preset": "4kid"}],
+        "rows": [{"label": "Nobody [0]", "model": "no-such-model", "paper": {"4kid": [20.0, 0.8]}},
+                 {"label": "DCP", "model": "dcp", "paper": {"4kid": [13.48, 0.739]}}]})
+    result = run_experiment(experiment, ExperimentOptions(out=tmp_path, smoke=True, progress=False),
+                            echo=lambda line: None)
+    cells = {(c["method"], c["metric"]): c for c in read_table(tmp_path)}
+    missing = cells[("Nobody [0]", "psnr")]
+    assert missing["ours"] == "" and missing["paper"] == "20.00" and missing["difference"] == ""
+    assert missing["status"] == "missing: not in this package"
+    assert cells[("DCP", "psnr")]["ours"] != "" and not result.failed
+
+
+def test_refusals(tmp_path):
+    runner = CliRunner()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(cli, ["experiment", "table3", "--data", str(empty), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "real20: no train split under the data home; expected" in result.output
+    assert "Real20/{train,test}/{blended,transmission_layer}/<id>.png" in result.output
+    assert not (tmp_path / "o" / "runs").exists()
+    result = runner.invoke(cli, ["experiment", "table3", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--data: a real run needs --data ROOT" in result.output
+    result = runner.invoke(cli, ["experiment", "table99"])
+    assert result.exit_code == 2 and "unknown experiment 'table99'" in result.output
+    result = runner.invoke(cli, ["experiment", "table3", "--smoke", "--weights", "rmnet=/x", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no row of table3 uses model(s) rmnet" in result.output
+    result = runner.invoke(cli, ["experiment", "table3", "--smoke", "--weights", "glsgn", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "must be NAME=PATH" in result.output
+
+
+def test_torchrun_command_trains_with_uhr4k_train():
+    config = TrainConfig(model="glsgn", data="uhr4k-real=/d/UHR4K", out="/o/run", subset="real",
+                         model_kwargs={"num_local_pathways": 2}, loss_kwargs={"vgg_weights": "/v.pth"}, epochs=500,
+                         batch=1, crop=(960, 540), val_split="val", resume=True)
+    args = torchrun_command(config, 4)
+    assert args[:5] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
+    text = " ".join(args)
+    assert "-m uhr4k train --model glsgn --data uhr4k-real=/d/UHR4K --out /o/run --epochs 500 --batch 1" in text
+    assert "--crop 960x540" in text and "--model-arg num_local_pathways=2" in text and "--resume" in text
+    assert "--vgg-weights /v.pth" in text and "--subset real" in text

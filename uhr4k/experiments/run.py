@@ -1,0 +1,460 @@
+"""``uhr4k experiment NAME``: train what an experiment needs, benchmark it, and write the paper's table.
+
+A run is a list of steps, each finished step a JSON record under ``OUT/steps/`` that a rerun reuses:
+
+* ``train/<row>@<preset>.json``: one model trained on one preset's ``train`` split by
+  :func:`uhr4k.models.training.train` (``OUT/runs/<row>@<preset>/``, resumed from its ``last.pt`` when
+  a run was interrupted), or, with ``--gpus K > 1``, by ``torchrun --nproc_per_node K -m uhr4k train``;
+* ``bench/<row>@<dataset>.json``: its score on the dataset's test split by the benchmark runner
+  (``OUT/bench/<row>@<dataset>/``: per-image scores, images, grids); reused while the weights it was
+  computed with are unchanged;
+* ``profile/<row>.json`` (Tables I and IV): parameters, MACs, runtime and peak memory at the profile size.
+
+Rows come from the experiment's file (the paper's rows in its order) plus, for the comparison tables,
+every model the registry has for the task (so a newly registered baseline appears by itself). A paper
+row whose model the package lacks is listed as missing, never filled in. ``--weights NAME=PATH`` scores
+released weights instead of training that model. The table (``OUT/table.md``, ``OUT/table.csv``) puts
+our figure beside the paper's and their difference.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from uhr4k.data.presets import PRESETS, Preset
+from uhr4k.errors import InputError
+from uhr4k.experiments.spec import DatasetSpec, Experiment, Row, load_experiment
+from uhr4k.files import write_text_atomic
+
+# Constructor arguments that set a model's channel width, tried in this order by --smoke.
+WIDTH_ARGUMENTS = ("width", "dim", "ngf", "n_feat", "nf", "channels", "base_channels")
+
+
+@dataclass
+class ExperimentOptions:
+    """What ``uhr4k experiment`` was asked for (see the command's help)."""
+
+    data: Path | None = None          # the data home holding the presets' folders
+    out: Path = Path("experiments")
+    gpus: int = 1
+    smoke: bool = False
+    weights: dict = field(default_factory=dict)   # model name -> released weights to score instead of training
+    only: str | None = None           # shell pattern on row model or label
+    vgg_weights: str | None = None    # torchvision VGG-19 state dict for perceptual losses
+    device: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class RowResult:
+    row: Row
+    status: str = "ok"                # ok, missing, not trained, failed, ...
+    note: str = ""
+    scores: dict = field(default_factory=dict)    # dataset preset -> {"psnr", "ssim", ...}; or metric -> value
+
+
+@dataclass
+class ExperimentResult:
+    experiment: Experiment
+    out: Path
+    rows: list[RowResult]
+    device: str = ""
+    reused: int = 0
+    done: int = 0
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[RowResult]:
+        return [r for r in self.rows if r.status not in ("ok", "missing")]
+
+
+# ------------------------------------------------------------------------------------------- rows
+
+
+def resolve_rows(experiment: Experiment, only: str | None = None) -> list[Row]:
+    """The experiment's rows, then (``competitors = true``) every registered model of its task that is
+    not a row already (GLSGN variants excluded: they are the paper's own), filtered by ``only``."""
+    from uhr4k.models.registry import list_models, model_info
+
+    rows = list(experiment.rows)
+    if experiment.competitors and experiment.task:
+        present = {r.model for r in rows}
+        for name in list_models():
+            if name in present or name.startswith("glsgn") or experiment.task not in model_info(name).tasks:
+                continue
+            rows.append(Row(label=name, model=name, from_registry=True))
+    if only:
+        rows = [r for r in rows if fnmatch.fnmatchcase(r.model, only) or fnmatch.fnmatchcase(r.label, only)]
+        if not rows:
+            raise InputError(f"no row of {experiment.name} matches {only!r}", "--only")
+    return rows
+
+
+def _registered(name: str) -> bool:
+    from uhr4k.models.registry import list_models
+
+    return name in list_models()
+
+
+# ------------------------------------------------------------------------------------------- data
+
+
+def expected_layout(preset: Preset, home: Path) -> str:
+    """Where and how a preset's files must lie under the data home (for the refusal message)."""
+    from uhr4k import layout
+    from uhr4k.experiments.smoke_data import PUBLIC_FOLDERS
+
+    if preset.subset:
+        sub = layout.subset(preset.subset).name
+        return (f"{home / preset.folders[0] / sub}/{{train,val,test}}/{{input,target}}/<id>.png "
+                f"(uhr4k build-syn / uhr4k align write it)")
+    inp, tgt = PUBLIC_FOLDERS.get(preset.name, ("input", "target"))
+    also = f" (the folder may also be named {', '.join(preset.folders[1:])})" if len(preset.folders) > 1 else ""
+    return f"{home / preset.folders[0]}/{{train,test}}/{{{inp},{tgt}}}/<id>.png{also}"
+
+
+def locate(home: Path, preset_name: str, split: str) -> str:
+    """The ``preset=FOLDER`` spec of a preset under ``home`` whose ``split`` exists.
+
+    Raises:
+        InputError: the preset's folder (or that split of it) is missing, with the layout expected.
+    """
+    preset = PRESETS[preset_name]
+    for folder in preset.folders:
+        root = home / folder
+        if preset.subset:
+            from uhr4k import layout
+
+            if (root / layout.subset(preset.subset).name / split).is_dir():
+                return f"{preset.name}={root}"
+        elif (root / split).is_dir():
+            return f"{preset.name}={root}"
+    raise InputError(f"{preset.name}: no {split} split under the data home; expected "
+                     f"{expected_layout(preset, home)}", home)
+
+
+def _has_split(spec: str, split: str) -> bool:
+    from uhr4k import layout
+    from uhr4k.data.presets import resolve
+
+    root, preset = resolve(spec)
+    if preset is not None and preset.subset:
+        return (root / layout.subset(preset.subset).name / split).is_dir()
+    return (root / split).is_dir()
+
+
+def _data_home(experiment: Experiment, options: ExperimentOptions) -> Path:
+    if options.data is not None:
+        return Path(options.data)
+    if not options.smoke:
+        raise InputError("a real run needs --data ROOT (the folder holding the datasets); --smoke makes its own",
+                         "--data")
+    from uhr4k.experiments.smoke_data import write_smoke_home
+
+    needed = sorted({d.preset for d in experiment.datasets} | {d.train for d in experiment.datasets})
+    return write_smoke_home(options.out / "smoke-data", needed, experiment.smoke.pairs, experiment.smoke.size)
+
+
+# ------------------------------------------------------------------------------------------- steps
+
+
+class Steps:
+    """Finished steps as JSON records under ``OUT/steps/<kind>/<name>.json``."""
+
+    def __init__(self, out: Path):
+        self.root = out / "steps"
+        self.reused = self.done = 0
+
+    def path(self, kind: str, name: str) -> Path:
+        return self.root / kind / f"{name}.json"
+
+    def get(self, kind: str, name: str, key: dict | None = None) -> dict | None:
+        path = self.path(kind, name)
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if key is not None and record.get("key") != key:
+            return None
+        self.reused += 1
+        return record
+
+    def put(self, kind: str, name: str, record: dict) -> dict:
+        write_text_atomic(self.path(kind, name), json.dumps(record, indent=1, sort_keys=True))
+        self.done += 1
+        return record
+
+
+def _stamp(path: Path) -> list:
+    st = Path(path).stat()
+    return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
+
+
+def _smoke_kwargs(name: str, kwargs: dict, width: int) -> dict:
+    """``kwargs`` plus the first width argument the model accepts and runs with (smoke runs), else ``kwargs``."""
+    import torch
+
+    from uhr4k.models.registry import create_model
+
+    for arg in WIDTH_ARGUMENTS:
+        try:
+            model = create_model(name, **{**kwargs, arg: width}).eval()
+            with torch.no_grad():
+                model(torch.rand(1, 3, 32, 32))
+        except Exception:          # noqa: BLE001 - an argument it lacks, or a width it cannot run with
+            continue
+        return {**kwargs, arg: width}
+    return dict(kwargs)
+
+
+def _recipe(experiment: Experiment, options: ExperimentOptions):
+    return experiment.smoke.recipe if options.smoke else experiment.recipe
+
+
+def _model_kwargs(row: Row, experiment: Experiment, options: ExperimentOptions) -> dict:
+    return _smoke_kwargs(row.model, row.kwargs, experiment.smoke.width) if options.smoke else dict(row.kwargs)
+
+
+def _loss_kwargs(loss: str | None, experiment: Experiment, options: ExperimentOptions) -> dict:
+    kwargs = dict(_recipe(experiment, options).loss_kwargs.get(loss or "", {}))
+    if loss == "glsgn":
+        if options.smoke:
+            kwargs.setdefault("perceptual_weight", 0.0)   # no VGG-19 weights in a smoke run
+            kwargs.setdefault("discriminator_width", 8)
+        elif options.vgg_weights:
+            kwargs.setdefault("vgg_weights", options.vgg_weights)
+    return kwargs
+
+
+def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, options: ExperimentOptions,
+              steps: Steps, echo) -> Path | None:
+    """Weights of ``row`` trained on ``train_preset`` (a finished step is reused); None: nothing to train."""
+    from uhr4k.models.registry import create_model
+    from uhr4k.models.training import TrainConfig, train
+
+    kwargs = _model_kwargs(row, experiment, options)
+    probe = create_model(row.model, **kwargs)
+    loss = getattr(probe, "default_loss", None)
+    if loss is None or not any(p.requires_grad for p in probe.parameters()):
+        return None
+    del probe
+    recipe = _recipe(experiment, options)
+    name = f"{row.slug}@{train_preset}"
+    spec = locate(home, train_preset, "train")
+    out = options.out / "runs" / name
+    key = {"model": row.model, "kwargs": kwargs, "data": spec, "recipe": [recipe.epochs, recipe.batch, recipe.lr,
+           list(recipe.crop) if recipe.crop else None, recipe.seed, recipe.steps_per_epoch], "gpus": options.gpus}
+    record = steps.get("train", name, key)
+    if record is not None and Path(record["weights"]).is_file():
+        return Path(record["weights"])
+    batch = max(1, recipe.batch // options.gpus)    # the paper's batch is the whole step's, over its GPUs
+    config = TrainConfig(model=row.model, data=spec, out=str(out), subset=PRESETS[train_preset].subset,
+                         model_kwargs=kwargs, loss=loss, loss_kwargs=_loss_kwargs(loss, experiment, options),
+                         epochs=recipe.epochs, batch=batch, lr=recipe.lr, crop=recipe.crop, seed=recipe.seed,
+                         val_split="val" if _has_split(spec, "val") else "none",
+                         steps_per_epoch=recipe.steps_per_epoch, device=options.device,
+                         resume=(out / "last.pt").is_file(), progress=options.progress)
+    echo(f"train {row.label} on {train_preset} ({'resuming' if config.resume else 'new'}, {recipe.epochs} "
+         f"epoch(s)) -> {out}")
+    if options.gpus > 1:
+        _torchrun(config, options.gpus, echo)
+    else:
+        train(config, echo=lambda line: None if options.smoke else echo(f"  {line}"))
+    weights = out / "best.pt" if (out / "best.pt").is_file() else out / "last.pt"
+    steps.put("train", name, {"key": key, "weights": str(weights)})
+    return weights
+
+
+def torchrun_command(config, gpus: int) -> list[str]:
+    """The ``torchrun`` command line that trains ``config`` on ``gpus`` processes (``uhr4k train``)."""
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+            "-m", "uhr4k", "train", "--model", config.model, "--data", config.data, "--out", config.out,
+            "--epochs", str(config.epochs), "--batch", str(config.batch), "--lr", repr(config.lr),
+            "--crop", f"{config.crop[0]}x{config.crop[1]}" if config.crop else "none", "--seed", str(config.seed),
+            "--val-split", config.val_split or "none"]
+    if config.subset:
+        args += ["--subset", config.subset]
+    for key, value in config.model_kwargs.items():
+        args += ["--model-arg", f"{key}={value!r}"]
+    if config.steps_per_epoch:
+        args += ["--steps-per-epoch", str(config.steps_per_epoch)]
+    if config.resume:
+        args.append("--resume")
+    options = {"vgg_weights": "--vgg-weights", "perceptual_weight": "--perc-weight",
+               "adversarial_weight": "--adv-weight"}
+    for key, value in config.loss_kwargs.items():
+        if key == "conditional" and value is False:
+            args.append("--adv-unconditional")
+        elif key in options:
+            args += [options[key], str(value)]
+        else:
+            raise InputError(f"loss option {key} cannot be passed to `uhr4k train` under torchrun", "--gpus")
+    return args
+
+
+def _torchrun(config, gpus: int, echo) -> None:
+    if shutil.which("nvidia-smi") is None and gpus > 1:
+        echo("note: no NVIDIA driver seen; torchrun processes will train on the CPU (gloo)")
+    result = subprocess.run(torchrun_command(config, gpus), check=False)
+    if result.returncode != 0:
+        raise InputError(f"torchrun training exited with status {result.returncode}", config.out)
+
+
+def bench_row(row: Row, dataset: DatasetSpec, weights: Path | None, home: Path, experiment: Experiment,
+              options: ExperimentOptions, steps: Steps) -> dict:
+    """The row's score on ``dataset``'s test split (a finished step is reused while its weights are the same)."""
+    from uhr4k.benchmark.runner import load_dataset, run_benchmark
+    from uhr4k.models.registry import create_model
+
+    name = f"{row.slug}@{dataset.preset}"
+    spec = locate(home, dataset.preset, "test")
+    key = {"model": row.model, "kwargs": row.kwargs, "data": spec, "weights": _stamp(weights) if weights else None,
+           "smoke": options.smoke}
+    record = steps.get("bench", name, key)
+    if record is not None:
+        return record
+    if weights is not None:
+        model = create_model(row.model, pretrained=weights, **({} if str(weights).endswith(".pt") else row.kwargs))
+    else:
+        model = create_model(row.model, **_model_kwargs(row, experiment, options))
+    data = load_dataset(spec, subset=PRESETS[dataset.preset].subset, split="test")
+    device = options.device or ("cuda" if _cuda() else "cpu")
+    result = run_benchmark({row.label: model}, [data], options.out / "bench" / name, device=device,
+                           profile_size=None, max_grids=4)
+    summary = result.summary[0]
+    return steps.put("bench", name, {"key": key, "psnr": summary["psnr"], "ssim": summary["ssim"],
+                                     "n": summary["n"], "protocol": summary["protocol"],
+                                     "runtime_s": summary["runtime_s"], "report": str(result.out)})
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def profile_row(row: Row, experiment: Experiment, options: ExperimentOptions, steps: Steps) -> dict:
+    """Parameters, MACs, runtime and peak memory of the row's model at the profile size (Tables I, IV)."""
+    import torch
+
+    from uhr4k.benchmark.profiling import count_macs, count_parameters, device_name, time_forward
+    from uhr4k.models.registry import create_model
+
+    width, height = experiment.smoke.profile if options.smoke else experiment.profile
+    device = torch.device(options.device or ("cuda" if _cuda() else "cpu"))
+    kwargs = _model_kwargs(row, experiment, options)
+    key = {"model": row.model, "kwargs": kwargs, "size": [width, height], "device": str(device)}
+    record = steps.get("profile", row.slug, key)
+    if record is not None:
+        return record
+    model = create_model(row.model, **kwargs)
+    _, total = count_parameters(model)
+    shape = (1, 3, height, width)
+    try:
+        macs = count_macs(model, shape) / 1e12
+    except Exception as exc:    # noqa: BLE001 - a model the meta device cannot trace: say so, keep the rest
+        macs, note = float("nan"), f"MACs not counted ({type(exc).__name__})"
+    else:
+        note = ""
+    timing = time_forward(model.to(device), torch.rand(shape, device=device), warmup=1,
+                          repeats=1 if options.smoke else 5)
+    return steps.put("profile", row.slug, {
+        "key": key, "params_m": total / 1e6, "tmacs": macs, "runtime_s": timing.median_s,
+        "memory_gb": timing.peak_mem_gb, "device": device_name(device), "device_type": device.type,
+        "note": "out of memory" if timing.oom else note})
+
+
+# ------------------------------------------------------------------------------------------- run
+
+
+def run_experiment(name: str | Experiment, options: ExperimentOptions, echo=print) -> ExperimentResult:
+    """Run (or resume) the experiment ``name`` (or an :class:`Experiment` already read) and write its
+    table; see the module docstring.
+
+    Raises:
+        InputError: unknown experiment, no --data for a real run, a dataset missing from the data home
+        (with the layout it needs), --weights for a model that is not a row.
+    """
+    from uhr4k.experiments.table import write_table
+
+    experiment = name if isinstance(name, Experiment) else load_experiment(name)
+    name = experiment.name
+    if options.gpus < 1:
+        raise InputError(f"--gpus must be >= 1, got {options.gpus}", "--gpus")
+    rows = resolve_rows(experiment, options.only)
+    unknown = sorted(set(options.weights) - {r.model for r in rows})
+    if unknown:
+        raise InputError(f"no row of {name} uses model(s) {', '.join(unknown)}", "--weights")
+    for path in options.weights.values():
+        if not Path(path).exists():
+            raise InputError("no such file or folder", path)
+    out = options.out = Path(options.out)
+    home = None
+    if experiment.kind == "restoration":
+        home = _data_home(experiment, options)
+        for d in experiment.datasets:    # every dataset is checked before anything trains
+            locate(home, d.train, "train")
+            locate(home, d.preset, "test")
+    steps = Steps(out)
+    results = []
+    started = time.perf_counter()
+    for row in rows:
+        if not _registered(row.model):
+            results.append(RowResult(row, "missing", "not in this package"))
+            continue
+        try:
+            if experiment.kind == "restoration":
+                results.append(_restoration_row(row, home, experiment, options, steps, echo))
+            else:
+                results.append(RowResult(row, scores=profile_row(row, experiment, options, steps)))
+        except InputError as exc:
+            echo(f"{row.label}: {exc}")
+            results.append(RowResult(row, "failed", str(exc)))
+        except Exception as exc:      # noqa: BLE001 - one model's defect must not lose the other rows
+            line = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            echo(f"{row.label}: failed: {line}")
+            results.append(RowResult(row, "failed", line))
+    result = ExperimentResult(experiment, out, results, reused=steps.reused, done=steps.done)
+    result.files = write_table(result, smoke=options.smoke)
+    echo(f"{name}: {steps.done} step(s) run, {steps.reused} reused, {time.perf_counter() - started:.0f} s")
+    return result
+
+
+def _restoration_row(row: Row, home: Path, experiment: Experiment, options: ExperimentOptions, steps: Steps,
+                     echo) -> RowResult:
+    result = RowResult(row)
+    trained: dict[str, Path | None] = {}
+    released = options.weights.get(row.model)
+    for dataset in experiment.datasets:
+        if released is not None:
+            weights = Path(released)
+            result.note = f"released weights {released}"
+        else:
+            if dataset.train not in trained:
+                trained[dataset.train] = train_row(row, dataset.train, home, experiment, options, steps, echo)
+            weights = trained[dataset.train]
+            if weights is None:
+                result.note = "nothing to train"
+        result.scores[dataset.preset] = bench_row(row, dataset, weights, home, experiment, options, steps)
+    return result
+
+
+def parse_weights(specs: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=PATH`` pairs of ``--weights``."""
+    weights = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"must be NAME=PATH, got {spec!r}", "--weights")
+        weights[name] = os.path.expanduser(path)
+    return weights
+
+
+__all__ = ["ExperimentOptions", "ExperimentResult", "RowResult", "expected_layout", "locate", "parse_weights",
+           "resolve_rows", "run_experiment", "torchrun_command"]
