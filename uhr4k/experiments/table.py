@@ -13,7 +13,7 @@ from pathlib import Path
 from uhr4k.files import write_csv, write_text_atomic
 
 TABLE_COLUMNS = ("method", "model", "dataset", "metric", "ours", "paper", "difference", "status")
-METRIC_DIGITS = {"psnr": 2, "ssim": 3, "tmacs": 3, "params_m": 2, "runtime_s": 3, "memory_gb": 2}
+METRIC_DIGITS = {"psnr": 2, "ssim": 3, "tmacs": 3, "params_m": 2, "runtime_s": 3, "memory_gb": 3}
 METRIC_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "tmacs": "TMACs", "params_m": "Params (M)",
                 "runtime_s": "Runtime (s)", "memory_gb": "Memory (GB)"}
 
