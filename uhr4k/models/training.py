@@ -85,7 +85,9 @@ class TrainConfig:
     schedule: dict = field(default_factory=dict)    # Schedule: name, unit, warmup, periods, eta_min, milestones ...
     ema: float | None = None                # decay of params_ema (BasicSR: 0.999); None: no EMA
     grad_clip: float | None = None          # max L2 norm of the generator's gradient; None: no clipping
-    progressive: list = field(default_factory=list)  # [{"until": epoch, "crop": (w, h), "batch": b}, ...]
+    progressive: list = field(default_factory=list)  # [{"until": N, "crop": (w, h), "batch": b}, ...]: N in the
+    #                                         schedule's unit (epochs or steps), taking effect at epoch starts
+    iterations: int | None = None           # stop after this many optimizer steps (iteration-based recipes)
     precision: str = "fp32"                 # autocast: fp32, bf16 or fp16 (fp16 with a gradient scaler)
     channels_last: bool = False
     compile: bool = False                   # torch.compile the model for the training steps
@@ -144,6 +146,9 @@ def config_record(config: TrainConfig) -> dict:
     """The checkpoint's ``config``: model name and kwargs (the load_model contract) plus the run's settings."""
     record = {"model": config.model, "kwargs": dict(config.model_kwargs)}
     record["run"] = {k: _plain(v) for k, v in asdict(config).items() if k in RECORDED}
+    # in full, so that {} and the same settings spelt out are one recipe
+    record["run"]["optimizer"] = OptimizerSpec.from_dict(config.optimizer).to_dict()
+    record["run"]["schedule"] = Schedule.from_dict(config.schedule).to_dict()
     # Where the VGG weights lie is not part of the configuration (a moved file must not block a resume).
     record["run"]["loss_kwargs"] = {k: v for k, v in config.loss_kwargs.items() if k != "vgg_weights"}
     return record
@@ -151,9 +156,9 @@ def config_record(config: TrainConfig) -> dict:
 
 # What a checkpoint records of its run, and which of those an exact resume must share (the recipe).
 RECORDED = ("loss", "batch", "lr", "crop", "augment", "seed", "subset", "data", "init_weights", "epochs", "optimizer",
-            "schedule", "ema", "grad_clip", "progressive", "precision")
+            "schedule", "ema", "grad_clip", "progressive", "precision", "iterations")
 RECIPE = ("loss", "loss_kwargs", "batch", "crop", "seed", "lr", "optimizer", "schedule", "ema", "grad_clip",
-          "progressive", "precision")
+          "progressive", "precision", "iterations")
 
 
 def _plain(value):
@@ -293,6 +298,11 @@ class Run:
     def discriminator(self) -> nn.Module | None:
         return getattr(self.criterion, "discriminator", None)
 
+    @property
+    def finished(self) -> bool:
+        """The recipe's iterations are done (iteration-based recipes end inside an epoch)."""
+        return self.config.iterations is not None and self.step >= self.config.iterations
+
 
 def build_run(config: TrainConfig, echo=print) -> Run:
     """Join the process group, check the output folder, build model, loss, optimizers and data."""
@@ -337,6 +347,8 @@ def _recipe_parts(config: TrainConfig) -> tuple[OptimizerSpec, Schedule, Speed]:
         raise InputError(str(exc), "--precision") from None
     if config.ema is not None and not 0 < config.ema < 1:
         raise InputError(f"EMA decay must lie in (0, 1), got {config.ema}", "--ema")
+    if config.iterations is not None and config.iterations <= 0:
+        raise InputError(f"iterations must be positive, got {config.iterations}", "--iterations")
     if config.grad_clip is not None and config.grad_clip <= 0:
         raise InputError(f"gradient clipping needs a norm > 0, got {config.grad_clip}", "--grad-clip")
     for i, phase in enumerate(config.progressive):
@@ -346,11 +358,12 @@ def _recipe_parts(config: TrainConfig) -> tuple[OptimizerSpec, Schedule, Speed]:
     return parts[0], parts[1], speed
 
 
-def phase_of(config: TrainConfig, epoch: int) -> tuple[tuple[int, int] | None, int]:
-    """(crop, batch) of 0-based ``epoch``: the first progressive phase whose ``until`` (epochs, exclusive)
-    lies ahead, else the run's ``crop`` and ``batch`` (Restormer's progressive patch sizes)."""
+def phase_of(config: TrainConfig, position: int) -> tuple[tuple[int, int] | None, int]:
+    """(crop, batch) at ``position`` (0-based epoch or step, the schedule's unit): the first progressive
+    phase whose ``until`` (exclusive) lies ahead, else the run's ``crop`` and ``batch`` (Restormer's
+    progressive patch sizes)."""
     for phase in config.progressive:
-        if epoch < phase["until"]:
+        if position < phase["until"]:
             crop = phase.get("crop", config.crop)
             return (tuple(crop) if crop is not None else None), int(phase.get("batch", config.batch))
     return config.crop, config.batch
@@ -501,7 +514,7 @@ def _set_learning_rate(run: Run, epoch: int, steps_per_epoch: int) -> float:
     if run.schedule.unit == "epoch":
         lr = run.schedule.lr(run.config.lr, epoch, run.config.epochs)
     else:
-        lr = run.schedule.lr(run.config.lr, run.step, run.config.epochs * steps_per_epoch)
+        lr = run.schedule.lr(run.config.lr, run.step, run.config.iterations or run.config.epochs * steps_per_epoch)
     for optimizer in (run.optimizer, run.d_optimizer):
         if optimizer is not None:
             set_lr(optimizer, lr)
@@ -510,7 +523,7 @@ def _set_learning_rate(run: Run, epoch: int, steps_per_epoch: int) -> float:
 
 def _enter_phase(run: Run, epoch: int) -> None:
     """Rebuild the loader when a progressive phase starts (another crop size or batch)."""
-    phase = phase_of(run.config, epoch)
+    phase = phase_of(run.config, epoch if run.schedule.unit == "epoch" else run.step)
     if phase == run.phase:
         return
     crop, batch = phase
@@ -534,7 +547,8 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[int, dict[str, float]]:
         bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
     sums: dict[str, float] = {}
     for step, batch in enumerate(run.loader):
-        if step >= steps:
+        if step >= steps or run.finished:
+            steps = step
             break
         x = batch["input"].to(run.device, non_blocking=True)
         y = batch["target"].to(run.device, non_blocking=True)
@@ -651,6 +665,8 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
         run.epoch = epoch + 1
         end_of_epoch(run, steps, means, time.perf_counter() - started, echo)
         _barrier(run.world)
+        if run.finished:
+            break
         if config.time_limit_s is not None and _all_agree(time.perf_counter() - run_started > config.time_limit_s,
                                                           run.world, run.device):
             if run.main_process:
