@@ -161,7 +161,8 @@ def test_page_is_a_function_of_the_tables(tmp_path):
     assert page_a == page_b
     page = _parse(tmp_path / "a" / "report.html")
     results = next(t for t in page.tables if t["source"] == "summary.csv")["rows"]
-    assert results[0] == ["model", "rain100h (y) PSNR / SSIM", "rain100h: paper", "runtime (s/img)"]
+    assert results[0] == ["model", "rain100h (y) PSNR / SSIM", "rain100h: paper (its full test set)",
+                          "runtime (s/img)"]
     assert results[1] == ["m0", "30.12 / 0.900", "", "0.500"]
     assert results[2] == ["glsgn", "31.00 / 0.900", "30.89 / 0.901 (paper Table VIII)", "1.000"]
     cx = next(t for t in page.tables if t["source"] == "complexity.csv")["rows"]

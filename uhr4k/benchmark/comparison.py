@@ -104,13 +104,19 @@ def _outline(view: np.ndarray, regions: list[Region], scale: float) -> np.ndarra
     return np.asarray(im)
 
 
+def view_width(panels: int, page_width: int = 1200) -> int:
+    """Width of the downscaled full views: a row of ``panels`` fits ``page_width`` (160 to 480 px)."""
+    return max(160, min(480, page_width // max(1, panels) - 8))
+
+
 def write_sample_comparison(folder: Path, candidates: list[tuple[str, np.ndarray]], target: np.ndarray,
-                            view_width: int = 480, count: int = 2) -> dict:
+                            width: int | None = None, count: int = 2) -> dict:
     """Write one sample's comparison into ``folder`` and describe it.
 
     Args:
         candidates: (name, (H, W, 3) uint8) for the input and each model's output, in display order.
         target: (H, W, 3) uint8 reference.
+        width: width of the full views and error maps (default: :func:`view_width` of the panel count).
 
     Returns:
         ``{"regions": [Region...], "error_max": float, "panels": [{"name", "view", "crops": [...],
@@ -123,18 +129,19 @@ def write_sample_comparison(folder: Path, candidates: list[tuple[str, np.ndarray
     # one scale for every map, so that darker means better across panels; the 99.5th percentile keeps a
     # few saturated pixels from washing the rest out
     vmax = float(max(1.0, max(np.percentile(e, 99.5) for e in errors)))
-    scale = min(1.0, view_width / w)
+    width = width or view_width(len(candidates) + 1)
+    scale = min(1.0, width / w)
     panels = []
     for k, (name, img) in enumerate([*candidates, ("target", target)]):
         stem = f"{k:02d}"
         entry = {"name": name, "view": f"{stem}_view.png", "crops": [], "error": None}
-        write_image(folder / entry["view"], _outline(_resize(img, view_width), regions, scale))
+        write_image(folder / entry["view"], _outline(_resize(img, width), regions, scale))
         for j, r in enumerate(regions):
             crop = f"{stem}_crop{j}.png"
             write_image(folder / crop, img[r.y:r.y + r.side, r.x:r.x + r.side])
             entry["crops"].append(crop)
         if k < len(candidates):
             entry["error"] = f"{stem}_error.png"
-            write_image(folder / entry["error"], _resize(error_colormap(errors[k], vmax), view_width))
+            write_image(folder / entry["error"], _resize(error_colormap(errors[k], vmax), width))
         panels.append(entry)
     return {"regions": regions, "error_max": vmax, "panels": panels}

@@ -46,7 +46,7 @@ def results_table(summary: list[dict]) -> str:
     for d, p in datasets:
         header.append(f"{d} ({p}) PSNR / SSIM")
         if d in with_paper:
-            header.append(f"{d}: paper")
+            header.append(f"{d}: paper (its full test set)")
     header.append("runtime (s/img)")
     rows = []
     for m in models:
@@ -61,8 +61,10 @@ def results_table(summary: list[dict]) -> str:
         finite = [t for t in times if isinstance(t, float) and math.isfinite(t)]
         row.append(_fmt(max(finite), 3) if finite else "-")
         rows.append(row)
-    return html_table(header, rows, "Mean PSNR (dB) / SSIM over each set; runtime: median per image, forward "
-                      "pass only (the largest of the datasets' medians)", "summary.csv")
+    n = {d: max((r["n"] for r in summary if r["dataset"] == d), default=0) for d, _ in datasets}
+    caption = ("Mean PSNR (dB) / SSIM over each set (" + ", ".join(f"{d}: {k} images" for d, k in n.items())
+               + "); runtime: median per image, forward pass only (the largest of the datasets' medians)")
+    return html_table(header, rows, caption, "summary.csv")
 
 
 def complexity_table(complexity: list[dict]) -> str:
@@ -149,18 +151,21 @@ def write_bench_report(out, summary, per_image, complexity, comparisons=(), untr
     plot_section, written = _plot_section(out, summary, per_image, untrained, datasets)
     sections = [Section("Results", ["Scores follow each dataset's protocol: <code>y</code> (MATLAB luma), "
                                     "<code>rgb</code> or <code>bandwise</code> (per RGB band, scikit-image "
-                                    "SSIM). The paper's figures are shown only where this run's dataset is "
-                                    "the paper's test set under its protocol."], blocks=[results_table(summary)]),
+                                    "SSIM). The paper's figures are shown where this run's dataset is the "
+                                    "preset of one of the paper's test sets, under its protocol; they are "
+                                    "comparable when this run holds that whole test set."],
+                        blocks=[results_table(summary)]),
                 Section("Complexity", blocks=[complexity_table(complexity)]),
                 plot_section]
     for d in datasets:
         mine = [c for c in comparisons if c["dataset"] == d]
         if mine:
+            merged = any(" = " in p["name"] for c in mine for p in c["panels"])
             sections.append(Section(f"Comparisons: {d}", [
                 "Each sample: the full views (downscaled; the outlined squares are the regions below; click "
-                "for the full-size view), then each region at 1:1, then the error maps. Identical outputs "
-                "share one panel (<code>input = identity</code>). The whole-image grids are in "
-                f'<a href="grids/{html.escape(d)}/">grids/{html.escape(d)}/</a>.'],
+                "a model's view for its full-size output), then each region at 1:1, then the error maps. "
+                + ("Identical outputs share one panel (<code>input = identity</code>). " if merged else "")
+                + f'The whole-image grids are in <a href="grids/{html.escape(d)}/">grids/{html.escape(d)}/</a>.'],
                 blocks=[comparison_block(c) for c in mine]))
     banners = [untrained_banner(untrained)] if untrained else []
     path = write_report(out / REPORT_NAME, "uhr4k bench report", header, sections, banners)
