@@ -142,6 +142,9 @@ def test_paper_figures_match_only_the_papers_test_sets():
     assert published("glsgn", "rain100h", "rgb") is None           # another protocol: not the paper's number
     assert published("glsgn", "mydata-rain", "y") is None          # a home-made root is not the test set
     assert published("identity", "rain100h", "y") is None
+    # read from the experiment files: an ablation row has its table; the main table wins for a repeated row
+    assert published("glsgn-pac", "uhr4k-real", "bandwise")["source"] == "paper Table III"
+    assert published("glsgn", "uhr4k-real", "bandwise") == {"psnr": 24.35, "ssim": 0.841, "source": "paper Table VII"}
 
 
 def test_page_is_a_function_of_the_tables(tmp_path):
