@@ -1,4 +1,5 @@
 import csv
+import re
 
 import pytest
 
@@ -56,3 +57,46 @@ def test_not_a_manifest(tmp_path):
     with pytest.raises(InputError, match="not a uhr4k manifest"):
         layout.read_manifest(tmp_path)
     assert layout.read_manifest(tmp_path / "nowhere") == []
+
+
+def _manifest_with(tmp_path, **change):
+    row = layout.make_row(id="a", subset="UHR4K-Syn", split="train", input="UHR4K-Syn/train/input/a.png",
+                          target="UHR4K-Syn/train/target/a.png")
+    row.update(change)
+    (tmp_path / "manifest.csv").write_text(layout.format_manifest([row]) if not change else
+                                           ",".join(layout.MANIFEST_COLUMNS) + "\n"
+                                           + ",".join(row[c] for c in layout.MANIFEST_COLUMNS) + "\n")
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"input": "../victim.png"}, "line 2, column input: path '../victim.png' leads outside"),
+    ({"target": "/etc/passwd"}, "line 2, column target: path '/etc/passwd' leads outside"),
+    ({"split": "holdout"}, "line 2, column split: unknown split 'holdout'"),
+    ({"subset": "Other"}, "line 2, column subset: unknown subset 'Other'"),
+    ({"id": "../x"}, "line 2, column id"),
+    ({"target": ""}, "line 2, column target: empty"),
+])
+def test_a_broken_manifest_row_names_its_line_and_column(tmp_path, change, message):
+    _manifest_with(tmp_path, **change)
+    with pytest.raises(InputError, match=re.escape(f"{tmp_path / 'manifest.csv'}: {message}")):
+        layout.read_manifest(tmp_path)
+
+
+def test_a_garbage_manifest_is_one_error_line_in_every_command(tmp_path):
+    from click.testing import CliRunner
+
+    from uhr4k.cli import cli
+
+    (tmp_path / "manifest.csv").write_bytes(b"\xff\xfe\x00garbage\x00,\n\x89PNG")
+    import numpy as np
+
+    from uhr4k.files import write_image
+
+    write_image(tmp_path / "frames" / "photo.png", np.random.default_rng(0).integers(0, 255, (60, 100, 3), np.uint8))
+    runner = CliRunner()
+    build = ["build-syn", "--frames", str(tmp_path / "frames"), "--out", str(tmp_path), "--size", "64x36", "--quiet"]
+    for args in (["split", str(tmp_path)], ["bench", "--data", str(tmp_path), "--subset", "syn"], build):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+        assert result.output.startswith(f"error: {tmp_path / 'manifest.csv'}: not a uhr4k manifest"), result.output

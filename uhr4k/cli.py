@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from uhr4k.errors import InputError
+from uhr4k.errors import DISK_ERRORS, InputError
 
 # name -> (module in uhr4k.commands, one-line help shown by `uhr4k --help`)
 COMMANDS = {
@@ -56,8 +56,23 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             ctx.exit(2)
+        except OSError as exc:
+            if exc.errno not in DISK_ERRORS:
+                raise
+            # a write outside the atomic helpers (which say the same themselves)
+            click.echo(f"error: {exc.filename or 'output'}: {DISK_ERRORS[exc.errno]}", err=True)
+            ctx.exit(2)
+
+
+def one_line(message: str) -> str:
+    """An InputError's line; one raised in a DataLoader worker arrives wrapped in the worker's traceback,
+    whose last line is the original ``uhr4k.errors.InputError: <file>: <reason>``."""
+    if "Traceback" not in message:
+        return message
+    last = [line for line in message.strip().splitlines() if line.strip()][-1]
+    return last.split("InputError: ", 1)[-1].strip()
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,6 +3,12 @@
 Every message names the file (or option) and the reason on one line, so that the CLI can print it
 without a traceback and pipelines can record it in their failures file and go on.
 """
+import errno
+
+# What the disk says when it refuses a write: one line for the user, never a traceback.
+DISK_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+               errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
+               errno.EPERM: "operation not permitted"}
 
 
 class InputError(Exception):

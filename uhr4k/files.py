@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import hashlib
 import io
 import os
@@ -20,7 +19,7 @@ from typing import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from uhr4k.errors import InputError
+from uhr4k.errors import DISK_ERRORS, InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
@@ -67,17 +66,45 @@ def read_image(path: str | os.PathLike, *, keep_16bit: bool = True) -> np.ndarra
     Raises:
         InputError: missing, unreadable or truncated file.
     """
+    return decode_image(read_file_bytes(path), path, keep_16bit=keep_16bit)
+
+
+def read_file_bytes(path: str | os.PathLike) -> np.ndarray:
+    """A file's bytes as a uint8 array. Raises InputError: missing, unreadable or empty."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path)
-    data = np.fromfile(path, dtype=np.uint8)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc})", path) from None
     if data.size == 0:
         raise InputError("empty file", path)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    return data
+
+
+def read_image_verified(path: str | os.PathLike, sha256: str, *, keep_16bit: bool = True) -> np.ndarray:
+    """:func:`read_image`, refusing a file whose SHA-256 is not ``sha256`` (hashed from the bytes that
+    are decoded: one read). Raises InputError: the checksum differs from the manifest's."""
+    data = read_file_bytes(path)
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        raise InputError("checksum differs from the manifest (file replaced or damaged)", path)
+    return decode_image(data, Path(path), keep_16bit=keep_16bit)
+
+
+def decode_image(data: np.ndarray, path: Path, *, keep_16bit: bool = True) -> np.ndarray:
+    """Decode a file's bytes (see :func:`read_image`); ``path`` names it in errors and gives its type."""
+    path = Path(path)
+    if looks_truncated(path, data):  # checked first: libpng would print its own error lines
+        raise InputError("truncated image file", path)
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error as exc:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
+            raise InputError("its header claims more than 2^30 pixels (a decompression bomb?)", path) from None
+        raise InputError(f"cannot decode image (OpenCV: {str(exc).strip().splitlines()[-1]})", path) from None
     if img is None:
         raise InputError("cannot decode image (unreadable or truncated)", path)
-    if looks_truncated(path, data):
-        raise InputError("truncated image file", path)
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     elif img.shape[2] == 4:
@@ -145,11 +172,6 @@ def encode_image(img: np.ndarray, suffix: str = ".png") -> bytes:
     return buf.tobytes()
 
 
-_DISK_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
-                errno.EACCES: "permission denied", errno.EROFS: "read-only file system",
-                errno.EPERM: "operation not permitted"}
-
-
 def temp_name(path: Path) -> Path:
     """``.<stem>.<pid>-<random><suffix>.part`` beside ``path``: hidden, recognisable as a temporary, and
     naming its writer so that start-up clean-up (:func:`uhr4k.state.remove_stale_temporaries`) can tell
@@ -181,8 +203,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        if exc.errno in _DISK_ERRORS:
-            raise InputError(_DISK_ERRORS[exc.errno], path) from None
+        if exc.errno in DISK_ERRORS:
+            raise InputError(DISK_ERRORS[exc.errno], path) from None
         raise
     finally:
         if tmp is not None and tmp.exists():

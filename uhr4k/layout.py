@@ -114,18 +114,52 @@ def write_manifest(root: str | os.PathLike, rows: Iterable[dict]) -> Path:
 def read_manifest(root: str | os.PathLike) -> list[dict[str, str]]:
     """Rows of ``<root>/manifest.csv`` (an empty list when there is none yet).
 
+    Every row is checked as it is read: a known subset, a split, an id that can name a file, and paths
+    that are relative and do not climb out of the root (a dataset from someone else must not make us
+    read, write or delete elsewhere; symlinks are checked where the files are used).
+
     Raises:
-        InputError: the file exists but its header is not the manifest's.
+        InputError: the file is not a manifest (header, encoding, CSV syntax), or a row is broken:
+        ``"ROOT/manifest.csv: line 7, column input: ..."``.
     """
     path = Path(root) / MANIFEST_NAME
     if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in ("id", "subset", "split", "input", "target") if c not in (reader.fieldnames or ())]
-        if missing:
-            raise InputError(f"not a uhr4k manifest (missing columns {', '.join(missing)})", path)
-        return [{c: row.get(c) or "" for c in MANIFEST_COLUMNS} for row in reader]
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("id", "subset", "split", "input", "target") if c not in (reader.fieldnames or ())]
+            if missing:
+                raise InputError(f"not a uhr4k manifest (missing columns {', '.join(missing)})", path)
+            return [_checked_row({c: row.get(c) or "" for c in MANIFEST_COLUMNS}, path, reader.line_num)
+                    for row in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"not a uhr4k manifest ({type(exc).__name__}: {exc})", path) from None
+    except IsADirectoryError:
+        raise InputError("not a file", path) from None
+
+
+def _checked_row(row: dict[str, str], path: Path, line: int) -> dict[str, str]:
+    def bad(column: str, reason: str):
+        return InputError(f"line {line}, column {column}: {reason}", path)
+
+    if row["subset"] not in {s.name for s in SUBSETS.values()}:
+        raise bad("subset", f"unknown subset {row['subset']!r} (expected "
+                  f"{', '.join(s.name for s in SUBSETS.values())})")
+    if row["split"] not in SPLITS:
+        raise bad("split", f"unknown split {row['split']!r} (expected {', '.join(SPLITS)})")
+    if not row["id"] or any(ch in row["id"] for ch in "/\\\x00") or row["id"] in (".", ".."):
+        raise bad("id", f"{row['id']!r} cannot name a file")
+    for column in ("input", "target", "layer"):
+        value = row[column]
+        if not value:
+            if column != "layer":
+                raise bad(column, "empty")
+            continue
+        parts = value.replace("\\", "/").split("/")
+        if value.startswith("/") or os.path.isabs(value) or ".." in parts or (len(value) > 1 and value[1] == ":"):
+            raise bad(column, f"path {value!r} leads outside the dataset root")
+    return row
 
 
 def update_manifest(root: str | os.PathLike, rows: Iterable[dict], *, subset_key: str | None = None) -> Path:

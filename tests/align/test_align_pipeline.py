@@ -239,3 +239,27 @@ def test_paper_method_runs_through_the_same_pipeline_and_is_recorded(raw, run, t
     with pytest.raises(ValueError, match="unknown alignment method 'nope'"):
         assess_pair(RawPair("x", "x", good / "atrium" / "01_glass.png", good / "atrium" / "01_noglass.png"), good,
                     AlignSettings(method="nope"))
+
+
+def test_a_hostile_manifest_cannot_delete_outside_the_root_and_leftovers_are_cleaned(raw, tmp_path):
+    raw_dir, _ = raw
+    out = tmp_path / "o"
+    summary = align_dataset(raw_dir / "atrium", out, test=0, val=0)
+    assert set(summary.results) == {"01", "02"}
+    assert summary.results["01"].status == "ok" and len(summary.results["01"].H) == 9
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    manifest = out / "manifest.csv"
+    original = manifest.read_text()
+    row = layout.read_manifest(out)[0]
+    for hostile in ("../victim.txt", str(victim)):
+        manifest.write_text(original.replace(row["layer"], hostile))
+        result = CliRunner().invoke(cli, ["align", str(raw_dir / "bridge"), "--out", str(out), "--test", "0",
+                                          "--val", "0"])
+        assert result.exit_code == 2 and ("leads outside" in result.output or "not a relative path" in result.output)
+        assert result.output.count("\n") == 1 and victim.read_text() == "precious"
+    manifest.write_text(original)
+    left = out / "UHR4K-Real" / "qa" / ".01.4194304-0badf00d.jpg.part"
+    left.write_bytes(b"half")
+    align_dataset(raw_dir / "atrium", out, test=0, val=0)
+    assert not left.exists()

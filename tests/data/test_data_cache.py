@@ -32,3 +32,19 @@ def test_cache_gives_the_same_crops_and_never_stale_ones(tmp_path):
     again = build_cache(root)
     assert (again.written, again.kept) == (1, 5)
     assert not list((root / CACHE_DIR).rglob("*.part"))
+
+
+def test_a_cut_cache_file_is_never_used_and_is_made_again(tmp_path):
+    root = pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(2)], h=50, w=70)
+    assert build_cache(root, workers=2).written == 4
+    pairs = find_pairs(root)
+    npy = root / CACHE_DIR / (pairs[0].input.relative_to(root).as_posix() + ".npy")
+    whole = npy.read_bytes()
+    npy.write_bytes(whole[: len(whole) // 2])                  # a kill or a full disk cut it
+    assert CachedReader().entry(pairs[0].input) is None       # training reads the PNG instead
+    item = PairedDataset(pairs, crop=(24, 16), augment=False, seed=0)[0]
+    assert torch.equal(item["input"], PairedDataset(pairs, (24, 16), False, 0, use_cache=False)[0]["input"])
+    leftover = npy.with_name(f".{npy.stem}.4194304-0badf00d.npy.part")
+    leftover.write_bytes(b"half")
+    again = build_cache(root)
+    assert (again.written, again.kept) == (1, 3) and npy.read_bytes() == whole and not leftover.exists()

@@ -81,7 +81,7 @@ def test_uhr4k_root_with_manifest(tmp_path):
     with pytest.raises(InputError, match="holds subsets syn, rain: choose one"):
         find_pairs(root)
     os.remove(root / "UHR4K-Syn/test/target/syn1.png")
-    with pytest.raises(InputError, match="syn1.png: listed in manifest.csv but missing"):
+    with pytest.raises(InputError, match=r"syn1.png: listed in manifest.csv \(row .syn1., column target\) but missing"):
         find_pairs(root, subset="syn")
 
 

@@ -52,7 +52,7 @@ from uhr4k.benchmark.speed import Speed, SpeedWrapper
 from uhr4k.benchmark.tiling import tiled_forward
 from uhr4k.data import Pair, read_pair, resolve_dataset, to_tensor
 from uhr4k.errors import InputError
-from uhr4k.files import to_uint8, write_csv, write_image, write_text_atomic
+from uhr4k.files import looks_truncated, to_uint8, write_csv, write_image, write_text_atomic
 
 
 @dataclass
@@ -124,22 +124,54 @@ def untrained_warning(names) -> str:
             "not the method; pass --checkpoint NAME=PATH for trained weights")
 
 
+SSIM_WINDOW = 11   # the side of SSIM's Gaussian window (benchmark.metrics): smaller pairs have no SSIM
+
+
 def check_sizes(pairs: list[Pair]) -> None:
-    """Read only the headers of every pair: a missing, unreadable or size-mismatched pair fails before any
-    model runs (a long run never dies on its last image for a reason visible at the start)."""
+    """Read only the headers (and the end markers) of every pair: a missing, unreadable, truncated,
+    too small or size-mismatched pair fails before any model runs (a long run never dies on its last
+    image for a reason visible at the start)."""
     for pair in pairs:
-        sizes = []
-        for path in (pair.input, pair.target):
-            try:
-                with Image.open(path) as im:
-                    sizes.append(im.size)
-            except FileNotFoundError:
-                raise InputError("no such file", path) from None
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise InputError(f"cannot read image header ({exc})", path) from None
+        sizes = [_header_size(path) for path in (pair.input, pair.target)]
         if sizes[0] != sizes[1]:
             raise InputError(f"input is {sizes[0][0]}x{sizes[0][1]} but its target {pair.target} is "
                              f"{sizes[1][0]}x{sizes[1][1]}", pair.input)
+        if min(sizes[0]) < SSIM_WINDOW:
+            raise InputError(f"{sizes[0][0]}x{sizes[0][1]} is smaller than SSIM's {SSIM_WINDOW}x"
+                             f"{SSIM_WINDOW} window: pairs must be at least that large", pair.input)
+
+
+def _header_size(path) -> tuple[int, int]:
+    try:
+        with Image.open(path) as im:
+            size = im.size
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 64))
+            tail = np.frombuffer(f.read(), np.uint8)
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except Image.DecompressionBombError:
+        raise InputError("its header claims more pixels than any image uhr4k reads (a decompression bomb?)",
+                         path) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"cannot read image header ({exc})", path) from None
+    if looks_truncated(Path(path), tail):
+        raise InputError("truncated image file", path)
+    return size
+
+
+def refuse_out_inside_datasets(out: Path, datasets: list[BenchDataset]) -> None:
+    """``--out`` inside a dataset folder would write images among the dataset's own (and be read back)."""
+    out = out.resolve()
+    for d in datasets:
+        files = [str(p.resolve()) for pair in d.pairs for p in (pair.input, pair.target)]
+        if not files:
+            continue
+        folder = Path(os.path.commonpath(files))
+        roots = [folder] + [p for p in folder.parents if (p / "manifest.csv").is_file()]
+        for root in roots:
+            if out == root or root in out.parents:
+                raise InputError(f"--out must not lie inside the dataset folder {root}", out)
 
 
 def _first(output):
@@ -181,6 +213,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     if not datasets:
         raise InputError("no dataset to evaluate on")
     out = Path(out)
+    refuse_out_inside_datasets(out, datasets)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from uhr4k.commands.options import parse_size
+from uhr4k.commands.options import device_callback, parse_size
+from uhr4k.errors import InputError
 
 
 @click.command(name="bench")
@@ -23,16 +24,20 @@ from uhr4k.commands.options import parse_size
 @click.option("--split", default="test", show_default=True, help="Split to evaluate.")
 @click.option("--protocol", default="auto", show_default=True,
               type=click.Choice(["auto", "y", "rgb", "bandwise"]), help="Metric protocol (auto: the dataset's).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--tile", type=int, default=None, help="Run models on tiles of this side (bounded memory).")
-@click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap in pixels.")
+@click.option("--device", default="cpu", show_default=True, callback=device_callback,
+              help="cpu, cuda or cuda:N.")
+@click.option("--tile", type=click.IntRange(min=1), default=None,
+              help="Run models on tiles of this side (bounded memory).")
+@click.option("--overlap", type=click.IntRange(min=0), default=32, show_default=True, help="Tile overlap in pixels.")
 @click.option("--out", "out", default="bench-out", show_default=True, type=click.Path(file_okay=False),
               help="Output folder for tables, images and plots.")
 @click.option("--profile-size", default="3840x2160", show_default=True,
               help="WIDTHxHEIGHT of the complexity table's MACs and runtime; `none` skips the runtime.")
-@click.option("--repeats", type=int, default=5, show_default=True, help="Timed runs of the complexity profile.")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed runs of the complexity profile.")
 @click.option("--no-images", is_flag=True, help="Do not write restored images and comparison grids.")
-@click.option("--max-grids", type=int, default=None, help="At most this many comparison grids per dataset.")
+@click.option("--max-grids", type=click.IntRange(min=0), default=None,
+              help="At most this many comparison grids per dataset.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Autocast precision of the forward passes; bf16/fp16 scores are labelled as such in every table.")
 @click.option("--channels-last", is_flag=True, help="Weights and inputs in channels-last (NHWC) memory order.")
@@ -43,6 +48,8 @@ def command(model_names, checkpoints, weights, data, subset, split, protocol, de
     """Evaluate models on datasets: PSNR/SSIM per protocol, runtime, memory, tables, grids and plots."""
     from uhr4k.api import bench
 
+    if tile is not None and overlap >= tile:
+        raise InputError(f"--overlap {overlap} must be smaller than --tile {tile}")
     if not model_names and not checkpoints and not weights:
         model_names = ("identity",)
     result = bench(model_names, list(data), out, checkpoints=checkpoints, weights=weights, subset=subset,

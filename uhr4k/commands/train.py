@@ -11,7 +11,7 @@ import ast
 
 import click
 
-from uhr4k.commands.options import parse_size
+from uhr4k.commands.options import device_callback, parse_size
 from uhr4k.commands.recipes import recipe_defaults
 from uhr4k.errors import InputError
 
@@ -101,15 +101,17 @@ def _recipe_options(precision, channels_last, compile_model, optimizer, betas, w
                    "reflection: syn, deraining: rain).")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Run folder (checkpoints, log.csv; default runs/MODEL, where `uhr4k bench` finds best.pt).")
-@click.option("--epochs", type=int, default=500, show_default=True)
-@click.option("--batch", type=int, default=4, show_default=True, help="Batch size per process.")
-@click.option("--lr", type=float, default=2e-4, show_default=True, help="Learning rate (the schedule's peak).")
+@click.option("--epochs", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True, help="Batch size per process.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True,
+              help="Learning rate (the schedule's peak).")
 @click.option("--crop", default="960x540", show_default=True, help="Random crop WIDTHxHEIGHT, or none.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt.")
 @click.option("--init-weights", type=click.Path(), default=None, metavar="PATH",
               help="Start from these weights (fine-tuning): a release as distributed (BasicSR params, "
                    "state_dict, safetensors ...), a uhr4k checkpoint or export folder.")
-@click.option("--width", type=int, default=None, help="Model width (GLSGN: channels at the first scale; paper 16).")
+@click.option("--width", type=click.IntRange(min=1), default=None,
+              help="Model width (GLSGN: channels at the first scale; paper 16).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
               help="Further constructor argument (repeatable), e.g. num_local_pathways=2.")
 @click.option("--loss", default=None, help="Loss name (default: the model's published loss).")
@@ -120,13 +122,16 @@ def _recipe_options(precision, channels_last, compile_model, optimizer, betas, w
 @click.option("--adv-unconditional", is_flag=True,
               help="glsgn loss: the discriminator sees the restored image alone (default: the (input, image) pair).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="DataLoader worker processes.")
 @click.option("--val-split", default="val", show_default=True, help="Validation split, or none.")
-@click.option("--val-limit", type=int, default=None, help="Validate on the first N pairs only.")
+@click.option("--val-limit", type=click.IntRange(min=1), default=None, help="Validate on the first N pairs only.")
 @click.option("--protocol", type=click.Choice(["y", "rgb", "bandwise"]), default=None,
               help="Validation metric protocol (default: the data's).")
-@click.option("--steps-per-epoch", type=int, default=None, help="Cap the batches per epoch (smoke runs).")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N (default: the local GPU if any).")
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
+              help="Cap the batches per epoch (smoke runs).")
+@click.option("--device", default=None, callback=device_callback,
+              help="cpu, cuda, cuda:N (default: the local GPU if any).")
 @click.option("--no-augment", is_flag=True, help="No random flips and rotations.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Autocast precision of forward passes and losses (fp16 with a gradient scaler).")

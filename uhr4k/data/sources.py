@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from uhr4k import layout
+from uhr4k import layout, state
 from uhr4k.data.presets import resolve
 from uhr4k.errors import InputError
-from uhr4k.files import is_image, read_image
+from uhr4k.files import is_image, read_image_verified
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Pair:
     input: Path
     target: Path
     scene: str
+    sha256_input: str = ""    # the manifest's checksums (UHR4K roots): bench refuses a file that differs
+    sha256_target: str = ""
 
 
 # Folder pairs (input name, target name) of the public layouts, matched case-insensitively.
@@ -104,10 +106,14 @@ def _uhr4k_pairs(root: Path, subset_key: str | None, split: str) -> list[Pair]:
     if rows:
         pairs = []
         for r in rows:
-            pair = Pair(r["id"], root / r["input"], root / r["target"], r["scene"] or r["id"])
-            for p in (pair.input, pair.target):
+            where = f"{root / layout.MANIFEST_NAME} row {r['id']!r}"
+            pair = Pair(r["id"], state.inside(root, r["input"], f"{where}, input"),
+                        state.inside(root, r["target"], f"{where}, target"), r["scene"] or r["id"],
+                        r["sha256_input"], r["sha256_target"])
+            for column, p in (("input", pair.input), ("target", pair.target)):
                 if not p.is_file():
-                    raise InputError(f"listed in {layout.MANIFEST_NAME} but missing", p)
+                    raise InputError(f"listed in {layout.MANIFEST_NAME} (row {r['id']!r}, column {column}) but "
+                                     f"missing", p)
             pairs.append(pair)
         return sorted(pairs, key=lambda p: p.id)
     # No manifest rows (a hand-made or partly built root): pair the split's folders directly.
@@ -167,7 +173,7 @@ def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         InputError: an unreadable file, or input and target of different sizes (naming both).
     """
-    inp, tgt = read_image(pair.input), read_image(pair.target)
+    inp, tgt = read_image_verified(pair.input, pair.sha256_input), read_image_verified(pair.target, pair.sha256_target)
     if inp.shape != tgt.shape:
         raise InputError(f"input is {inp.shape[1]}x{inp.shape[0]} but its target {pair.target} is "
                          f"{tgt.shape[1]}x{tgt.shape[0]}", pair.input)

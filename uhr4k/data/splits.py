@@ -34,7 +34,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uhr4k import layout
+from uhr4k import layout, state
 from uhr4k.data.protocol import resolve_root
 from uhr4k.errors import InputError
 
@@ -284,12 +284,21 @@ def split_dataset(root: str | os.PathLike, seed: int = 0, apply: bool = False) -
     summary.moved = len(changing)
     if not apply:
         return summary
+    with state.lock_root(root, "split"):
+        state.remove_stale_temporaries(root)
+        _apply(root, rows, changing, summary)
+    return summary
+
+
+def _apply(root: Path, rows: list[dict], changing: list[dict], summary: SplitSummary) -> None:
+    """Move the files of the ``changing`` rows (every path checked to stay inside ``root`` first)."""
     moves = []
     for r in changing:
         new_split = summary.plan.assignment[(r["subset"], r["id"])]
         new_paths = {k: _moved_path(r[k], r["split"], new_split) for k in ("input", "target", "layer") if r[k]}
         for key, rel in new_paths.items():
-            src, dst = root / r[key], root / rel
+            where = f"{root / layout.MANIFEST_NAME} row {r['id']!r}, {key}"
+            src, dst = state.inside(root, r[key], where), state.inside(root, rel, where)
             if src.exists() and dst.exists():
                 raise InputError(f"would overwrite {dst} while moving it to split {new_split}", src)
             if not src.exists() and not dst.exists():
@@ -303,7 +312,6 @@ def split_dataset(root: str | os.PathLike, seed: int = 0, apply: bool = False) -
     layout.write_manifest(root, rows)
     summary.applied = True
     summary.leaks_after = find_leaks(rows)
-    return summary
 
 
 def _moved_path(rel: str, old_split: str, new_split: str) -> str:

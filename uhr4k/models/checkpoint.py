@@ -85,7 +85,10 @@ def load_model(path: str | os.PathLike, expected_name: str | None = None,
         if differing:
             detail = ", ".join(f"{k}={have!r} (wanted {want!r})" for k, (have, want) in sorted(differing.items()))
             raise InputError(f"checkpoint holds another configuration of {name}: {detail}", path)
-    model = create_model(name, **kwargs)
+    try:
+        model = create_model(name, **kwargs)
+    except InputError as exc:  # its config names an argument the model does not take
+        raise InputError(f"config: {exc.reason}", path) from None
     try:
         model.load_state_dict(checkpoint["params"], strict=True)
     except RuntimeError as exc:

@@ -129,7 +129,7 @@ def create_model(name: str, pretrained=None, **kwargs) -> nn.Module:
     """
     info = model_info(name)
     if pretrained is None:
-        return info.build(**kwargs)
+        return _build(info, kwargs)
     from uhr4k.models.pretrained import Weights, load_weights, read_weights
 
     weights = pretrained if isinstance(pretrained, Weights) else read_weights(pretrained)
@@ -137,6 +137,33 @@ def create_model(name: str, pretrained=None, **kwargs) -> nn.Module:
         if weights.config.get("model") != name:
             raise InputError(f"holds model {weights.config.get('model')!r}, not {name!r}", weights.source)
         kwargs = {**weights.config.get("kwargs", {}), **kwargs}
-    model = info.build(**kwargs)
+    model = _build(info, kwargs, weights.source)
     load_weights(model, name, weights, info.converter)
     return model.eval()
+
+
+def _build(info: ModelInfo, kwargs: dict, source=None) -> nn.Module:
+    """``info.build(**kwargs)``; an argument the model does not take is an InputError listing those it does."""
+    try:
+        return info.build(**kwargs)
+    except TypeError as exc:
+        if "unexpected keyword argument" not in str(exc):
+            raise
+        accepted = accepted_arguments(info.name)
+        unknown = sorted(set(kwargs) - set(accepted)) or [str(exc).rsplit(" ", 1)[-1].strip("'")]
+        raise InputError(f"model {info.name!r} takes no argument {', '.join(map(repr, unknown))}; it accepts: "
+                         f"{', '.join(accepted) or 'none'}", source) from None
+
+
+def accepted_arguments(name: str) -> list[str]:
+    """Constructor arguments of the registered model ``name`` (its entry point's, else its class's)."""
+    import inspect
+
+    info = model_info(name)
+    params = inspect.signature(info.build).parameters.values()
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind == p.VAR_KEYWORD for p in params):   # a thin entry point: ask the class it builds
+        cls_params = inspect.signature(type(info.build()).__init__).parameters.values()
+        names += [p.name for p in cls_params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                                                p.KEYWORD_ONLY)]
+    return sorted(set(names))

@@ -485,6 +485,7 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
     opts.out = Path(opts.out)
     opts.out.mkdir(parents=True, exist_ok=True)
     with state.lock_root(opts.out, "build-syn"):
+        layout.read_manifest(opts.out)  # a damaged manifest stops the run before any work
         state.remove_stale_temporaries(opts.out)
         return _build(opts, progress)
 
