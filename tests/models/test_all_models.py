@@ -29,6 +29,8 @@ FAST_KWARGS: dict[str, dict] = {
     "rmnet": {"ngf": 16},
     "errnet": {"n_resblocks": 2},
     "zou2020": {"ngf": 16, "num_downs": 6},
+    "ibcln": {"n_feats": 16},
+    "cfdnet": {"feature_channel": 16, "s_channel": 2},
 }
 # Loss options for the generic training step: the perceptual terms need pretrained VGG-19 weights,
 # a file the user supplies (tests never download weights).

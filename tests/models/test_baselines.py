@@ -356,8 +356,8 @@ SMALL_KWARGS = {
     "prenet": {"stages": 2},
     "rmnet": {"ngf": 8},
     "errnet": {"n_feats": 16, "n_resblocks": 1},
-    "ibcln": {},
-    "cfdnet": {},
+    "ibcln": {"n_feats": 8},
+    "cfdnet": {"feature_channel": 8, "s_channel": 1},
     "zou2020": {"ngf": 8, "num_downs": 5},
 }
 

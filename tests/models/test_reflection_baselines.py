@@ -302,7 +302,7 @@ def test_ibcln_refuses_one_generator_alone(tmp_path):
 
 def test_ibcln_cascade_feeds_each_generator_the_previous_estimates():
     torch.manual_seed(0)
-    model = create_model("ibcln").eval()
+    model = create_model("ibcln", n_feats=8).eval()
     calls = []
     model.G_T.register_forward_hook(lambda m, args, out: calls.append(("T", args[0], out[0])))
     model.G_R.register_forward_hook(lambda m, args, out: calls.append(("R", args[0], out[0])))
@@ -323,7 +323,7 @@ def test_ibcln_cascade_feeds_each_generator_the_previous_estimates():
 
 def test_ibcln_dropout_only_in_training():
     torch.manual_seed(0)
-    model = create_model("ibcln")
+    model = create_model("ibcln", n_feats=8)
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         model.train()
@@ -368,7 +368,7 @@ def test_cfdnet_contrastive_split_sees_the_whole_image():
     # The softmax / softmin run over all H x W positions: a change in one corner reaches the opposite
     # corner's output (a purely local network of this depth could not: its receptive field is < 100 px).
     torch.manual_seed(0)
-    model = create_model("cfdnet").eval()
+    model = create_model("cfdnet", feature_channel=16, s_channel=2).eval()
     x = torch.rand(1, 3, 8, 160)
     y = x.clone()
     y[..., :, :4] = 1.0
@@ -377,7 +377,7 @@ def test_cfdnet_contrastive_split_sees_the_whole_image():
     assert not torch.equal(a.head_transmission[..., -1], b.head_transmission[..., -1])
     # The heads are 1x1 convs of f + f * w: with w the softmax, the weights of every channel sum to 1.
     f = model.head(x).flatten(2)
-    torch.testing.assert_close(F.softmax(f, -1).sum(-1), torch.ones(1, 64))
+    torch.testing.assert_close(F.softmax(f, -1).sum(-1), torch.ones(1, 16))
 
 
 def test_cfdnet_loss_terms():

@@ -156,11 +156,17 @@ class CFDNet(nn.Module):
 
     def __init__(self, in_channel: int = 3, feature_channel: int = 64, s_channel: int = 8, out_channel: int = 3):
         super().__init__()
-        self.head = nn.Sequential(SingleConv(in_channel, feature_channel), SingleConv(feature_channel, feature_channel))
-        self.outc1 = OutConv(feature_channel, out_channel)
-        self.outc2 = OutConv(feature_channel, out_channel)
-        self.unet = UNet()
-        self.sptblk = SptBlk()
+        f = feature_channel
+        if f % 8 or s_channel != f // 8:
+            raise ValueError(f"feature_channel must be a multiple of 8 and s_channel feature_channel / 8 "
+                             f"(release 64 and 8), got {feature_channel} and {s_channel}")
+        self.head = nn.Sequential(SingleConv(in_channel, f), SingleConv(f, f))
+        self.outc1 = OutConv(f, out_channel)
+        self.outc2 = OutConv(f, out_channel)
+        # The release writes the U-Net's 64 / 128 / 256 and SptBlk's 64 / 32 / 16 / 8 out, i.e. for its
+        # feature_channel 64; here they follow feature_channel (identical at 64, narrow for fast tests).
+        self.unet = UNet(f, 2 * f, 4 * f)
+        self.sptblk = SptBlk(f, f // 2, f // 4, f // 8)
         self.outc3 = OutConv(s_channel, out_channel)
         self.outc4 = OutConv(s_channel, out_channel)
 

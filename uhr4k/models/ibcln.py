@@ -85,34 +85,37 @@ def _upsample(cin: int, cout: int) -> nn.Sequential:
 
 
 class Generator(nn.Module):
-    """The release's ``Generator_drop(in_channels, out_channels, n_feats=64)`` (module names kept)."""
+    """The release's ``Generator_drop(in_channels, out_channels, n_feats=64)`` (module names kept). The
+    release writes the widths 64 / 128 / 256 out and uses ``n_feats`` only for the LSTM, which fits only
+    at 64; here every width follows ``n_feats`` (identical at 64; smaller ones for fast tests)."""
 
     def __init__(self, in_channels: int = 9, out_channels: int = 3, n_feats: int = 64):
         super().__init__()
-        self.conv1 = _conv(in_channels, 64, 5)
-        self.conv2 = _conv(64, 128, stride=2)
-        self.conv3 = _conv(128, 128)
-        self.conv4 = _conv(128, 256, stride=2)
-        self.conv5 = _conv(256, 256)
-        self.conv6 = _conv(256, 256)
-        self.diconv1 = _conv(256, 256, dilation=2)
-        self.diconv2 = _conv(256, 256, dilation=4)
-        self.diconv3 = _conv(256, 256, dilation=8)
-        self.diconv4 = _conv(256, 256, dilation=16)
-        self.conv7 = _conv(256, 256)
+        c1, c2, c3 = n_feats, 2 * n_feats, 4 * n_feats     # the release: 64, 128, 256 (n_feats = 64)
+        self.conv1 = _conv(in_channels, c1, 5)
+        self.conv2 = _conv(c1, c2, stride=2)
+        self.conv3 = _conv(c2, c2)
+        self.conv4 = _conv(c2, c3, stride=2)
+        self.conv5 = _conv(c3, c3)
+        self.conv6 = _conv(c3, c3)
+        self.diconv1 = _conv(c3, c3, dilation=2)
+        self.diconv2 = _conv(c3, c3, dilation=4)
+        self.diconv3 = _conv(c3, c3, dilation=8)
+        self.diconv4 = _conv(c3, c3, dilation=16)
+        self.conv7 = _conv(c3, c3)
         # ConvLSTM gates over [features, h]: (8 n_feats) -> (4 n_feats) channels each.
-        self.conv_i = _conv(n_feats * 8, n_feats * 4, act=nn.Sigmoid())
-        self.conv_f = _conv(n_feats * 8, n_feats * 4, act=nn.Sigmoid())
-        self.conv_g = _conv(n_feats * 8, n_feats * 4, act=nn.Tanh())
-        self.conv_o = _conv(n_feats * 8, n_feats * 4, act=nn.Sigmoid())
-        self.conv8 = _conv(256, 256)
-        self.deconv1 = _upsample(256, 128)
-        self.conv9 = nn.Sequential(nn.Conv2d(128, 128, 3, 1, 1), nn.ReLU(), nn.Dropout(0.3))
-        self.deconv2 = _upsample(128, 64)
-        self.conv10 = _conv(64, 32)
-        self.outframe1 = _conv(256, 3)
-        self.outframe2 = _conv(128, 3)
-        self.output = _conv(32, out_channels)
+        self.conv_i = _conv(2 * c3, c3, act=nn.Sigmoid())
+        self.conv_f = _conv(2 * c3, c3, act=nn.Sigmoid())
+        self.conv_g = _conv(2 * c3, c3, act=nn.Tanh())
+        self.conv_o = _conv(2 * c3, c3, act=nn.Sigmoid())
+        self.conv8 = _conv(c3, c3)
+        self.deconv1 = _upsample(c3, c2)
+        self.conv9 = nn.Sequential(nn.Conv2d(c2, c2, 3, 1, 1), nn.ReLU(), nn.Dropout(0.3))
+        self.deconv2 = _upsample(c2, c1)
+        self.conv10 = _conv(c1, c1 // 2)
+        self.outframe1 = _conv(c3, 3)
+        self.outframe2 = _conv(c2, 3)
+        self.output = _conv(c1 // 2, out_channels)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
         """(B, 9, H, W), LSTM state h, c (B, 256, H/4, W/4) -> (image (B, 3, H, W), h, c,
@@ -134,22 +137,25 @@ class Generator(nn.Module):
 
 
 class IBCLN(nn.Module):
-    """The iterative boost convolutional LSTM network (see the module docstring). It has no width
-    option: the release's LSTM only fits its 256-channel trunk at ``n_feats=64``."""
+    """The iterative boost convolutional LSTM network (see the module docstring).
+
+    Args:
+        n_feats: generator width (release 64: 64 / 128 / 256 channels, a 256-channel LSTM).
+    """
 
     default_loss = "ibcln"
-    LSTM_CHANNELS = 256
 
-    def __init__(self):
+    def __init__(self, n_feats: int = 64):
         super().__init__()
-        self.G_T = Generator(9, 3, 64)
-        self.G_R = Generator(9, 3, 64)
+        self.lstm_channels = 4 * n_feats
+        self.G_T = Generator(9, 3, n_feats)
+        self.G_R = Generator(9, 3, n_feats)
 
     def forward(self, x: torch.Tensor) -> IBCLNOutput:
         check_image_batch(x)
         image, h, w = pad_to_multiple(x, 4)
         b, _, hp, wp = image.shape
-        state = image.new_zeros(b, self.LSTM_CHANNELS, hp // 4, wp // 4)
+        state = image.new_zeros(b, self.lstm_channels, hp // 4, wp // 4)
         t_h, t_c, r_h, r_c = state, state, state, state
         t, r = image, torch.full_like(image, 0.1)
         ts, rs = [], []
