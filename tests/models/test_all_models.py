@@ -35,7 +35,8 @@ FAST_KWARGS: dict[str, dict] = {
 # Loss options for the generic training step: the perceptual terms need pretrained VGG-19 weights,
 # a file the user supplies (tests never download weights).
 LOSS_KWARGS: dict[str, dict] = {"l1_contrastive": {"perceptual_weight": 0.0},
-                                "glsgn": {"perceptual_weight": 0.0}, "errnet": {"perceptual_weight": 0.0},
+                                "glsgn": {"perceptual_weight": 0.0}, "glsgn_ssim": {"perceptual_weight": 0.0},
+                                "errnet": {"perceptual_weight": 0.0},
                                 "ibcln": {"perceptual_weight": 0.0}, "cfdnet": {"perceptual_weight": 0.0}}
 
 

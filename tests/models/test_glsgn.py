@@ -13,7 +13,8 @@ from uhr4k.models.laplacian import LaplacianSynthesis, blur_halve, high_band, up
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-VARIANTS = ("glsgn", "glsgn-global-only", "glsgn-global-local", "glsgn-pn", "glsgn-pac")
+VARIANTS = ("glsgn", "glsgn-global-only", "glsgn-global-local", "glsgn-pn", "glsgn-pac", "glsgn-ssim", "glsgn-h0",
+            "glsgn-h0h1")
 
 
 def tiny(**kwargs) -> GLSGN:
@@ -333,3 +334,83 @@ def test_module_apply_reaches_every_submodule():
     model.apply(lambda m: seen.append(type(m).__name__))
     assert "PatchNorm" in seen and seen[-1] == "GLSGN"
     assert len(seen) == len(list(model.modules()))
+
+
+# ------------------------------------------------------------------- Table V variants, LP options
+
+
+def test_laplacian_with_fewer_bands_drops_exactly_the_coarse_ones():
+    torch.manual_seed(0)
+    b1, b2, bg, b3 = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 16, 16), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    low = upsample2(blur_halve(b3))
+    plain = [LaplacianSynthesis(3, learn_masks=False, used_bands=k)([b1, b2, bg], b3) for k in (1, 2, 3)]
+    torch.testing.assert_close(plain[0], high_band(b1) + upsample2(upsample2(low)))
+    torch.testing.assert_close(plain[1], high_band(b1) + upsample2(high_band(b2) + upsample2(low)))
+    torch.testing.assert_close(plain[2], high_band(b1) + upsample2(high_band(b2) + upsample2(high_band(bg) + low)))
+    synth = LaplacianSynthesis(3, width=4, used_bands=2)
+    assert len(synth.masks) == 2 and synth.masks[1].body[0].in_channels == 6     # the coarsest kept: no coarser mask
+    out, masks = synth([b1, b2, bg], b3, return_masks=True)
+    torch.testing.assert_close(out, high_band(b1) * masks[0] + upsample2(high_band(b2) * masks[1] + upsample2(low)))
+    with pytest.raises(ValueError, match="used_bands must lie in 1..3"):
+        LaplacianSynthesis(3, used_bands=4)
+
+
+def _stage_pyramid(out, bands):
+    """B_out of the mask-free synthesis recomputed from a model's stage outputs (B_1, B_2, B_3, B_g)."""
+    b1, b2, b3, bg = out[1:]
+    finest_first = [b1, b2, bg]
+    recon = upsample2(blur_halve(b3))
+    for i in reversed(range(3)):
+        if i < 2:
+            recon = upsample2(recon)
+        if i < bands:
+            recon = recon + high_band(finest_first[i])
+    return recon
+
+
+@pytest.mark.parametrize("name, bands", [("glsgn-h0", 1), ("glsgn-h0h1", 2), ("glsgn", 3)])
+def test_table5_band_variants_remove_exactly_their_bands(name, bands):
+    full = create_model("glsgn", width=4, mask_width=4)
+    variant = create_model(name, width=4, mask_width=4)
+    # the same network except the mask networks of the bands it drops (and the coarsest kept mask's input)
+    removed = _keys(full) - _keys(variant)
+    assert {k.split(".")[2] for k in removed} == {str(i) for i in range(bands, 3)}
+    assert all(k.startswith("synthesis.masks.") for k in removed) and _keys(variant) <= _keys(full)
+    assert variant.synthesis.masks[bands - 1].body[0].in_channels == 6
+    # without masks, B_out is exactly the pyramid of its bands over the stage outputs
+    plain = create_model(name, width=4, mask_width=4, lp_masks=False)
+    assert plain.synthesis.masks is None and not any(k.startswith("synthesis") for k in _keys(plain))
+    out = _outputs(plain, X)
+    torch.testing.assert_close(out[0], _stage_pyramid(out, bands), atol=1e-5, rtol=0)
+
+
+def test_table5_ssim_variant_is_glsgn_pac_with_an_ssim_loss():
+    from uhr4k.models.baseline_losses import gaussian_window, ssim_map
+    from uhr4k.models.losses import GLSGNLoss, build_loss
+
+    variant, pac = create_model("glsgn-ssim", width=4), create_model("glsgn-pac", width=4)
+    assert variant.synthesis is None and variant.default_loss == "glsgn_ssim" and pac.default_loss == "glsgn"
+    assert {k: v.shape for k, v in variant.state_dict().items()} == {k: v.shape for k, v in pac.state_dict().items()}
+    torch.manual_seed(0)
+    target, x = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    outputs = (torch.rand(1, 3, 32, 32), torch.rand(1, 3, 16, 16))
+    loss = build_loss("glsgn_ssim", perceptual_weight=0.0, adversarial_weight=0.0)
+    plain = GLSGNLoss(perceptual_weight=0.0, adversarial_weight=0.0)
+    total, parts = loss(outputs, target, inputs=x)
+    ssim = ssim_map(outputs[0], target, gaussian_window()).mean()
+    assert total.item() == pytest.approx(plain(outputs, target)[0].item() + (1 - ssim.item()), rel=1e-6)
+    assert parts["ssim"] == pytest.approx(ssim.item(), rel=1e-6)
+
+
+def test_no_lp_output_b3_default_or_b1():
+    b3, b1 = tiny(lp=False), tiny(lp=False, no_lp_output="b1")
+    b1.load_state_dict(b3.state_dict())
+    out3, out1 = _outputs(b3, X), _outputs(b1, X)
+    for a, b in zip(out3[1:], out1[1:], strict=True):
+        torch.testing.assert_close(a, b)
+    torch.testing.assert_close(out3[0], torch.nn.functional.interpolate(out3[3], scale_factor=4.0, mode="bilinear",
+                                                                        align_corners=False))
+    torch.testing.assert_close(out1[0], out1[1])                                 # the full-resolution B_1
+    assert create_model("glsgn-pac").no_lp_output == "b3"
+    with pytest.raises(ValueError, match="no_lp_output must be one of"):
+        tiny(no_lp_output="b2")

@@ -14,7 +14,8 @@ from uhr4k.models.training import TrainConfig, _recipe_parts
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # the trainable models registered when the recipes were written (new models bring their own recipe)
-WITH_RECIPES = ("glsgn", "glsgn-global-only", "glsgn-global-local", "glsgn-pn", "glsgn-pac", "restormer",
+WITH_RECIPES = ("glsgn", "glsgn-global-only", "glsgn-global-local", "glsgn-pn", "glsgn-pac", "glsgn-ssim", "glsgn-h0",
+                "glsgn-h0h1", "restormer",
                 "mprnet-derain", "mprnet-deblur", "nafnet-w32", "nafnet-w64", "prenet", "rescan", "rescan-gru",
                 "vrgnet", "ffanet", "msbdn", "rmnet", "errnet", "dmgn", "zheng2021")
 

@@ -223,7 +223,7 @@ def _model_kwargs(row: Row, experiment: Experiment, options: ExperimentOptions) 
 
 def _loss_kwargs(loss: str | None, experiment: Experiment, options: ExperimentOptions) -> dict:
     kwargs = dict(_recipe(experiment, options).loss_kwargs.get(loss or "", {}))
-    if loss == "glsgn":
+    if loss in ("glsgn", "glsgn_ssim"):
         if options.smoke:
             kwargs.setdefault("perceptual_weight", 0.0)   # no VGG-19 weights in a smoke run
             kwargs.setdefault("discriminator_width", 8)

@@ -25,9 +25,12 @@ ablation of Table III:
 3. **Patch normalization** (``pn``, eq. 4-5) after every residual block of the local decoders; the
    statistics couple the patches of one image, so decoders process an image's patches as one grid.
 4. **Laplacian-pyramid synthesis** (``lp``, eq. 6-7): ``B_out = h'_1 + u(h'_2 + u(h'_3 + l))`` with the
-   bands of B_1, B_2, B_g and ``l = u(d(B_3))``, each band gated by a learned mask. Without ``lp`` the output
-   is B_N (the last, "cleanest" pathway) upsampled bilinearly to full size (our reading: the paper does
-   not say what Table III's variants without LP output; B_N is where its stepwise restoration ends).
+   bands of B_1, B_2, B_g and ``l = u(d(B_3))``, each band gated by a learned mask (``lp_masks=False``:
+   the plain pyramid recurrence, no masks; ``lp_bands=1`` or ``2``: only the finest one or two bands,
+   Table V's "h0" and "h0 + h1"). Without ``lp`` the output is B_N (the last, "cleanest" pathway)
+   upsampled bilinearly to full size, ``no_lp_output="b3"`` (our reading: the paper does not say what
+   Table III's variants without LP output; B_N is where its stepwise restoration ends);
+   ``no_lp_output="b1"`` takes the other defensible reading, the full-resolution first pathway's B_1.
 
 **Size: why this encoder-decoder.** The paper gives 15.69 M parameters and 0.625 T MACs at 3840 x 2160
 but not the layers. Every pathway sees H/4 x W/4 pixels per patch, 22 patch-images in all at 4K
@@ -77,6 +80,8 @@ INFERENCE_PATCH_CHUNK = 4
 # Channels per scale relative to ``width``: doubling per halving, a wider bottleneck (see the docstring).
 WIDTH_MULTIPLIERS = (1, 2, 4, 8, 17)
 TAIL_INIT_SCALE = 0.1
+# What a model without the Laplacian synthesis outputs: the last local pathway upsampled, or the first's.
+NO_LP_OUTPUTS = ("b3", "b1")
 
 
 class Pathway(nn.Module):
@@ -188,6 +193,11 @@ class GLSGN(nn.Module):
         widths: explicit channels per scale (overrides ``width``), the last the bottleneck's.
         enc_blocks, dec_blocks, mid_blocks: residual blocks per scale.
         pn, pac, lp: patch normalization, perceptual attention consistency, Laplacian synthesis.
+        lp_masks: learned masks on the bands (eq. 6); False: the plain Laplacian recurrence.
+        lp_bands: the synthesis keeps only the finest this many bands (None: all N; 1 and 2 are Table V's
+            GLSGN-h0 and GLSGN-h0+h1).
+        no_lp_output: what a model without ``lp`` outputs: ``"b3"`` the last local pathway's B_N upsampled
+            (B_3 for N = 3, the default), ``"b1"`` the first pathway's full-resolution B_1.
         iterative_decoding: fuse decoded features of S_{k-1} and Sg into S_k's decoder.
         global_only: the Global-Only ablation (Sg alone, its output upsampled).
         sigma1, sigma2: the weights of eq. 2 (the paper says only that they lie in [0, 1]).
@@ -205,8 +215,12 @@ class GLSGN(nn.Module):
                  dec_blocks=(1, 1, 1, 1), mid_blocks: int = 2, pn: bool = True, pac: bool = True, lp: bool = True,
                  iterative_decoding: bool = True, global_only: bool = False, sigma1: float = 0.5,
                  sigma2: float = 0.5, mask_width: int = 16, patch_chunk: int | None = None,
-                 widths: tuple[int, ...] | None = None, pn_max_factor: float | None = 2.0):
+                 widths: tuple[int, ...] | None = None, pn_max_factor: float | None = 2.0,
+                 lp_masks: bool = True, lp_bands: int | None = None, no_lp_output: str = "b3"):
         super().__init__()
+        if no_lp_output not in NO_LP_OUTPUTS:
+            raise ValueError(f"no_lp_output must be one of {NO_LP_OUTPUTS}, got {no_lp_output!r}")
+        self.no_lp_output = no_lp_output
         if num_local_pathways < 1:
             raise ValueError(f"num_local_pathways must be >= 1, got {num_local_pathways}")
         if not (0.0 <= sigma1 <= 1.0 and 0.0 <= sigma2 <= 1.0):
@@ -224,7 +238,8 @@ class GLSGN(nn.Module):
             Pathway(**common, patch_norm=pn, takes_previous=iterative_decoding and k > 0,
                     takes_global=iterative_decoding)
             for k in range(num_local_pathways))
-        self.synthesis = LaplacianSynthesis(num_local_pathways, mask_width) if lp and not global_only else None
+        self.synthesis = LaplacianSynthesis(num_local_pathways, mask_width, learn_masks=lp_masks,
+                                            used_bands=lp_bands) if lp and not global_only else None
 
     @property
     def grid_side(self) -> int:
@@ -267,6 +282,8 @@ class GLSGN(nn.Module):
 
         if self.synthesis is not None:
             out = self.synthesis(local_outputs[:-1] + [b_global], local_outputs[-1])     # eq. 6-7
+        elif self.no_lp_output == "b1":
+            out = local_outputs[0]
         else:
             out = _upscale(local_outputs[-1], g)
         stages = [_crop(o, height, width, 2 ** k) for k, o in enumerate(local_outputs)]
@@ -325,3 +342,29 @@ def glsgn_pn(**kwargs) -> GLSGN:
 def glsgn_pac(**kwargs) -> GLSGN:
     """Table III, GLSGN-PAC: + perceptual attention consistency (no LP)."""
     return GLSGN(**{"pn": True, "pac": True, "lp": False, **kwargs})
+
+
+@register_model("glsgn-ssim", tasks=TASKS)
+def glsgn_ssim(**kwargs) -> GLSGN:
+    """Table V, GLSGN-SSIM ("the difference between LP and SSIM loss"). Our reading: the Laplacian
+    synthesis replaced by an SSIM loss, i.e. GLSGN-PAC's network (PN and PAC, no LP: its output is the
+    last pathway's, as every variant without LP) trained with the GLSGN loss plus ``1 - SSIM`` of the
+    final image (loss ``glsgn_ssim``)."""
+    model = GLSGN(**{"pn": True, "pac": True, "lp": False, **kwargs})
+    model.default_loss = "glsgn_ssim"
+    return model
+
+
+@register_model("glsgn-h0", tasks=TASKS)
+def glsgn_h0(**kwargs) -> GLSGN:
+    """Table V, GLSGN-h0 ("the effect of different scale of high-frequency information in LP"). Our
+    reading: the complete model whose synthesis keeps only the finest band h0 (from B_1):
+    ``B_out = h'_1 + u(u(l))``, h2 and h3 (from B_2 and B_g) and their masks removed."""
+    return GLSGN(**{"lp_bands": 1, **kwargs})
+
+
+@register_model("glsgn-h0h1", tasks=TASKS)
+def glsgn_h0h1(**kwargs) -> GLSGN:
+    """Table V, GLSGN-h0+h1: the synthesis keeps the two finest bands (from B_1 and B_2):
+    ``B_out = h'_1 + u(h'_2 + u(l))``, the global pathway's band h3 and its mask removed."""
+    return GLSGN(**{"lp_bands": 2, **kwargs})

@@ -85,14 +85,21 @@ class LaplacianSynthesis(nn.Module):
 
     Args:
         levels: number of bands K (N for GLSGN with N local pathways).
-        learn_masks: False gives the plain Laplacian recurrence (all masks 1).
+        learn_masks: False gives the plain Laplacian recurrence (all masks 1, no mask networks).
+        used_bands: keep only the finest this many bands (None: all K); the coarser ones contribute
+            nothing and have no mask network: ``used_bands=1`` is ``h'_1 + u(u(... l))`` (Table V's
+            "h0"), ``2`` is ``h'_1 + u(h'_2 + u(... l))`` ("h0 + h1"). The coarsest band kept predicts its
+            mask without a coarser one (6 input channels).
     """
 
-    def __init__(self, levels: int, width: int = 16, learn_masks: bool = True):
+    def __init__(self, levels: int, width: int = 16, learn_masks: bool = True, used_bands: int | None = None):
         super().__init__()
-        self.levels = levels
+        used = levels if used_bands is None else used_bands
+        if not 1 <= used <= levels:
+            raise ValueError(f"used_bands must lie in 1..{levels}, got {used_bands}")
+        self.levels, self.used_bands = levels, used
         self.masks = nn.ModuleList(
-            [MaskNet(9 if i < levels - 1 else 6, width) for i in range(levels)]) if learn_masks else None
+            [MaskNet(9 if i < used - 1 else 6, width) for i in range(used)]) if learn_masks else None
 
     def forward(self, bands: list[torch.Tensor], low: torch.Tensor,
                 return_masks: bool = False):
@@ -101,7 +108,7 @@ class LaplacianSynthesis(nn.Module):
             bands: K tensors (B, 3, H/2^i, W/2^i), i = 0..K-1.
             low: (B, 3, H/2^(K-1), W/2^(K-1)).
         Returns:
-            (B, 3, H, W), and the K masks finest first when ``return_masks``.
+            (B, 3, H, W), and the masks of the bands used, finest first, when ``return_masks``.
         """
         if len(bands) != self.levels:
             raise ValueError(f"expected {self.levels} bands, got {len(bands)}")
@@ -114,9 +121,11 @@ class LaplacianSynthesis(nn.Module):
         mask = None
         masks = []
         for i in reversed(range(self.levels)):
-            h = high_band(bands[i])
             if i < self.levels - 1:
                 recon = upsample2(recon)
+            if i >= self.used_bands:
+                continue                                   # a band left out: it adds nothing
+            h = high_band(bands[i])
             if self.masks is not None:
                 context = [h, recon] if mask is None else [h, recon, upsample2(mask)]
                 mask = self.masks[i](torch.cat(context, dim=1))

@@ -161,7 +161,30 @@ class GLSGNLoss(nn.Module):
         return hinge_discriminator_loss(real, fake)
 
 
-LOSSES = {"l1": L1Loss, "glsgn": GLSGNLoss}
+class GLSGNSSIMLoss(GLSGNLoss):
+    """Table V's GLSGN-SSIM: eq. 11 plus ``ssim_weight * (1 - SSIM(B_out, B))`` (our reading: the SSIM loss
+    takes the place of the Laplacian synthesis, with the weight of the pixel loss, 1). SSIM is the
+    Gaussian-windowed one (11 x 11, sigma 1.5, data range 1) of the baselines' losses."""
+
+    def __init__(self, ssim_weight: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        from uhr4k.models.baseline_losses import gaussian_window
+
+        self.ssim_weight = ssim_weight
+        self.register_buffer("window", gaussian_window(), persistent=False)
+
+    def forward(self, outputs, target, inputs: torch.Tensor | None = None):
+        from uhr4k.models.baseline_losses import ssim_map
+
+        total, parts = super().forward(outputs, target, inputs=inputs)
+        final, _ = split_outputs(outputs)
+        ssim = ssim_map(final, target, self.window).mean()
+        total = total + self.ssim_weight * (1 - ssim)
+        parts.update(ssim=ssim.item(), total=total.item())
+        return total, parts
+
+
+LOSSES = {"l1": L1Loss, "glsgn": GLSGNLoss, "glsgn_ssim": GLSGNSSIMLoss}
 
 
 def _takes_inputs(fn) -> bool:
