@@ -205,6 +205,4 @@ def bench(models=None, data=None, out: str | os.PathLike = "bench-out", *, check
     chosen = bench_models(models, checkpoints, weights)
     if chosen.untrained and echo is not None:
         echo(untrained_warning(chosen.untrained))
-    result = run_benchmark(chosen.modules, datasets, out, untrained=chosen.untrained, **options)
-    result.notes = chosen.notes + result.notes
-    return result
+    return run_benchmark(chosen.modules, datasets, out, untrained=chosen.untrained, notes=chosen.notes, **options)

@@ -159,7 +159,8 @@ def test_page_is_a_function_of_the_tables(tmp_path):
     # DataFrames (issue 18's runner) and lists of dicts give the same page
     for out, tables in ((tmp_path / "a", (summary, per_image, complexity)),
                         (tmp_path / "b", tuple(pd.DataFrame(t) for t in (summary, per_image, complexity)))):
-        write_bench_report(out, *tables, untrained=["m0"], command="uhr4k bench ...")
+        write_bench_report(out, *tables, untrained=["m0"], command="uhr4k bench ...",
+                           notes=["glsgn: weights of runs/glsgn/best.pt"])
     page_a, page_b = (tmp_path / "a" / "report.html").read_text(), (tmp_path / "b" / "report.html").read_text()
     assert page_a == page_b
     page = _parse(tmp_path / "a" / "report.html")
@@ -176,6 +177,7 @@ def test_page_is_a_function_of_the_tables(tmp_path):
         assert f"plots/{kind}_rain100h.svg" in page.links
         assert (tmp_path / "a" / "plots" / f"{kind}_rain100h.pdf").is_file()
     assert "http://" not in page_a and "https://" not in page_a
+    assert "Weights: glsgn: weights of runs/glsgn/best.pt." in page_a
 
 
 # ------------------------------------------------------------------------- a real run in a browser

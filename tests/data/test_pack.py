@@ -166,7 +166,8 @@ def test_shards_stream_the_same_seeded_crops_as_the_png_tree(root, tmp_path):
     pack(root, out, shard_bytes=20_000, progress=False, card={"command": "x"})
     pairs = find_pairs(str(root), subset="syn", split="train")
     tree = PairedDataset(pairs, crop=(24, 16), augment=True, seed=7, use_cache=False)
-    stream = ShardPairs(out, "syn", "train", crop=(24, 16), augment=True, seed=7)
+    stream = PairedDataset.from_shards(out, "syn", "train", crop=(24, 16), augment=True, seed=7)
+    assert isinstance(stream, ShardPairs)
     assert len(stream) == len(tree) == 3
     for epoch in (0, 1):
         tree.set_epoch(epoch)

@@ -33,3 +33,18 @@ def test_build_syn_writes_a_card_with_licences_ranges_and_command(media, tmp_pat
     res = CliRunner().invoke(cli, [*args, "--source-license", "frames"])
     assert res.exit_code == 2 and res.output.strip() == \
         "error: --source-license: expected NAME=LICENSE, got 'frames'"
+
+
+def test_merge_writes_the_card_of_the_merged_root(media, tmp_path):
+    base = ["build-syn", "--frames", str(media / "frames"), "--count", "4", "--size", "64x36", "--quiet",
+            "--subsets", "syn", "--test", "1", "--val", "1", "--license", "cc0-1.0"]
+    for i in (1, 2):
+        res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / f"s{i}"), "--shard", f"{i}/2"])
+        assert res.exit_code in (0, 1), res.output
+    res = CliRunner().invoke(cli, ["merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    meta = read_card_meta(tmp_path / "m")
+    assert meta["license"] == "cc0-1.0" and sum(meta["uhr4k"]["splits"]["UHR4K-Syn"].values()) == 4
+    commands = meta["uhr4k"]["commands"]
+    assert [c.split()[1] for c in commands] == ["build-syn", "build-syn", "merge"]
+    assert "--shard 1/2" in commands[0] and "--shard 2/2" in commands[1]

@@ -132,10 +132,11 @@ def untrained_banner(untrained) -> str:
 
 
 def write_bench_report(out, summary, per_image, complexity, comparisons=(), untrained=(),
-                       command: str | None = None) -> list[Path]:
+                       command: str | None = None, notes=()) -> list[Path]:
     """Write ``out/report.html`` and its plots from the runner's tables; returns the files written.
 
-    ``command`` is shown in the header (default: this process's command line).
+    ``command`` is shown in the header (default: this process's command line); ``notes`` (where each
+    model's weights came from) under it.
     """
     out = Path(out)
     summary, per_image, complexity = plots.records(summary), plots.records(per_image), plots.records(complexity)
@@ -148,6 +149,8 @@ def write_bench_report(out, summary, per_image, complexity, comparisons=(), untr
                                        for d, (p, n) in counts.items()) + ". Tables as CSV: "
               '<a href="summary.csv">summary.csv</a>, <a href="per_image.csv">per_image.csv</a>, '
               '<a href="complexity.csv">complexity.csv</a>.']
+    if notes:
+        header.append("Weights: " + "; ".join(html.escape(n) for n in notes) + ".")
     plot_section, written = _plot_section(out, summary, per_image, untrained, datasets)
     sections = [Section("Results", ["Scores follow each dataset's protocol: <code>y</code> (MATLAB luma), "
                                     "<code>rgb</code> or <code>bandwise</code> (per RGB band, scikit-image "

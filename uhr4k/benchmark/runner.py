@@ -195,8 +195,8 @@ class _Tiled(nn.Module):
 def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], out: str | os.PathLike,
                   device: str = "cpu", tile: int | None = None, overlap: int = 32, save_images: bool = True,
                   max_grids: int | None = None, profile_size: tuple[int, int] | None = (3840, 2160),
-                  repeats: int = 5, warmup: int = 1, untrained: Sequence[str] = (), precision: str = "fp32",
-                  channels_last: bool = False, compile: bool = False) -> BenchResult:
+                  repeats: int = 5, warmup: int = 1, untrained: Sequence[str] = (), notes: Sequence[str] = (),
+                  precision: str = "fp32", channels_last: bool = False, compile: bool = False) -> BenchResult:
     """Evaluate ``models`` (name -> module) on ``datasets`` and write the tables and images into ``out``.
 
     Args:
@@ -205,6 +205,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
         save_images: write restored images and comparison grids (at most ``max_grids`` per dataset).
         profile_size: (width, height) of the complexity table's MACs and runtime; None counts parameters only.
         untrained: names of ``models`` that hold random weights: flagged in every output.
+        notes: lines said before the scores and on the report (where each model's weights came from).
         precision, channels_last, compile: how the models run (:class:`uhr4k.benchmark.speed.Speed`); every
             table carries the precision, summary.md labels reduced-precision models, complexity.csv all three.
     """
@@ -406,4 +407,4 @@ def _write_outputs(result: BenchResult, datasets: list[BenchDataset]) -> None:
     result.files += [out / n for n in ("per_image.csv", "summary.csv", "summary.md", "complexity.csv",
                                        "complexity.md", "comparisons.json")]
     result.files += write_bench_report(out, result.summary, result.per_image, result.complexity,
-                                       result.comparisons, untrained=result.untrained)
+                                       result.comparisons, untrained=result.untrained, notes=result.notes)

@@ -46,6 +46,15 @@ class PairedDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
+    @staticmethod
+    def from_shards(out, subset: str, split: str = "train", crop: tuple[int, int] | None = None,
+                    augment: bool = False, seed: int = 0, verify: bool = True):
+        """The same items, streamed from the WebDataset shards ``uhr4k pack`` wrote into ``out`` (no PNG tree):
+        a :class:`uhr4k.data.shards.ShardPairs` (an ``IterableDataset``; same crops for the same seed)."""
+        from uhr4k.data.shards import ShardPairs
+
+        return ShardPairs(out, subset, split, crop=crop, augment=augment, seed=seed, verify=verify)
+
     def __len__(self) -> int:
         return len(self.pairs)
 
