@@ -26,6 +26,7 @@ COMMANDS = {
     "train": ("train", "Train a model (one CPU, or many GPUs with torchrun)."),
     "export": ("export", "Write a checkpoint's weights as model.safetensors + config.json (a Hub-style folder)."),
     "experiment": ("experiment", "Run one experiment of the paper end to end and write its table beside the paper's."),
+    "attention": ("attention", "Write GLSGN's perceptual-attention maps of each pathway as images (Figure 8)."),
     "demo": ("demo", "Run the whole pipeline end to end on built-in material and write report.html."),
 }
 

@@ -414,3 +414,60 @@ def test_no_lp_output_b3_default_or_b1():
     assert create_model("glsgn-pac").no_lp_output == "b3"
     with pytest.raises(ValueError, match="no_lp_output must be one of"):
         tiny(no_lp_output="b2")
+
+
+# --------------------------------------------------------------------------- attention maps (Fig. 8)
+
+
+def test_attention_maps_are_the_ones_the_forward_used():
+    from uhr4k.models.glsgn_attention import attention_maps
+
+    model = tiny()
+    seen = {}
+    # inference runs the patches in chunks: every call's output, in order
+    hooks = [a.register_forward_hook(lambda m, i, o, key=(name, level): seen.setdefault(key, []).append(o))
+             for name, p in [("global", model.global_pathway)] + [(f"local{k + 1}", p) for k, p in
+                                                                  enumerate(model.local_pathways)]
+             for level, a in enumerate(p.attention)]
+    maps = attention_maps(model, X)
+    for h in hooks:
+        h.remove()
+    assert "gate" not in vars(model.local_pathways[0])             # the recording is undone
+    assert [(m.pathway, m.level) for m in maps] == [(p, lv) for p in ("global", "local1", "local2", "local3")
+                                                      for lv in range(4)]
+    sizes = {(m.pathway, m.level): tuple(m.plain.shape) for m in maps}
+    assert sizes[("local1", 0)] == (1, 1, 64, 128) and sizes[("local2", 0)] == (1, 1, 32, 64)
+    assert sizes[("local3", 1)] == (1, 1, 8, 16) and sizes[("global", 0)] == (1, 1, 16, 32)
+    grids = {"global": (1, 1), "local1": (4, 4), "local2": (2, 2), "local3": (1, 1)}
+    for m in maps:   # the plain map is f(E) of the pathway's own attention module, patches stitched
+        calls = seen[(m.pathway, m.level)]
+        # the global pathway's modules run once more, on its decoded features (f_g(F_g) of eq. 2)
+        own = calls[0] if m.pathway == "global" else torch.cat(calls)
+        torch.testing.assert_close(m.plain, from_patches(own, grids[m.pathway]))
+        assert ((m.applied > 0) & (m.applied < 1)).all()
+    local1 = next(m for m in maps if (m.pathway, m.level) == ("local1", 0))
+    assert not torch.allclose(local1.applied, local1.plain)       # PAC mixes in the global attention
+    plain_model = tiny(pac=False)
+    assert all(torch.equal(m.plain, m.applied) for m in attention_maps(plain_model, X))
+
+
+def test_attention_command_writes_the_maps(tmp_path):
+    from click.testing import CliRunner
+
+    from uhr4k.cli import cli
+    from uhr4k.files import read_image, write_image
+
+    image = tmp_path / "scene.png"
+    write_image(image, (X[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    result = CliRunner().invoke(cli, ["attention", str(image), "--model", "glsgn-pac", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert "random weights" in result.output
+    folder = tmp_path / "a" / "scene"
+    names = sorted(p.name for p in folder.iterdir())
+    assert "local2-level0-pac.png" in names and "local2-level0-plain.png" in names and "sheet.png" in names
+    assert "global-level0-pac.png" not in names                  # the global pathway has no PAC
+    assert read_image(folder / "local1-level0-plain.png").shape == (64, 128, 3)
+    result = CliRunner().invoke(cli, ["attention", str(image), "--model", "prenet", "--out", str(tmp_path / "b")])
+    assert result.exit_code == 2 and "not a GLSGN" in result.output
+    result = CliRunner().invoke(cli, ["attention", str(image), "--level", "9", "--out", str(tmp_path / "c")])
+    assert result.exit_code == 2 and "no attention maps at level 9" in result.output
