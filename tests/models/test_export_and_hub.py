@@ -12,7 +12,7 @@ from uhr4k.cli import cli
 from uhr4k.errors import InputError
 from uhr4k.files import write_image
 from uhr4k.models import create_model, from_pretrained
-from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint
+from uhr4k.models.checkpoint import load_checkpoint, load_model, save_checkpoint
 from uhr4k.models.training import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +65,8 @@ def test_export_then_from_pretrained_is_bit_identical(checkpoint, tmp_path):
     assert _same_outputs(model, again, _image())
     assert _same_outputs(model, create_model("glsgn", pretrained=folder), _image(1))
     assert _same_outputs(model, from_pretrained(path), _image(2))      # the .pt checkpoint itself too
+    # bench --checkpoint glsgn=FOLDER
+    assert _same_outputs(model, load_model(folder, expected_name="glsgn")[0].eval(), _image(5))
 
 
 def test_export_refuses_what_is_not_a_uhr4k_checkpoint(tmp_path):

@@ -67,6 +67,9 @@ def load_model(path: str | os.PathLike, expected_name: str | None = None,
                expected_kwargs: dict | None = None, map_location="cpu") -> tuple[nn.Module, dict]:
     """Rebuild the checkpoint's model through the registry and load its parameters (strictly).
 
+    ``path`` is a uhr4k ``.pt`` checkpoint or a folder written by ``uhr4k export`` (its ``config.json``
+    then plays the checkpoint's ``config``).
+
     Args:
         expected_name: the registered name the caller wants; another model is an error.
         expected_kwargs: the configuration the caller wants (compared key by key when given).
@@ -76,7 +79,14 @@ def load_model(path: str | os.PathLike, expected_name: str | None = None,
         InputError: naming the file, when it holds another model or configuration, or parameters
         that do not fit the configuration.
     """
-    checkpoint = load_checkpoint(path, map_location)
+    if os.path.isdir(path):
+        from uhr4k.models.pretrained import read_weights
+        weights = read_weights(path)
+        if weights.config is None:
+            raise InputError("not a uhr4k export (no config.json naming the model)", path)
+        checkpoint = {"params": weights.state, "config": weights.config}
+    else:
+        checkpoint = load_checkpoint(path, map_location)
     name, kwargs = checkpoint["config"]["model"], dict(checkpoint["config"].get("kwargs", {}))
     if expected_name is not None and name != expected_name:
         raise InputError(f"checkpoint holds model {name!r}, not {expected_name!r}", path)
