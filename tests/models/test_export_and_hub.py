@@ -165,6 +165,12 @@ def test_bench_weights_auto_detects_an_architecture_with_spandrel(spandrel, tmp_
     res = CliRunner().invoke(cli, ["bench", "--model", "auto", "--weights", str(tmp_path / "unknown.pth"),
                                    "--data", str(data / "UHR4K-Rain" / "val"), "--out", str(tmp_path / "o2")])
     assert res.exit_code == 2 and "spandrel knows no architecture" in res.output
-    res = CliRunner().invoke(cli, ["bench", "--model", "prenet", "--model", "dcp", "--weights", "x.pth",
+    res = CliRunner().invoke(cli, ["bench", "--model", "prenet", "--model", "restormer", "--weights", "x.pth",
                                    "--data", str(data / "UHR4K-Rain" / "val"), "--out", str(tmp_path / "o3")])
-    assert res.exit_code == 2 and "--weights" in res.output
+    assert res.exit_code == 2 and "--weights: 1 files for 2 --model names" in res.output
+    # identity (no parameters) beside a weighted model needs no file of its own.
+    res = CliRunner().invoke(cli, ["bench", "--model", "identity", "--model", "auto", "--weights",
+                                   str(tmp_path / "other.pth"), "--data", str(data / "UHR4K-Rain" / "val"),
+                                   "--out", str(tmp_path / "o4"), "--profile-size", "none", "--no-images"])
+    assert res.exit_code == 0, res.output
+    assert "identity" in res.output and "NAFNet[other.pth]" in res.output

@@ -136,18 +136,22 @@ def detect(path: str | Path) -> tuple[str, nn.Module]:
 def build_with_weights(names: tuple[str, ...], weights: tuple[str, ...]) -> dict[str, nn.Module]:
     """``bench --model NAME --weights PATH`` pairs (by position; no ``--model`` or ``auto`` detects).
 
+    Models without parameters (``identity``, ``dcp``) take no weights and are left out of the pairing, so
+    ``--model identity --model restormer --weights deraining.pth`` works; the weighted models come first
+    in the result, in the order of ``weights``.
+
     Raises:
         InputError: counts that do not pair, or any weights that do not load.
     """
     from uhr4k.models.registry import create_model
 
-    if not names:
-        names = (AUTO,) * len(weights)
-    if len(names) != len(weights):
-        raise InputError(f"--weights: {len(weights)} files for {len(names)} --model names; give one --model per "
-                         f"--weights (in order), or no --model to detect each architecture")
+    free = [n for n in names if n != AUTO and _parameter_free(n)]
+    paired = [n for n in names if n not in free] or [AUTO] * len(weights)
+    if len(paired) != len(weights):
+        raise InputError(f"--weights: {len(weights)} files for {len(paired)} --model names that take weights; give "
+                         f"one --model per --weights (in order), or no --model to detect each architecture")
     models: dict[str, nn.Module] = {}
-    for name, path in zip(names, weights, strict=True):
+    for name, path in zip(paired, weights, strict=True):
         if name == AUTO:
             label, model = detect(path)
         else:
@@ -155,4 +159,18 @@ def build_with_weights(names: tuple[str, ...], weights: tuple[str, ...]) -> dict
         if label in models:
             label = f"{label}@{path}"
         models[label] = model
+    for name in free:
+        models[name] = create_model(name)
     return models
+
+
+def _parameter_free(name: str) -> bool:
+    """Whether the registered model ``name`` has no parameters (built on the meta device: no cost)."""
+    from uhr4k.models.registry import create_model
+
+    try:
+        with torch.device("meta"):
+            model = create_model(name)
+    except (RuntimeError, NotImplementedError):  # a constructor that needs real values
+        model = create_model(name)
+    return not any(True for _ in model.parameters())
