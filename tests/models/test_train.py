@@ -162,7 +162,11 @@ def test_cli_train_needs_vgg_weights_for_the_paper_loss(root, tmp_path, monkeypa
 
 
 def test_cli_models_lists_sizes():
-    result = CliRunner().invoke(cli, ["models", "glsgn", "identity"])
+    quick = CliRunner().invoke(cli, ["models", "glsgn"])
+    assert quick.exit_code == 0, quick.output
+    line = next(row for row in quick.output.splitlines() if row.startswith("glsgn "))
+    assert "15.688 M" in line and "reflection, deraining, dehazing" in line and " T" not in line  # MACs on request
+    result = CliRunner().invoke(cli, ["models", "glsgn", "identity", "--macs"])
     assert result.exit_code == 0, result.output
     line = next(row for row in result.output.splitlines() if row.startswith("glsgn "))
     assert "15.688 M" in line and "0.628 T" in line
