@@ -11,6 +11,7 @@ from uhr4k.cli import cli
 from uhr4k.experiments import ExperimentOptions, experiment_names, load_experiment, run_experiment
 from uhr4k.experiments.run import resolve_rows, torchrun_command
 from uhr4k.experiments.spec import parse_experiment
+from uhr4k.experiments.train_worker import config_from_json, config_to_json
 from uhr4k.models.training import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -142,13 +143,12 @@ def test_refusals(tmp_path):
     assert result.exit_code == 2 and "must be NAME=PATH" in result.output
 
 
-def test_torchrun_command_trains_with_uhr4k_train():
+def test_torchrun_processes_train_the_same_config(tmp_path):
     config = TrainConfig(model="glsgn", data="uhr4k-real=/d/UHR4K", out="/o/run", subset="real",
-                         model_kwargs={"num_local_pathways": 2}, loss_kwargs={"vgg_weights": "/v.pth"}, epochs=500,
-                         batch=1, crop=(960, 540), val_split="val", resume=True)
-    args = torchrun_command(config, 4)
-    assert args[:5] == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
-    text = " ".join(args)
-    assert "-m uhr4k train --model glsgn --data uhr4k-real=/d/UHR4K --out /o/run --epochs 500 --batch 1" in text
-    assert "--crop 960x540" in text and "--model-arg num_local_pathways=2" in text and "--resume" in text
-    assert "--vgg-weights /v.pth" in text and "--subset real" in text
+                         model_kwargs={"num_local_pathways": 2}, loss_kwargs={"vgg_weights": "/v.pth",
+                                                                               "discriminator_width": 8},
+                         epochs=500, batch=1, crop=(960, 540), val_split="val", resume=True)
+    assert config_from_json(config_to_json(config)) == config          # every option reaches each process
+    args = torchrun_command(tmp_path / "c.json", 4)
+    assert args == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4",
+                    "-m", "uhr4k.experiments.train_worker", str(tmp_path / "c.json")]

@@ -4,7 +4,8 @@ A run is a list of steps, each finished step a JSON record under ``OUT/steps/`` 
 
 * ``train/<row>@<preset>.json``: one model trained on one preset's ``train`` split by
   :func:`uhr4k.models.training.train` (``OUT/runs/<row>@<preset>/``, resumed from its ``last.pt`` when
-  a run was interrupted), or, with ``--gpus K > 1``, by ``torchrun --nproc_per_node K -m uhr4k train``;
+  a run was interrupted); with ``--gpus K > 1`` in ``torchrun --nproc_per_node K`` processes
+  (:mod:`uhr4k.experiments.train_worker` runs the same call in each);
 * ``bench/<row>@<dataset>.json``: its score on the dataset's test split by the benchmark runner
   (``OUT/bench/<row>@<dataset>/``: per-image scores, images, grids); reused while the weights it was
   computed with are unchanged;
@@ -25,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from uhr4k.data.presets import PRESETS, Preset
@@ -271,37 +272,20 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
     return weights
 
 
-def torchrun_command(config, gpus: int) -> list[str]:
-    """The ``torchrun`` command line that trains ``config`` on ``gpus`` processes (``uhr4k train``)."""
-    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
-            "-m", "uhr4k", "train", "--model", config.model, "--data", config.data, "--out", config.out,
-            "--epochs", str(config.epochs), "--batch", str(config.batch), "--lr", repr(config.lr),
-            "--crop", f"{config.crop[0]}x{config.crop[1]}" if config.crop else "none", "--seed", str(config.seed),
-            "--val-split", config.val_split or "none"]
-    if config.subset:
-        args += ["--subset", config.subset]
-    for key, value in config.model_kwargs.items():
-        args += ["--model-arg", f"{key}={value!r}"]
-    if config.steps_per_epoch:
-        args += ["--steps-per-epoch", str(config.steps_per_epoch)]
-    if config.resume:
-        args.append("--resume")
-    options = {"vgg_weights": "--vgg-weights", "perceptual_weight": "--perc-weight",
-               "adversarial_weight": "--adv-weight"}
-    for key, value in config.loss_kwargs.items():
-        if key == "conditional" and value is False:
-            args.append("--adv-unconditional")
-        elif key in options:
-            args += [options[key], str(value)]
-        else:
-            raise InputError(f"loss option {key} cannot be passed to `uhr4k train` under torchrun", "--gpus")
-    return args
+def torchrun_command(config_path: Path, gpus: int) -> list[str]:
+    """The ``torchrun`` command line that trains the config saved at ``config_path`` on ``gpus`` processes."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+            "-m", "uhr4k.experiments.train_worker", str(config_path)]
 
 
 def _torchrun(config, gpus: int, echo) -> None:
-    if shutil.which("nvidia-smi") is None and gpus > 1:
-        echo("note: no NVIDIA driver seen; torchrun processes will train on the CPU (gloo)")
-    result = subprocess.run(torchrun_command(config, gpus), check=False)
+    from uhr4k.experiments.train_worker import config_to_json
+
+    if shutil.which("nvidia-smi") is None:
+        echo("note: no NVIDIA driver seen; the torchrun processes train on the CPU (gloo)")
+    path = Path(config.out) / "experiment-train-config.json"
+    write_text_atomic(path, config_to_json(replace(config, progress=False)))
+    result = subprocess.run(torchrun_command(path, gpus), check=False)
     if result.returncode != 0:
         raise InputError(f"torchrun training exited with status {result.returncode}", config.out)
 
