@@ -168,3 +168,20 @@ def test_video_cut_after_its_index_is_caught_by_probe_and_decode(tmp_path):
     assert [i for i, _ in io.iter_video_frames(cut, wanted=[0])] == [0]
     with pytest.raises(InputError, match=r"cut\.mp4: video ends at frame \d+ before wanted frame 35"):
         list(io.iter_video_frames(cut, wanted=[35]))
+
+
+def test_the_exif_orientation_of_a_phone_jpeg_is_applied_and_reported(tmp_path):
+    from PIL import Image
+
+    from uhr4k.files import exif_orientation
+
+    upright = np.zeros((40, 60, 3), np.uint8)
+    upright[:, :12] = 255                                   # a white band on the left of the stored pixels
+    im = Image.fromarray(upright)
+    exif = im.getexif()
+    exif[0x0112] = 6                                        # "rotate 90 degrees clockwise to display"
+    im.save(tmp_path / "portrait.jpg", exif=exif.tobytes(), quality=95)
+    shown = io.read_image(tmp_path / "portrait.jpg")
+    assert shown.shape == (60, 40, 3) and exif_orientation(tmp_path / "portrait.jpg") == 6
+    assert shown[:12].mean() > 200 and shown[-12:].mean() < 50   # the band is now on top, as viewers show it
+    assert exif_orientation(tmp_path / "none.jpg") == 1

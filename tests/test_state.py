@@ -1,5 +1,6 @@
 """The state toolkit: dead workers, the output-root lock, temp clean-up, permissions, paths, seeds."""
 import hashlib
+import json
 import os
 import signal
 import stat
@@ -163,3 +164,34 @@ def test_record_store_trusts_a_record_only_under_its_key(tmp_path):
     assert store.get("a", {"fp": [1, 2]}) is None
     with pytest.raises(InputError):
         store.path("../x")
+
+
+def test_shard_auto_reads_the_schedulers_array_variables():
+    from uhr4k.commands.options import parse_shard
+
+    assert parse_shard("auto", environ={}) == (1, 1)
+    assert parse_shard("auto", environ={"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "4",
+                                        "SLURM_ARRAY_TASK_MIN": "0"}) == (1, 4)
+    assert parse_shard("auto", environ={"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4",
+                                        "SLURM_ARRAY_TASK_MIN": "1"}) == (4, 4)
+    assert parse_shard("auto", environ={"RANK": "2", "WORLD_SIZE": "3"}) == (3, 3)
+    with pytest.raises(InputError, match="--shard auto: SLURM_ARRAY_TASK_ID=7 is not one of"):
+        parse_shard("auto", environ={"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_COUNT": "4"})
+    with pytest.raises(InputError, match="must be integers"):
+        parse_shard("auto", environ={"RANK": "x", "WORLD_SIZE": "2"})
+
+
+def test_build_syn_shard_auto_builds_the_schedulers_shard(tmp_path):
+    import numpy as np
+
+    from uhr4k.files import write_image
+
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        write_image(tmp_path / "frames" / f"p{k}.png", rng.integers(0, 256, (40, 70, 3), np.uint8))
+    args = ["build-syn", "--frames", str(tmp_path / "frames"), "--count", "3", "--size", "64x36", "--test", "0",
+            "--val", "0", "--subsets", "rain", "--quiet", "--shard", "auto"]
+    env = {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "0"}
+    result = CliRunner(env=env).invoke(cli, [*args, "--out", str(tmp_path / "s2")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "s2" / ".uhr4k" / "shard.json").read_text())["shard"] == [2, 2]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import io
 import os
@@ -45,15 +46,44 @@ def list_media(folder: str | os.PathLike, kinds: Iterable[str] = ("image", "vide
     Raises:
         InputError: the folder does not exist or holds no file of the wanted kinds.
     """
+    found, _ = scan_media(folder, kinds)
+    if not found:
+        raise InputError(f"no {' or '.join(kinds)} files found", folder)
+    return found
+
+
+def scan_media(folder: str | os.PathLike, kinds: Iterable[str] = ("image", "video")
+               ) -> tuple[list[Path], dict[str, int]]:
+    """(:func:`list_media`'s files, how many others were passed over and why): broken symlinks, symlink
+    loops, hidden files, other types. Raises InputError: the folder does not exist."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("not a folder", folder)
     checks = {"image": is_image, "video": is_video}
-    found = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and not p.name.startswith(".") and any(checks[k](p) for k in kinds))
-    if not found:
-        raise InputError(f"no {' or '.join(kinds)} files found", folder)
-    return found
+    found, skipped = [], {}
+    for p in folder.rglob("*"):
+        is_file, reason = p.is_file(), None
+        if p.is_symlink() and not p.exists():
+            try:
+                os.stat(p)
+            except OSError as exc:   # ELOOP: links pointing at each other (or at themselves)
+                reason = "symlink loop" if exc.errno == errno.ELOOP else "broken symlink"
+        if is_file and not p.name.startswith(".") and any(checks[k](p) for k in kinds):
+            found.append(p)
+            continue
+        if reason is None and is_file:
+            reason = "hidden file" if p.name.startswith(".") else "file of another type"
+        if reason is not None:
+            skipped[reason] = skipped.get(reason, 0) + 1
+    return sorted(found), skipped
+
+
+def describe_skipped(folder: str | os.PathLike, skipped: dict[str, int]) -> str | None:
+    """One line saying what :func:`scan_media` passed over, or None when nothing was."""
+    if not skipped:
+        return None
+    parts = ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items()))
+    return f"{folder}: skipped {sum(skipped.values())} file(s) ({parts})"
 
 
 def read_image(path: str | os.PathLike, *, keep_16bit: bool = True) -> np.ndarray:
@@ -98,7 +128,9 @@ def decode_image(data: np.ndarray, path: Path, *, keep_16bit: bool = True) -> np
     if looks_truncated(path, data):  # checked first: libpng would print its own error lines
         raise InputError("truncated image file", path)
     try:
-        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+        # ANYDEPTH | ANYCOLOR keeps 16 bits and gray, drops alpha, and applies the EXIF orientation of a
+        # phone JPEG (what every viewer shows; IMREAD_UNCHANGED would leave a portrait photo sideways)
+        img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     except cv2.error as exc:
         if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
             raise InputError("its header claims more than 2^30 pixels (a decompression bomb?)", path) from None
@@ -116,6 +148,17 @@ def decode_image(data: np.ndarray, path: Path, *, keep_16bit: bool = True) -> np
     elif img.dtype not in (np.uint8, np.uint16):
         raise InputError(f"unsupported pixel type {img.dtype}", path)
     return np.ascontiguousarray(img)
+
+
+def exif_orientation(path: str | os.PathLike) -> int:
+    """The EXIF orientation tag (1-8) of an image file, 1 when it has none; :func:`read_image` applies it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 (PIL raises many types; no readable tag means upright)
+        return 1
 
 
 def looks_truncated(path: Path, data: np.ndarray) -> bool:

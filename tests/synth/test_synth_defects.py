@@ -253,3 +253,21 @@ def test_merge_refuses_hostile_or_damaged_shards_and_leaves_out_untouched(media,
     assert result.exit_code == 2 and "is a file" in result.output
     result = runner.invoke(cli, ["build-syn", "--frames", str(frames), "--out", str(file_out)])
     assert result.exit_code == 2 and "is a file" in result.output and "Traceback" not in result.output
+
+
+def test_an_empty_dataset_fails_and_passed_over_files_are_counted_once(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    write_video(frames / "night.mp4", [np.zeros((96, 160, 3), np.uint8)] * 12)   # all black
+    (frames / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (frames / "loop.png").symlink_to(frames / "loop.png")
+    (frames / ".hidden.png").write_bytes(b"x")
+    (frames / "notes.txt").write_text("x")
+    result = CliRunner().invoke(cli, ["build-syn", "--frames", str(frames), "--out", str(tmp_path / "o"),
+                                      "--count", "3", "--size", "64x36", "--quiet", "--subsets", "rain"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"failed: {frames}: no usable background (" in result.output and "black" in result.output
+    skipped = [line for line in result.output.splitlines() if "skipped 4 file(s)" in line]
+    assert len(skipped) == 1, result.output
+    for reason in ("broken symlink: 1", "symlink loop: 1", "hidden file: 1", "file of another type: 1"):
+        assert reason in skipped[0]

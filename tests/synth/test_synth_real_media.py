@@ -35,3 +35,23 @@ def test_build_syn_from_real_videos_and_photos(shared_data, tmp_path):
             assert json.loads(r["params"])["reflection"] in ("kodim03_768x512.png", "rommel_3072x2304.jpg")
         assert np.abs(inp.astype(int) - target).mean() > 1, "a visible degradation"
     assert (out / "preview.jpg").is_file() and (out / "datasheet.md").is_file()
+
+
+def test_a_portrait_phone_photo_becomes_an_upright_background(shared_data, tmp_path):
+    import shutil
+
+    from uhr4k.synth.frames import background
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    shutil.copy(shared_data / "media" / "rommel_3072x2304.jpg", frames / "rommel.jpg")  # EXIF orientation 6
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["build-syn", "--frames", str(frames), "--out", str(out), "--count", "1",
+                                      "--size", "320x180", "--subsets", "rain", "--test", "0", "--val", "0",
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    (row,) = layout.read_manifest(out)
+    assert json.loads(row["params"])["source_exif_orientation"] == 6
+    shown = read_image(frames / "rommel.jpg")
+    assert shown.shape[:2] == (3072, 2304), "portrait, as viewers show it"
+    assert np.array_equal(read_image(out / row["target"]), background(shown, (320, 180)))

@@ -38,7 +38,7 @@ from uhr4k.align.warp import (
     warp_to_background,
 )
 from uhr4k.errors import InputError
-from uhr4k.files import read_image, to_uint8, write_image
+from uhr4k.files import exif_orientation, read_image, to_uint8, write_image
 
 __all__ = ["AlignSettings", "PairResult", "assess_pair", "apply_size", "write_aligned_pair", "estimate_with_method",
            "ALIGNMENT_COLUMNS", "H_COLUMNS", "METHODS"]
@@ -146,6 +146,9 @@ def assess_pair(pair: RawPair, raw_dir: Path, settings: AlignSettings, qa_path: 
         if pair.problem:
             raise InputError(pair.problem)
         glass, background = _read_pair(pair)
+        for name, path in (("through-glass", pair.glass), ("no-glass", pair.noglass)):
+            if (turned := exif_orientation(path)) != 1:   # applied by read_image: recorded in the reason
+                result.notes.append(f"{name} photo: EXIF orientation {turned} applied")
         _assess_images(glass, background, settings, result, pair.id)
     except (InputError, EstimationError) as exc:
         result.status, result.reason = "failed", str(exc)

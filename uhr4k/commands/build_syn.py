@@ -32,7 +32,8 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --worker
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (never changes the output).")
 @click.option("--shard", default="1/1", show_default=True,
-              help="Build only shard i of n (1-based); merge the shard roots with `uhr4k merge`.")
+              help="Build only shard i of n (1-based); merge the shard roots with `uhr4k merge`. `auto`: from "
+                   "the scheduler (SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or RANK/WORLD_SIZE).")
 @click.option("--subsets", default="syn,rain", show_default=True, help="Comma-separated: syn, rain.")
 @click.option("--reflection-model", type=click.Choice(["zhang", "fan", "screen"]), default="zhang", show_default=True)
 @click.option("--allow-upscale", is_flag=True, help="Upscale sources smaller than --size instead of failing them.")

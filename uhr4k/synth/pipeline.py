@@ -30,10 +30,13 @@ import numpy as np
 from uhr4k import layout, state
 from uhr4k.errors import InputError
 from uhr4k.files import (
+    describe_skipped,
     encode_image,
+    exif_orientation,
     list_media,
     looks_truncated,
     read_image,
+    scan_media,
     write_bytes_atomic,
     write_image,
     write_text_atomic,
@@ -242,6 +245,15 @@ def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, l
     """
     messages: list[str] = []
     frames, skipped, failures = _select(opts, progress)
+    for folder in (opts.frames, opts.reflections):
+        if folder is not None and Path(folder).is_dir():
+            note = describe_skipped(folder, scan_media(folder, ("image", "video") if folder == opts.frames
+                                                       else ("image",))[1])
+            if note:
+                messages.append(note)
+    if not frames:  # e.g. only black or flat frames: an empty dataset is a failure, not a success
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())) or "no readable source"
+        failures.append(Failure("select", "", str(opts.frames), f"no usable background ({why})"))
     pool = _reflection_pool(opts.reflections, failures)
     if "syn" in opts.subsets and not pool:
         messages.append("no reflection images: using frames of other scenes as reflections "
@@ -370,6 +382,9 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
         return {"id": task["id"], "rows": [], "failures": [asdict(f) for f in failures], "reused": False}
     target_png = encode_image(target)
     source = _source_name(frame)
+    # a phone photo's EXIF orientation is applied when it is read: say so in the rows
+    turned = exif_orientation(frames_dir / frame.rel) if frame.kind == "image" else 1
+    noted = {"source_exif_orientation": turned} if turned != 1 else {}
     rows = []
     if "syn" in task:
         spec = task["syn"]
@@ -380,12 +395,13 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
         else:
             inp, layer = reflection.synthesize(target, refl, spec["params"])
             ref_name = ref["rel"] if ref["from"] == "reflections" else _source_name(Frame(**ref["frame"]))
-            rows.append(_write_pair(root, task, "syn", target, target_png, inp, layer, spec,
-                                    {**spec["params"], "reflection": ref_name, "reflection_tries": tries}, source))
+            params = {**spec["params"], "reflection": ref_name, "reflection_tries": tries, **noted}
+            rows.append(_write_pair(root, task, "syn", target, target_png, inp, layer, spec, params, source))
     if "rain" in task:
         spec = task["rain"]
         inp, layer = rain.add_rain(target, spec["params"])
-        rows.append(_write_pair(root, task, "rain", target, target_png, inp, layer, spec, spec["params"], source))
+        rows.append(_write_pair(root, task, "rain", target, target_png, inp, layer, spec, {**spec["params"], **noted},
+                                source))
     if not failures:  # a sample with a failure is retried by the next run
         _records(root).put(task["id"], task_key(task), {"rows": rows})
     return {"id": task["id"], "rows": rows, "failures": [asdict(f) for f in failures], "reused": False}
