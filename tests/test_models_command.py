@@ -62,3 +62,15 @@ def test_macs_on_request_match_count_macs_and_are_cached(cache):
 def test_unknown_model_is_one_line(cache):
     res = CliRunner().invoke(cli, ["models", "nosuch*"])
     assert res.exit_code == 2 and res.output.startswith("error: unknown model 'nosuch*'")
+
+
+def test_a_cached_listing_imports_no_torch(cache):
+    import subprocess
+    import sys
+
+    probe = ("import sys; from click.testing import CliRunner; from uhr4k.cli import cli; "
+             "r = CliRunner().invoke(cli, ['models']); assert r.exit_code == 0, r.output; "
+             "print('torch' in sys.modules, len(r.output.splitlines()))")
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    second = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert first[0] == "True" and second == ["False", first[1]]        # same listing, no torch the second time

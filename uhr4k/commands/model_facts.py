@@ -23,14 +23,21 @@ def cache_dir() -> Path:
 
 
 def source_fingerprint() -> str:
-    """sha256 (16 hex digits) over the uhr4k and torch versions and every file of ``uhr4k.models``."""
-    import torch
+    """sha256 (16 hex digits) over the uhr4k and torch versions and every file of ``uhr4k.models``.
+
+    Neither torch nor the model modules are imported (torch's version comes from its installed metadata),
+    so a listing answered from the cache costs no torch import.
+    """
+    from importlib import metadata
 
     import uhr4k
-    import uhr4k.models
 
-    digest = hashlib.sha256(f"{uhr4k.__version__}|{torch.__version__}".encode())
-    for path in sorted(Path(uhr4k.models.__file__).parent.rglob("*.py")):
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "none"
+    digest = hashlib.sha256(f"{uhr4k.__version__}|{torch_version}".encode())
+    for path in sorted((Path(uhr4k.__file__).parent / "models").rglob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -2,8 +2,8 @@
 
 Parameters are counted on models built on the ``meta`` device (no weights are allocated or initialised,
 so listing every model takes a fraction of a second); MACs are counted only with ``--macs`` (or
-``--size``). Both are kept in a cache keyed by version and source (:mod:`uhr4k.commands.model_facts`), so
-that asking again builds nothing.
+``--size``). Both, and the registry's names, tasks and converters, are kept in a cache keyed by version
+and source (:mod:`uhr4k.commands.model_facts`), so that asking again builds nothing and imports no torch.
 """
 from __future__ import annotations
 
@@ -39,23 +39,34 @@ def model_rows(names, size: tuple[int, int] | None, facts=None) -> list[dict]:
     stored there; a model is built (on the meta device) only when something about it is not cached yet.
     """
     from uhr4k.commands.model_facts import ModelFacts
-    from uhr4k.models.registry import model_info
 
     facts = facts if facts is not None else ModelFacts()
+    registry = registry_facts(facts)
     rows = []
     for name in names:
         lazy = _LazyModel(name)
         params = facts.get(f"{name}|params", lambda lazy=lazy: _count_params(lazy.get()))
-        info = model_info(name)
-        row = {"model": name, "tasks": ", ".join(info.tasks) or "-", "params": f"{params / 1e6:.3f} M",
+        info = registry[name]
+        row = {"model": name, "tasks": ", ".join(info["tasks"]) or "-", "params": f"{params / 1e6:.3f} M",
                # a converter: the authors' released weights load with `--weights` / pretrained=
-               "converter": "yes" if info.converter is not None else "-"}
+               "converter": "yes" if info["converter"] else "-"}
         if size is not None:
             macs = facts.get(f"{name}|macs|{size[0]}x{size[1]}", lambda lazy=lazy: _count_macs(lazy.get(), size))
             row["macs"] = f"{macs / 1e12:.3f} T" if isinstance(macs, int) else f"n/a ({macs})"
         rows.append(row)
     facts.save()
     return rows
+
+
+def registry_facts(facts) -> dict[str, dict]:
+    """``{name: {"tasks": [...], "converter": bool}}`` of every registered model, from the cache when this
+    source tree was listed before (then neither torch nor any model module is imported)."""
+    def collect():
+        from uhr4k.models.registry import list_models, model_info
+
+        return {n: {"tasks": list(model_info(n).tasks), "converter": model_info(n).converter is not None}
+                for n in list_models()}
+    return facts.get("registry", collect)
 
 
 class _LazyModel:
@@ -105,18 +116,21 @@ def command(names, want_macs, size):
     MACs are multiply-accumulates of one forward pass, counted by torch's FlopCounterMode (which counts 2
     FLOPs per MAC) divided by 2 on the meta device: the "FLOPs" of thop/ptflops and of most papers.
     """
+    import fnmatch
+
+    from uhr4k.commands.model_facts import ModelFacts
     from uhr4k.errors import InputError
-    from uhr4k.models import list_models
 
     width_height = parse_size(size, "--size") if size is not None else (DEFAULT_SIZE if want_macs else None)
-    known = list_models()
+    facts = ModelFacts()
+    known = sorted(registry_facts(facts))
     selected = []
     for pattern in names:
-        matched = list_models(pattern)
+        matched = [n for n in known if fnmatch.fnmatchcase(n, pattern)]
         if not matched:
             raise InputError(f"unknown model {pattern!r}; registered: {', '.join(known)}")
         selected += [m for m in matched if m not in selected]
-    rows = model_rows(selected or known, width_height)
+    rows = model_rows(selected or known, width_height, facts)
     columns = list(COLUMNS)
     if width_height is not None:
         columns.append((f"MACs @ {width_height[0]}x{width_height[1]}", "macs", 20, ">"))
