@@ -14,9 +14,9 @@ from uhr4k.errors import InputError
 @click.option("--checkpoint", "checkpoints", multiple=True, metavar="NAME=PATH",
               help="Trained model: registered NAME and its checkpoint file (repeatable).")
 @click.option("--weights", "weights", multiple=True, metavar="PATH",
-              help="Weights for the --model of the same position, as released (BasicSR params, state_dict, "
-                   "safetensors, export folder ...); without --model (or --model auto) the architecture is "
-                   "detected (pip install uhr4k[zoo]).")
+              help="Weights for the --model of the same position (identity and dcp take none), as released "
+                   "(BasicSR params, state_dict, safetensors, export folder ...); without --model (or --model "
+                   "auto) the architecture is detected (pip install uhr4k[zoo]).")
 @click.option("--data", "data", multiple=True, metavar="ROOT_OR_PRESET",
               help="Dataset folder, preset (rain100h, uhr4k-syn, ...; under $UHR4K_DATA) or PRESET=PATH (repeatable). "
                    "Default: every UHR4K subset of $UHR4K_DATA/UHR4K and every public preset found there.")
