@@ -112,6 +112,8 @@ def markdown(result, smoke: bool = False) -> str:
             f"{c['method']}: {c['dataset']}" for c in cells if c["metric"] == "runtime_s")]
     if experiment.reading:
         lines += ["", "**Our reading.** " + " ".join(experiment.reading.split())]
+    if experiment.kind == "restoration":
+        lines += ["", "Benchmark reports (per-image scores, images, grids): `bench/<row>@<dataset>/report.html`."]
     lines += ["", f"Source: {experiment.source}; steps reused {result.reused}, run {result.done}."]
     return "\n".join(lines) + "\n"
 
