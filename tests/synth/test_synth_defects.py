@@ -271,3 +271,29 @@ def test_an_empty_dataset_fails_and_passed_over_files_are_counted_once(tmp_path)
     assert len(skipped) == 1, result.output
     for reason in ("broken symlink: 1", "symlink loop: 1", "hidden file: 1", "file of another type: 1"):
         assert reason in skipped[0]
+
+
+def test_a_full_disk_stops_with_one_line_and_a_rerun_completes(media, tmp_path, monkeypatch):
+    frames, refl = copy_media(media, tmp_path)
+    args = ["build-syn", "--frames", str(frames), "--reflections", str(refl), "--count", "6", "--size", "64x36",
+            "--test", "1", "--val", "1", "--seed", "1", "--quiet"]
+    out = tmp_path / "out"
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def filling_disk(src, dst):
+        calls["n"] += 1
+        if calls["n"] > 12:          # the disk fills up in the middle of the samples
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", filling_disk)
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    monkeypatch.undo()
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[-1].endswith(": no space left on device")
+    assert result.output.count("error: ") == 1 and str(out) in result.output
+    assert not list(out.rglob("*.part")) and not (out / "manifest.csv").exists()
+    assert CliRunner().invoke(cli, [*args, "--out", str(out)]).exit_code == 0      # space freed: completes
+    assert CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "ref")]).exit_code == 0
+    assert _tree(out) == _tree(tmp_path / "ref")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from uhr4k.files import write_text_atomic
+from uhr4k import state
 
 
 def options_key(options: dict) -> str:
@@ -20,28 +20,27 @@ def options_key(options: dict) -> str:
 
 
 class StepRunner:
-    """Runs steps in order; ``timings`` maps each step to (seconds, reused)."""
+    """Runs steps in order; ``timings`` maps each step to (seconds, reused). Records live in a
+    :class:`uhr4k.state.RecordStore` keyed by the demo's options."""
 
     def __init__(self, out: Path, options: dict):
         self.out = Path(out)
-        self.state = self.out / ".demo"
+        self.records = state.RecordStore(self.out / ".demo")
         self.key = options_key(options)
         self.timings: dict[str, tuple[float, bool]] = {}
 
     def run(self, name: str, fn: Callable[[], dict], echo: Callable[[str], None] = print) -> dict:
-        record_path = self.state / f"{name}.json"
-        if record_path.exists():
-            record = json.loads(record_path.read_text())
-            if record.get("key") == self.key:
-                self.timings[name] = (record["seconds"], True)
-                echo(f"[{name}] reused ({record['seconds']:.1f} s when it ran)")
-                return record["result"]
+        record = self.records.get(name, self.key)
+        if record is not None:
+            self.timings[name] = (record["seconds"], True)
+            echo(f"[{name}] reused ({record['seconds']:.1f} s when it ran)")
+            return record["result"]
         echo(f"[{name}] running")
         start = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - start
-        write_text_atomic(record_path, json.dumps({"key": self.key, "seconds": seconds, "result": result},
-                                                  indent=1, sort_keys=True, default=str))
+        self.records.put(name, self.key, json.loads(json.dumps({"seconds": seconds, "result": result},
+                                                               default=str)))
         self.timings[name] = (seconds, False)
         echo(f"[{name}] done in {seconds:.1f} s")
         return result
