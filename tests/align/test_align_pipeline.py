@@ -236,6 +236,11 @@ def test_paper_method_runs_through_the_same_pipeline_and_is_recorded(raw, run, t
         assert int(row["inliers"]) >= 50 and row["h00"] != ours[row["id"]]["h00"]   # another estimate
         assert (out / "UHR4K-Real" / "qa" / f"{row['id']}.jpg").is_file()
     assert sorted(r["id"] for r in layout.read_manifest(out)) == ["atrium-01", "bridge-01"]
+    # align writes the dataset card (README.md) with the command that made UHR4K-Real
+    from uhr4k.card import read_card_meta
+    card = read_card_meta(out)["uhr4k"]
+    assert card["command"].startswith("uhr4k align ") and "--method paper" in card["command"]
+    assert card["splits"]["UHR4K-Real"]["test"] == 1 and "reflection-removal" in read_card_meta(out)["tags"]
     with pytest.raises(ValueError, match="unknown alignment method 'nope'"):
         assess_pair(RawPair("x", "x", good / "atrium" / "01_glass.png", good / "atrium" / "01_noglass.png"), good,
                     AlignSettings(method="nope"))
