@@ -89,66 +89,91 @@ def _gaussian_1d(sigma: float = _GAUSS_SIGMA, radius: int = _GAUSS_RADIUS) -> np
 _STRIP_ROWS = 128     # rows per work item: a strip's maps stay in cache, and strips spread over threads
 
 
-def _ssim_map_stats(x: np.ndarray, y: np.ndarray, window: str, dtype=np.float64) -> float:
-    """Mean SSIM of two (H, W) uint8 planes with data range 255, the border of the window radius dropped
-    (the "valid" region: what scikit-image's crop after reflect-padded filtering leaves).
-
-    Works in strips of rows with OpenCV's separable filters, on as many threads as torch uses: OpenCV
-    releases the GIL, and strip-sized maps stay in cache. ``dtype`` (of the filtered maps) float64
-    matches scikit-image to ~1e-12; float32 stays within ~1e-6, because the planes are shifted by 128
-    before the second moments (variances are shift-invariant, and E[x^2] - E[x]^2 no longer cancels)
-    and the shifted products are exact int16 values.
-    """
-    if x.dtype != np.uint8 or y.dtype != np.uint8:
-        raise ValueError(f"expected uint8 planes, got {x.dtype} and {y.dtype}")
+def _ssim_window(window: str) -> tuple[np.ndarray, int, float]:
+    """(1-D kernel, radius, covariance normalisation) of the ``gaussian`` or ``uniform`` window."""
     if window == "gaussian":
-        k = _gaussian_1d()
-        radius, cov_norm = _GAUSS_RADIUS, 1.0
-    else:
-        radius = (_UNIFORM_SIZE - 1) // 2
-        n = _UNIFORM_SIZE * _UNIFORM_SIZE
-        k = np.full(_UNIFORM_SIZE, 1.0 / _UNIFORM_SIZE)
-        cov_norm = n / (n - 1)    # scikit-image's sample covariance
-    height, width = x.shape
-    if min(height, width) < 2 * radius + 1:
-        raise ValueError(f"SSIM needs images of at least {2 * radius + 1}x{2 * radius + 1}, got shape {x.shape}")
-    depth = cv2.CV_64F if dtype == np.float64 else cv2.CV_32F
+        return _gaussian_1d(), _GAUSS_RADIUS, 1.0
+    n = _UNIFORM_SIZE * _UNIFORM_SIZE
+    # scikit-image's sample covariance for the uniform window
+    return np.full(_UNIFORM_SIZE, 1.0 / _UNIFORM_SIZE), (_UNIFORM_SIZE - 1) // 2, n / (n - 1)
+
+
+def _ssim_strip_sum(x: np.ndarray, y: np.ndarray, r0: int, window: str, dtype) -> float:
+    """Sum of the SSIM map over rows ``r0`` .. ``r0 + _STRIP_ROWS`` of the valid region of two uint8 planes.
+
+    Four filtered maps instead of the usual five: with means m (shifted by -128, see _ssim_map_stats),
+    ``var_x + var_y = 2 cov_xy + E[(x - y)^2] - (m_x - m_y)^2``, so filtering ``(x - y)^2`` replaces
+    filtering ``x^2`` and ``y^2``; likewise ``m_x^2 + m_y^2 = 2 m_x m_y + (m_x - m_y)^2`` for the
+    luminance term. OpenCV's separable filter and arithmetic (which release the GIL and fuse
+    ``a*x + b*y + c`` into one pass) do the work.
+    """
+    k, radius, cov_norm = _ssim_window(window)
     k = k.astype(dtype)
+    depth = cv2.CV_64F if dtype == np.float64 else cv2.CV_32F
     c1, c2 = (_K1 * 255.0) ** 2, (_K2 * 255.0) ** 2
+    r1 = min(r0 + _STRIP_ROWS, x.shape[0] - radius)
 
     def filt(a):
         return cv2.sepFilter2D(a, depth, k, k, borderType=cv2.BORDER_REFLECT)[radius:-radius, radius:-radius]
 
-    def strip_sum(r0: int) -> float:
-        r1 = min(r0 + _STRIP_ROWS, height - radius)
-        xs = np.subtract(x[r0 - radius:r1 + radius], 128, dtype=np.int16)
-        ys = np.subtract(y[r0 - radius:r1 + radius], 128, dtype=np.int16)
-        mx, my = filt(xs), filt(ys)                             # means, shifted by -128
-        xx, yy, xy = filt(xs * xs), filt(ys * ys), filt(xs * ys)
-        # OpenCV's arithmetic fuses a*x + b*y + c into one pass and sums 4x faster than numpy: at 4K
-        # this per-pixel part otherwise costs more than the filtering.
-        # contrast-structure: 2 cov_xy + c2 and var_x + var_y + c2, from the shifted moments
-        cs_num = cv2.addWeighted(xy, 2 * cov_norm, cv2.multiply(mx, my), -2 * cov_norm, c2)
-        cs_den = cv2.addWeighted(xx, cov_norm, yy, cov_norm, c2)
-        cs_den = cv2.addWeighted(cs_den, 1.0, cv2.add(cv2.multiply(mx, mx), cv2.multiply(my, my)), -cov_norm, 0.0)
-        # luminance from the unshifted means (positive terms: no cancellation in dark regions)
-        mx = cv2.add(mx, 128.0)
-        my = cv2.add(my, 128.0)
-        lum_num = cv2.multiply(mx, my, scale=2.0)
-        lum_num = cv2.add(lum_num, c1)
-        lum_den = cv2.add(cv2.multiply(mx, mx), cv2.multiply(my, my))
-        lum_den = cv2.add(lum_den, c1)
-        ssim_map = cv2.divide(cv2.multiply(lum_num, cs_num), cv2.multiply(lum_den, cs_den))
-        return float(cv2.sumElems(ssim_map)[0])
+    xs = np.subtract(x[r0 - radius:r1 + radius], 128, dtype=np.int16)
+    ys = np.subtract(y[r0 - radius:r1 + radius], 128, dtype=np.int16)
+    diff = (xs - ys).astype(np.float32)                          # up to 255^2 squared: beyond int16
+    mx, my = filt(xs), filt(ys)                                  # means, shifted by -128
+    xy, dd = filt(xs * ys), filt(diff * diff)                    # E[x y] (exact int16), E[(x - y)^2] (exact)
+    # contrast-structure numerator 2 cov + c2, and denominator var_x + var_y + c2 from it
+    cs_num = cv2.addWeighted(xy, 2 * cov_norm, cv2.multiply(mx, my), -2 * cov_norm, c2)
+    mean_diff = cv2.subtract(mx, my)
+    d2 = cv2.multiply(mean_diff, mean_diff)                      # (m_x - m_y)^2, shift-invariant
+    cs_den = cv2.addWeighted(cs_num, 1.0, cv2.subtract(dd, d2), cov_norm, 0.0)
+    # luminance 2 m_x m_y + c1 over m_x^2 + m_y^2 + c1, from the unshifted means
+    lum_num = cv2.multiply(cv2.add(mx, 128.0), cv2.add(my, 128.0), scale=2.0)
+    lum_num = cv2.add(lum_num, c1)
+    lum_den = cv2.add(lum_num, d2)
+    ssim_map = cv2.divide(cv2.multiply(lum_num, cs_num), cv2.multiply(lum_den, cs_den))
+    return float(cv2.sumElems(ssim_map)[0])
 
-    starts = range(radius, height - radius, _STRIP_ROWS)
-    threads = max(1, min(torch.get_num_threads(), len(starts)))
+
+def _ssim_planes(planes: list[tuple[np.ndarray, np.ndarray]], window: str, dtype=np.float64) -> list[float]:
+    """Mean SSIM of each pair of (H, W) uint8 planes (data range 255), the border of the window radius
+    dropped (the "valid" region: what scikit-image's crop after reflect-padded filtering leaves).
+
+    All strips of all planes go to one thread pool of as many threads as torch uses (OpenCV releases the
+    GIL, and strip-sized maps stay in cache): no plane waits for the previous one's last strip. ``dtype``
+    (of the filtered maps) float64 matches scikit-image to ~1e-12; float32 stays within ~1e-6, because the
+    planes are shifted by 128 before the second moments (variances are shift-invariant, and
+    E[x^2] - E[x]^2 no longer cancels) and the shifted products are exact int16 values.
+    """
+    _, radius, _ = _ssim_window(window)
+    jobs = []
+    for i, (x, y) in enumerate(planes):
+        if x.dtype != np.uint8 or y.dtype != np.uint8:
+            raise ValueError(f"expected uint8 planes, got {x.dtype} and {y.dtype}")
+        if min(x.shape) < 2 * radius + 1:
+            raise ValueError(f"SSIM needs images of at least {2 * radius + 1}x{2 * radius + 1}, got shape "
+                             f"{x.shape}")
+        jobs += [(i, r0) for r0 in range(radius, x.shape[0] - radius, _STRIP_ROWS)]
+
+    def run(job):
+        i, r0 = job
+        return i, _ssim_strip_sum(planes[i][0], planes[i][1], r0, window, dtype)
+
+    threads = max(1, min(torch.get_num_threads(), len(jobs)))
     if threads == 1:
-        total = sum(map(strip_sum, starts))
+        sums = list(map(run, jobs))
     else:
         with ThreadPoolExecutor(threads) as pool:
-            total = sum(pool.map(strip_sum, starts))
-    return total / ((height - 2 * radius) * (width - 2 * radius))
+            sums = list(pool.map(run, jobs))
+    totals = [0.0] * len(planes)
+    for i, value in sums:
+        totals[i] += value
+    return [total / ((x.shape[0] - 2 * radius) * (x.shape[1] - 2 * radius))
+            for total, (x, _) in zip(totals, planes, strict=True)]
+
+
+def _ssim_map_stats(x: np.ndarray, y: np.ndarray, window: str, dtype=np.float64) -> float:
+    """Mean SSIM of two (H, W) uint8 planes (see :func:`_ssim_planes`)."""
+    return _ssim_planes([(x, y)], window, dtype)[0]
 
 
 def ssim(pred: np.ndarray, target: np.ndarray, protocol: str = "rgb") -> float:
@@ -158,7 +183,7 @@ def ssim(pred: np.ndarray, target: np.ndarray, protocol: str = "rgb") -> float:
     if protocol == "y":
         return _ssim_map_stats(rgb_to_y(pred).astype(np.uint8), rgb_to_y(target).astype(np.uint8), "gaussian")
     window = "gaussian" if protocol == "rgb" else "uniform"
-    return float(np.mean([_ssim_map_stats(pred[..., c], target[..., c], window) for c in range(3)]))
+    return float(np.mean(_ssim_planes([(pred[..., c], target[..., c]) for c in range(3)], window)))
 
 
 # --------------------------------------------------------------------------------------------- torch
@@ -246,8 +271,11 @@ def ssim_torch(pred: torch.Tensor, target: torch.Tensor, protocol: str = "rgb",
         window = "uniform" if protocol == "bandwise" else "gaussian"
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
         pn, tn = _uint8_planes(pred, protocol), _uint8_planes(target, protocol)
-        return torch.tensor([np.mean([_ssim_map_stats(pn[b, c], tn[b, c], window, np_dtype)
-                                      for c in range(pn.shape[1])]) for b in range(pn.shape[0])], dtype=dtype)
+        channels = pn.shape[1]
+        means = _ssim_planes([(pn[b, c], tn[b, c]) for b in range(pn.shape[0]) for c in range(channels)], window,
+                             np_dtype)
+        return torch.tensor([np.mean(means[b * channels:(b + 1) * channels]) for b in range(pn.shape[0])],
+                            dtype=dtype)
     p, t = _prepare(pred, target, protocol, quantize_input, dtype)
     size = _UNIFORM_SIZE if protocol == "bandwise" else 2 * _GAUSS_RADIUS + 1
     if p.shape[-1] < size or p.shape[-2] < size:
