@@ -1,0 +1,182 @@
+"""GLSGN inference on this CPU: fp32 eager against bf16 / channels-last / torch.compile, at 3840 x 2160,
+and what bf16 costs in PSNR on real restored images.
+
+**Speed.** Each variant (``--variants``, labels of :class:`uhr4k.benchmark.speed.Speed`) runs the paper's
+GLSGN (random weights: the cost does not depend on them) on one 3840 x 2160 image in its own process
+(peak RSS is a per-process high-water mark), under ``inference_mode``, through the same wrapper
+``uhr4k bench --precision/--channels-last/--compile`` uses. A compiled variant is called once to compile
+(reported apart) and then timed; the others are timed on their first call (a 4K forward takes minutes
+here). Reported per variant: wall time, CPU time of the process during the timed forward (user + system:
+on a shared machine wall time swings with the load, CPU time much less), peak RSS, the largest difference
+of the output from fp32's, and the speed-up over fp32 eager.
+
+**PSNR.** A small GLSGN (``--width``, every mechanism on) trained for ``--train-minutes`` on 8 pairs of the
+Rain100H sample (``../shared/data/rain100h-sample``, 128 x 128 crops, multi-stage L1), then run on all 10
+pairs in fp32 and under each reduced-precision variant: Y-channel PSNR (uint8, as ``bench`` scores) of
+both against the target, and the per-image difference in dB.
+
+    PYTHONPATH=. nice python benchmarks/glsgn_cpu_speed.py [--threads 2] [--size 3840x2160]
+        [--variants fp32,bf16,bf16+channels_last] [--train-minutes 4] [--data ../shared/data/rain100h-sample]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = r"""
+import json, resource, sys, time, torch
+label, threads, width, height, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+torch.set_num_threads(threads)
+from uhr4k.benchmark.speed import Speed, SpeedWrapper
+from uhr4k.models.glsgn import GLSGN
+parts = label.split("+")
+speed = Speed(parts[0], "channels_last" in parts, "compile" in parts)
+torch.manual_seed(0)
+model = SpeedWrapper(GLSGN().eval(), speed)
+x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+compile_s = None
+with torch.inference_mode():
+    if speed.compile:
+        start = time.perf_counter()
+        model(x)
+        compile_s = time.perf_counter() - start
+    start, cpu_start = time.perf_counter(), cpu()
+    y = model(x)[0]
+    seconds, cpu_s = time.perf_counter() - start, cpu() - cpu_start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+torch.save(y[0, :, ::8, ::8].clone(), out)
+print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "peak_gb": peak, "compile_s": compile_s}))
+"""
+
+
+def run_variant(label: str, threads: int, size: tuple[int, int], out: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD, label, str(threads), str(size[0]), str(size[1]), out],
+                          capture_output=True, text=True, env=os.environ.copy())
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()
+        return {"error": tail[-1] if tail else f"exit status {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def speed_table(variants: list[str], threads: int, size: tuple[int, int]) -> None:
+    import torch
+
+    print(f"## speed: GLSGN (15.69 M parameters), one {size[0]}x{size[1]} image, {threads} threads, "
+          f"torch {torch.__version__}, inference_mode", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {}
+        for label in variants:
+            results[label] = r = run_variant(label, threads, size, f"{tmp}/{label}.pt")
+            if "error" in r:
+                print(f"{label:32s} failed: {r['error']}", flush=True)
+                continue
+            diff = ""
+            if "fp32" in results and "error" not in results["fp32"] and label != "fp32":
+                d = (torch.load(f"{tmp}/{label}.pt") - torch.load(f"{tmp}/fp32.pt")).abs().max().item()
+                diff = f"  max |output - fp32| {d:.2e}"
+            ratio = ""
+            if "fp32" in results and "error" not in results["fp32"]:
+                base = results["fp32"]
+                ratio = (f"  speed-up wall {base['seconds'] / r['seconds']:.2f}x, "
+                         f"CPU {base['cpu_s'] / r['cpu_s']:.2f}x")
+            compiled = f" (compile {r['compile_s']:.0f} s)" if r.get("compile_s") else ""
+            print(f"{label:32s} wall {r['seconds']:7.1f} s  CPU {r['cpu_s']:7.1f} s  peak RSS {r['peak_gb']:.2f} GB"
+                  f"{compiled}{ratio}{diff}", flush=True)
+
+
+def rain_root(data: Path, work: Path) -> Path:
+    """A UHR4K-style root of symbolic links: pairs 1-8 for training, 9-10 for validation."""
+    ids = sorted((p.stem for p in (data / "input").glob("*.png")), key=int)
+    for split, chosen in (("train", ids[:8]), ("val", ids[8:])):
+        for side in ("input", "target"):
+            folder = work / "UHR4K-Syn" / split / side
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in chosen:
+                link = folder / f"{i}.png"
+                if not link.exists():
+                    link.symlink_to((data / side / f"{i}.png").resolve())
+    return work
+
+
+def psnr_table(variants: list[str], threads: int, data: Path, minutes: float, width: int) -> None:
+    import numpy as np
+    import torch
+
+    from uhr4k.benchmark.metrics import psnr, quantize
+    from uhr4k.benchmark.speed import Speed, SpeedWrapper
+    from uhr4k.data import read_pair, resolve_dataset, to_tensor
+    from uhr4k.files import to_uint8
+    from uhr4k.models.training import TrainConfig, train
+
+    torch.set_num_threads(threads)
+    reduced = [v for v in variants if not v.startswith("fp32") and "compile" not in v]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = rain_root(data, Path(tmp) / "data")
+        summary = train(TrainConfig(model="glsgn", data=str(root), subset="syn", out=f"{tmp}/run",
+                                    model_kwargs={"width": width, "mask_width": 4}, epochs=10_000, batch=4,
+                                    crop=(128, 128), lr=5e-4, protocol="y", time_limit_s=minutes * 60,
+                                    loss_kwargs={"perceptual_weight": 0.0, "adversarial_weight": 0.0}),
+                        echo=lambda line: None)
+        model = summary.model.eval()
+        print(f"\n## PSNR: GLSGN width {width} trained {summary.epochs} epochs ({minutes:g} min) on 8 Rain100H "
+              f"sample pairs; scored on all 10 (Y, uint8); validation PSNR {summary.best_psnr:.2f} dB", flush=True)
+        pairs = resolve_dataset(str(data), None, "test").pairs
+        scores = {label: [] for label in ["fp32", *reduced]}
+        for pair in pairs:
+            inp, tgt = read_pair(pair)
+            x, target = to_tensor(inp)[None], to_uint8(tgt)
+            for label in scores:
+                parts = label.split("+")
+                runner = SpeedWrapper(model, Speed(parts[0], "channels_last" in parts))
+                with torch.inference_mode():
+                    y = runner(x)[0]
+                pred = quantize(y[0]).to(torch.uint8).permute(1, 2, 0).numpy()
+                scores[label].append(psnr(pred, target, "y"))
+            model.to(memory_format=torch.contiguous_format)
+        base = np.array(scores["fp32"])
+        print(f"fp32: mean {base.mean():.4f} dB over {len(base)} images", flush=True)
+        for label in reduced:
+            values = np.array(scores[label])
+            delta = values - base
+            print(f"{label}: mean {values.mean():.4f} dB; per image minus fp32: mean {delta.mean():+.4f} dB, "
+                  f"largest |difference| {np.abs(delta).max():.4f} dB", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--size", default="3840x2160")
+    parser.add_argument("--variants", default="fp32,bf16,bf16+channels_last",
+                        help="comma-separated Speed labels; add e.g. bf16+channels_last+compile")
+    parser.add_argument("--train-minutes", type=float, default=4.0)
+    parser.add_argument("--width", type=int, default=4)
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" /
+                                              "rain100h-sample"))
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-psnr", action="store_true")
+    args = parser.parse_args()
+    variants = args.variants.split(",")
+    if variants[0] != "fp32":
+        variants.insert(0, "fp32")
+    width, height = (int(v) for v in args.size.split("x"))
+    print(f"load average at start: {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores",
+          flush=True)
+    if not args.skip_speed:
+        speed_table(variants, args.threads, (width, height))
+    if not args.skip_psnr:
+        psnr_table(variants, args.threads, Path(args.data), args.train_minutes, args.width)
+    print(f"load average at end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
