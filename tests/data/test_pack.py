@@ -179,6 +179,19 @@ def test_shards_stream_the_same_seeded_crops_as_the_png_tree(root, tmp_path):
             for key in ("input", "target"):
                 assert got[key].shape == (3, 16, 24)
                 assert bool((got[key] == expected[key]).all())
+    # shuffled: every sample once per epoch, the order drawn from (seed, epoch), the crops unchanged
+    mixed = ShardPairs(out, "syn", "train", crop=(24, 16), augment=True, seed=7, shuffle=True, buffer=2)
+    orders = []
+    for epoch in range(6):
+        mixed.set_epoch(epoch)
+        tree.set_epoch(epoch)
+        items = list(mixed)
+        orders.append([i["id"] for i in items])
+        assert sorted(orders[-1]) == sorted(p.id for p in pairs)
+        expected = {tree[i]["id"]: tree[i]["input"] for i in range(len(tree))}
+        assert all(bool((i["input"] == expected[i["id"]]).all()) for i in items)
+    assert len({tuple(o) for o in orders}) > 1
+    assert [i["id"] for i in mixed] == orders[-1]                       # the same epoch gives the same order
     whole = next(iter(ShardPairs(out, "rain", "train")))
     assert whole["input"].shape[1:] == (32, 48)
     # two DataLoader workers share the shards: every sample once

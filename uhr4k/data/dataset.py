@@ -48,12 +48,12 @@ class PairedDataset(Dataset):
 
     @staticmethod
     def from_shards(out, subset: str, split: str = "train", crop: tuple[int, int] | None = None,
-                    augment: bool = False, seed: int = 0, verify: bool = True):
+                    augment: bool = False, seed: int = 0, verify: bool = True, shuffle: bool = False):
         """The same items, streamed from the WebDataset shards ``uhr4k pack`` wrote into ``out`` (no PNG tree):
         a :class:`uhr4k.data.shards.ShardPairs` (an ``IterableDataset``; same crops for the same seed)."""
         from uhr4k.data.shards import ShardPairs
 
-        return ShardPairs(out, subset, split, crop=crop, augment=augment, seed=seed, verify=verify)
+        return ShardPairs(out, subset, split, crop=crop, augment=augment, seed=seed, verify=verify, shuffle=shuffle)
 
     def __len__(self) -> int:
         return len(self.pairs)

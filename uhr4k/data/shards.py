@@ -5,7 +5,10 @@ yields for the same pairs: ``{"input", "target", "id"}``, whole images or the sa
 depends on ``(seed, epoch, index)`` and the image size only; ``index`` travels in each sample's JSON).
 Shards are dealt to DataLoader workers and DDP ranks round-robin (shard ``k`` goes to stream
 ``k mod (workers x ranks)``), so every sample is read exactly once per epoch when there are at least as
-many shards as streams; each shard's SHA-256 is checked against ``index.json`` as it is read.
+many shards as streams; each shard's SHA-256 is checked against ``index.json`` as it is read. With
+``shuffle=True`` the shard order is permuted per epoch (the same permutation on every stream, so the deal
+stays disjoint) and samples pass through a small shuffle buffer; both draws come from ``(seed, epoch)``,
+so a rerun sees the same order.
 """
 from __future__ import annotations
 
@@ -83,10 +86,12 @@ class ShardPairs(IterableDataset):
         split: ``train``, ``val`` or ``test``.
         crop, augment, seed: as :class:`PairedDataset` (``crop`` is (width, height)).
         verify: check each shard's SHA-256 against ``index.json`` while streaming it.
+        shuffle: permute the shards per epoch and shuffle samples through a buffer of ``buffer`` samples.
     """
 
     def __init__(self, out: str | os.PathLike, subset: str, split: str = "train",
-                 crop: tuple[int, int] | None = None, augment: bool = False, seed: int = 0, verify: bool = True):
+                 crop: tuple[int, int] | None = None, augment: bool = False, seed: int = 0, verify: bool = True,
+                 shuffle: bool = False, buffer: int = 16):
         self.out = Path(out)
         index_path = self.out / "index.json"
         try:
@@ -102,6 +107,7 @@ class ShardPairs(IterableDataset):
         if crop is not None and (len(crop) != 2 or min(crop) <= 0):
             raise ValueError(f"crop must be (width, height) > 0, got {crop}")
         self.crop, self.augment, self.seed, self.verify = crop, augment, int(seed), verify
+        self.shuffle, self.buffer = shuffle, max(1, int(buffer))
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -110,17 +116,35 @@ class ShardPairs(IterableDataset):
     def __len__(self) -> int:
         return self.length
 
-    def _my_shards(self) -> list[dict]:
+    def _stream(self) -> tuple[int, int]:
+        """(this stream's number, number of streams) over DataLoader workers x DDP ranks."""
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         rank, world = 0, 1
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        stream, streams = rank * workers + worker, world * workers
-        return self.shards[stream::streams]
+        return rank * workers + worker, world * workers
 
     def __iter__(self):
-        for shard in self._my_shards():
+        stream, streams = self._stream()
+        shards = list(self.shards)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(shards))
+            shards = [shards[i] for i in order]
+        samples = self._samples(shards[stream::streams])
+        if not self.shuffle:
+            yield from samples
+            return
+        rng, pool = np.random.default_rng([self.seed, self.epoch, stream]), []
+        for sample in samples:
+            pool.append(sample)
+            if len(pool) >= self.buffer:
+                yield pool.pop(int(rng.integers(len(pool))))
+        while pool:
+            yield pool.pop(int(rng.integers(len(pool))))
+
+    def _samples(self, shards):
+        for shard in shards:
             path = self.out / shard["path"]
             for key, members in iter_shard(path, shard["sha256"] if self.verify else None):
                 yield self._item(key, members, path)
