@@ -152,3 +152,14 @@ def test_torchrun_processes_train_the_same_config(tmp_path):
     args = torchrun_command(tmp_path / "c.json", 4)
     assert args == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4",
                     "-m", "uhr4k.experiments.train_worker", str(tmp_path / "c.json")]
+
+
+def test_loss_options_follow_what_each_loss_takes():
+    from uhr4k.experiments.run import _loss_kwargs
+
+    t7 = load_experiment("table7")
+    smoke, real = ExperimentOptions(smoke=True), ExperimentOptions(vgg_weights="/v.pth")
+    assert _loss_kwargs("errnet", t7, smoke) == {"perceptual_weight": 0.0, "discriminator_width": 8}
+    assert _loss_kwargs("glsgn_ssim", t7, smoke)["perceptual_weight"] == 0.0      # its base's options count
+    assert _loss_kwargs("errnet", t7, real) == {"vgg_weights": "/v.pth"}
+    assert _loss_kwargs("l1", t7, real) == {} and _loss_kwargs("l1", t7, smoke) == {}

@@ -223,14 +223,33 @@ def _model_kwargs(row: Row, experiment: Experiment, options: ExperimentOptions) 
 
 
 def _loss_kwargs(loss: str | None, experiment: Experiment, options: ExperimentOptions) -> dict:
+    """The recipe's options of ``loss``; ``--vgg-weights`` for every loss that takes VGG-19 weights; in a
+    smoke run no perceptual term (no VGG-19 weights there) and a narrow discriminator."""
+    from uhr4k.models.losses import _all_losses
+
     kwargs = dict(_recipe(experiment, options).loss_kwargs.get(loss or "", {}))
-    if loss in ("glsgn", "glsgn_ssim"):
-        if options.smoke:
-            kwargs.setdefault("perceptual_weight", 0.0)   # no VGG-19 weights in a smoke run
+    takes = _options_of(_all_losses().get(loss or ""))
+    if options.smoke:
+        if "perceptual_weight" in takes:
+            kwargs.setdefault("perceptual_weight", 0.0)
+        if "discriminator_width" in takes:
             kwargs.setdefault("discriminator_width", 8)
-        elif options.vgg_weights:
-            kwargs.setdefault("vgg_weights", options.vgg_weights)
+    elif options.vgg_weights and "vgg_weights" in takes:
+        kwargs.setdefault("vgg_weights", options.vgg_weights)
     return kwargs
+
+
+def _options_of(cls) -> set[str]:
+    """Keyword options a loss class takes, its bases' included (a subclass passing ``**kwargs`` on)."""
+    import inspect
+
+    names: set[str] = set()
+    for klass in getattr(cls, "__mro__", ()):
+        init = vars(klass).get("__init__")
+        if init is not None:
+            names |= {p.name for p in inspect.signature(init).parameters.values()
+                      if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return names - {"self"}
 
 
 def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, options: ExperimentOptions,
