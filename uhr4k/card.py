@@ -108,8 +108,12 @@ def card_facts(rows: list[dict]) -> dict:
 
 
 def default_command() -> str:
-    """This process's command line as ``uhr4k ...`` (what the user typed, quoted for a shell)."""
-    return shlex.join(["uhr4k", *sys.argv[1:]])
+    """This process's command line as ``uhr4k ...`` when it is the uhr4k CLI (quoted for a shell), else
+    "called from Python" (a notebook's argv is its kernel's, not a command to repeat)."""
+    prog = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if prog is not None and (prog.name == "uhr4k" or (prog.name == "__main__.py" and prog.parent.name == "uhr4k")):
+        return shlex.join(["uhr4k", *sys.argv[1:]])
+    return "called from Python"
 
 
 def card_text(rows: list[dict], *, license: str | None = None, sources: list[dict] = (),  # noqa: A002

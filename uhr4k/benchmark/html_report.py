@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import math
-import sys
 from pathlib import Path
 
 from uhr4k import __version__
@@ -125,6 +124,14 @@ def _plot_section(out: Path, summary, per_image, untrained, datasets) -> tuple[S
     return Section("Plots", [paragraph], blocks=[_row(figures)]), written
 
 
+def invocation() -> str:
+    """How this run was started: the ``uhr4k ...`` command line, or a Python call."""
+    from uhr4k.card import default_command
+
+    command = default_command()
+    return "run_benchmark(...) called from Python" if command == "called from Python" else command
+
+
 def untrained_banner(untrained) -> str:
     names = ", ".join(f"<code>{html.escape(n)}</code>" for n in untrained)
     return (f"<strong>Untrained models:</strong> {names} ran with random weights. Their scores measure the "
@@ -142,7 +149,7 @@ def write_bench_report(out, summary, per_image, complexity, comparisons=(), untr
     summary, per_image, complexity = plots.records(summary), plots.records(per_image), plots.records(complexity)
     comparisons = list(comparisons)
     datasets = list(dict.fromkeys(r["dataset"] for r in summary))
-    command = command if command is not None else " ".join(["uhr4k", *sys.argv[1:]])
+    command = command if command is not None else invocation()
     counts = {(r["dataset"]): (r["protocol"], r["n"]) for r in summary}
     header = [f"<code>{html.escape(command)}</code> (uhr4k {html.escape(__version__)})",
               "Datasets: " + ", ".join(f"{html.escape(d)} ({html.escape(p)} protocol, {n} images)"
