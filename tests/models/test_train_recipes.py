@@ -180,3 +180,23 @@ def test_progressive_run_and_tensorboard(root, tmp_path):
     assert [e.step for e in events.Scalars("val/psnr")] == [1, 2]
     assert events.Scalars("val/psnr")[-1].value == pytest.approx(float(summary.rows[-1]["val_psnr"]), abs=1e-3)
     assert "val/preview" in tags["images"]
+
+
+@pytest.mark.slow
+def test_compiled_training_takes_the_same_steps(root, tmp_path, monkeypatch):
+    """--compile trains the torch.compile'd model (dynamo's eager backend here: inductor's C++ build takes
+    minutes on this machine); the steps match the eager run's."""
+    eager = train(config(root, tmp_path / "eager", epochs=1, val_split="none"), echo=lambda s: None)
+    compiled_models = []
+    real_compile = torch.compile
+
+    def compile_eagerly(model, **kwargs):
+        compiled_models.append(model)
+        return real_compile(model, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", compile_eagerly)
+    compiled = train(config(root, tmp_path / "compiled", epochs=1, val_split="none", compile=True),
+                     echo=lambda s: None)
+    torch._dynamo.reset()
+    assert len(compiled_models) == 1
+    assert float(compiled.rows[0]["train_total"]) == pytest.approx(float(eager.rows[0]["train_total"]), rel=1e-5)
