@@ -118,3 +118,13 @@ def test_cli_precision_option(image_set, tmp_path):
     assert {r["precision"] for r in _read_csv(tmp_path / "cli" / "summary.csv")} == {"bf16"}
     bad = CliRunner().invoke(cli, ["bench", "--data", str(tmp_path / "set"), "--precision", "fp8"])
     assert bad.exit_code == 2 and "fp8" in bad.output
+
+
+def test_to_float32_keeps_named_tuples():
+    from collections import namedtuple
+
+    from uhr4k.benchmark.speed import to_float32
+
+    Output = namedtuple("Output", ["background", "reflection"])
+    out = to_float32(Output(torch.ones(1, dtype=torch.bfloat16), [torch.zeros(1, dtype=torch.float16)]))
+    assert type(out) is Output and out.background.dtype == torch.float32 and out.reflection[0].dtype == torch.float32

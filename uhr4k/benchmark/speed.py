@@ -69,6 +69,8 @@ def to_float32(output):
     """A model's output (a tensor or a tuple/list of them) as fp32 tensors (autocast may return bf16/fp16)."""
     if isinstance(output, torch.Tensor):
         return output.float()
+    if isinstance(output, tuple) and hasattr(output, "_fields"):   # a namedtuple (Zou et al.'s outputs)
+        return type(output)(*(to_float32(o) for o in output))
     if isinstance(output, (tuple, list)):
         return type(output)(to_float32(o) for o in output)
     return output
