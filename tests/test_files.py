@@ -185,3 +185,14 @@ def test_the_exif_orientation_of_a_phone_jpeg_is_applied_and_reported(tmp_path):
     assert shown.shape == (60, 40, 3) and exif_orientation(tmp_path / "portrait.jpg") == 6
     assert shown[:12].mean() > 200 and shown[-12:].mean() < 50   # the band is now on top, as viewers show it
     assert exif_orientation(tmp_path / "none.jpg") == 1
+
+
+def test_a_damaged_png_is_one_reason_and_no_stray_libpng_line(tmp_path, capfd):
+    path = tmp_path / "c.png"
+    io.write_image(path, np.random.default_rng(0).integers(0, 255, (50, 50, 3), np.uint8))
+    data = bytearray(path.read_bytes())
+    data[200:260] = b"\x00" * 60                           # damaged inside, its end marker intact
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"c\.png: cannot decode image \(libpng error: .+\)"):
+        io.read_image(path)
+    assert "libpng" not in capfd.readouterr().err

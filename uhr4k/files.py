@@ -14,6 +14,8 @@ import hashlib
 import io
 import os
 import secrets
+import tempfile
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -130,13 +132,15 @@ def decode_image(data: np.ndarray, path: Path, *, keep_16bit: bool = True) -> np
     try:
         # ANYDEPTH | ANYCOLOR keeps 16 bits and gray, drops alpha, and applies the EXIF orientation of a
         # phone JPEG (what every viewer shows; IMREAD_UNCHANGED would leave a portrait photo sideways)
-        img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+        with _decoder_messages() as said:
+            img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     except cv2.error as exc:
         if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
             raise InputError("its header claims more than 2^30 pixels (a decompression bomb?)", path) from None
         raise InputError(f"cannot decode image (OpenCV: {str(exc).strip().splitlines()[-1]})", path) from None
     if img is None:
-        raise InputError("cannot decode image (unreadable or truncated)", path)
+        detail = said[0] if said else "unreadable or truncated"
+        raise InputError(f"cannot decode image ({detail})", path)
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     elif img.shape[2] == 4:
@@ -148,6 +152,26 @@ def decode_image(data: np.ndarray, path: Path, *, keep_16bit: bool = True) -> np
     elif img.dtype not in (np.uint8, np.uint16):
         raise InputError(f"unsupported pixel type {img.dtype}", path)
     return np.ascontiguousarray(img)
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _decoder_messages() -> Iterator[list[str]]:
+    """Catch what libpng / libjpeg print on the C stderr while decoding (``libpng error: IDAT: ...``): a
+    stray line on the user's terminal becomes the reason of the one error line instead."""
+    said: list[str] = []
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            said += [line.strip() for line in sink.read().decode("utf-8", "replace").splitlines() if line.strip()]
 
 
 def exif_orientation(path: str | os.PathLike) -> int:

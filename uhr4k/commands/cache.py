@@ -7,7 +7,7 @@ import click
 
 @click.command(name="cache")
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option("--workers", type=int, default=1, show_default=True, help="Decoding processes.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Decoding processes.")
 def command(root, workers):
     """Prepare ROOT/.uhr4k-cache: every training image as a raw array, so a crop reads only its rows.
 
@@ -16,7 +16,7 @@ def command(root, workers):
     """
     from uhr4k.data.cache import build_cache
 
-    summary = build_cache(root, workers=max(1, workers))
+    summary = build_cache(root, workers=workers)
     for line in summary.lines():
         click.echo(line)
     if not summary.ok:
