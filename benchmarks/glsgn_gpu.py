@@ -9,6 +9,10 @@ chunkings of the local pathways' patches (4 per chunk, the default, and all 16 a
 an unchunked implementation does) and three precisions (fp32, bf16 and fp16 autocast). An
 out-of-memory is reported as a result, not a crash.
 
+With ``--speeds`` (labels of :class:`uhr4k.benchmark.speed.Speed`, e.g.
+``fp16+channels_last,fp16+channels_last+compile``) also those switches at the default chunking, through
+the wrapper ``uhr4k bench --precision/--channels-last/--compile`` uses (compilation before the warm-up).
+
 With ``--train``, also one training step of the paper's set-up: batch 4 of 960 x 540 crops, the full
 loss of eq. 11 (VGG-19 perceptual distance with random weights: the cost is that of the pretrained
 ones; spectral-normalized discriminator), Adam for the generator, then the discriminator's hinge step.
@@ -86,6 +90,7 @@ def main():
     parser.add_argument("--height", type=int, default=2160)
     parser.add_argument("--width", type=int, default=3840)
     parser.add_argument("--train", action="store_true", help="also time a training step (batch 4, 960x540)")
+    parser.add_argument("--speeds", default="", help="comma-separated Speed labels to time as well")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device")
@@ -112,6 +117,23 @@ def main():
                       f"{args.runs} runs)  peak {peak:.2f} GiB ({peak * 2 ** 30 / 1e9:.2f} GB)", flush=True)
             except torch.cuda.OutOfMemoryError:
                 print(f"chunk {chunk:2d} {label:14s} out of memory", flush=True)
+    for label in filter(None, args.speeds.split(",")):
+        from uhr4k.benchmark.speed import Speed, SpeedWrapper
+        parts = label.split("+")
+        model.patch_chunk = None
+        wrapped = SpeedWrapper(model, Speed(parts[0], "channels_last" in parts, "compile" in parts))
+        try:
+            start = time.perf_counter()
+            with torch.inference_mode():
+                wrapped(x)                       # compiles, when asked
+            torch.cuda.synchronize()
+            first = time.perf_counter() - start
+            med, lo, hi, peak = measure(wrapped, x, args.runs, args.warmup, None)
+            print(f"{label:28s} median {med:.4f} s (min {lo:.4f}, max {hi:.4f}; first call {first:.1f} s)  "
+                  f"peak {peak:.2f} GiB", flush=True)
+        except torch.cuda.OutOfMemoryError:
+            print(f"{label:28s} out of memory", flush=True)
+        model.to(memory_format=torch.contiguous_format)
     if args.train:
         del model, x, reference, out
         for label, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
