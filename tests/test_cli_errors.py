@@ -159,3 +159,25 @@ def test_train_on_a_damaged_image_with_loader_workers_is_one_line(tmp_path):
     (root / "manifest.csv").unlink()   # no checksums: the decoder itself, in a loader worker, finds it
     result = train(root, tmp_path / "run", "--workers", "1")
     one_line_error(result, str(damaged))
+
+
+def test_bench_writes_scores_before_a_late_failure(tmp_path, monkeypatch):
+    from uhr4k.benchmark import runner
+
+    root = uhr4k_root(tmp_path / "root")
+
+    def failing_profile(*args, **kwargs):
+        raise RuntimeError("the profile failed after every image was scored")
+
+    monkeypatch.setattr(runner, "_complexity", failing_profile)
+    with pytest.raises(RuntimeError):
+        runner.run_benchmark({"identity": runner_identity()}, [runner.load_dataset(str(root), subset="syn")],
+                             tmp_path / "b", save_images=False, profile_size=None)
+    assert (tmp_path / "b" / "per_image.csv").read_text().count("\n") == 3   # header + 2 pairs
+    assert (tmp_path / "b" / "summary.csv").is_file()
+
+
+def runner_identity():
+    from uhr4k.models import create_model
+
+    return create_model("identity")

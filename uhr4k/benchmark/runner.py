@@ -242,6 +242,9 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
             result.per_image += [{**r, "precision": speed.precision} for r in rows]
             result.comparisons += comparisons
             result.summary += [{**r, "precision": speed.precision} for r in _summarize(rows, models, d)]
+            # written as they are made: a failure later (another dataset, the profile) loses no scores
+            write_csv(out / "per_image.csv", result.per_image, report.PER_IMAGE_COLUMNS)
+            write_csv(out / "summary.csv", result.summary, report.SUMMARY_COLUMNS)
     result.complexity = [{**r, "precision": speed.precision, "channels_last": speed.channels_last,
                           "compile": speed.compile}
                          for r in _complexity(models, runnable, dev, profile_size, repeats, warmup)]
