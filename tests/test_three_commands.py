@@ -92,6 +92,7 @@ def test_train_without_data_says_how_to_build_one(tmp_path):
     assert "no dataset to train on: looked for data/UHR4K" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_untrained_model_is_flagged(tmp_path):
     data = tmp_path / "pairs"
     for role in ("input", "target"):

@@ -69,6 +69,7 @@ def read_csv(path):
         return reader.fieldnames, list(reader)
 
 
+@pytest.mark.slow
 def test_alignment_csv_has_the_issue_columns_and_a_verdict_per_pair(raw, run):
     out, summary = run
     header, rows = read_csv(out / "alignment.csv")
@@ -87,6 +88,7 @@ def test_alignment_csv_has_the_issue_columns_and_a_verdict_per_pair(raw, run):
     assert (out / "UHR4K-Real" / "qa" / "hill-01.jpg").is_file()
 
 
+@pytest.mark.slow
 def test_homographies_in_the_csv_match_the_truth(raw, run):
     _, truth = raw
     out, _ = run
@@ -96,6 +98,7 @@ def test_homographies_in_the_csv_match_the_truth(raw, run):
             assert corner_error(H, truth[row["id"]], *PAIR_SIZE) < 0.3, row["id"]
 
 
+@pytest.mark.slow
 def test_dataset_files_follow_the_contract(raw, run):
     raw_dir, _ = raw
     out, _ = run
@@ -127,6 +130,7 @@ def test_dataset_files_follow_the_contract(raw, run):
     assert sum(r["split"] == "test" for r in rows) >= 1 and any(r["split"] == "train" for r in rows)
 
 
+@pytest.mark.slow
 def test_rerun_reuses_everything_and_one_worker_gives_the_same_results(raw, run, tmp_path):
     raw_dir, _ = raw
     out, _ = run
@@ -153,6 +157,7 @@ def test_rerun_reuses_everything_and_one_worker_gives_the_same_results(raw, run,
         assert row["sha256_layer"] == old_manifest[row["id"]]["sha256_layer"]
 
 
+@pytest.mark.slow
 def test_size_option_crops_only_and_reuses_the_estimates(raw, tmp_path):
     raw_dir, _ = raw
     summary = align_dataset(raw_dir / "atrium", tmp_path, test=0, settings=AlignSettings(size=(512, 320)))
@@ -183,6 +188,7 @@ def test_cli_reports_failures_with_exit_status_and_bad_folder_in_one_line(raw, t
     assert result.exit_code == 2 and "--size" in result.output
 
 
+@pytest.mark.slow
 def test_published_real_reflection_pairs_are_registered(shared_data, tmp_path):
     summary = align_dataset(shared_data / "reflection-real-sample", tmp_path, test=2)
     assert summary.convention == "parallel folders blended/ and transmission/"
@@ -204,6 +210,7 @@ def test_ecc_refinement_path_keeps_the_pair_accurate(raw, tmp_path):
     assert read_image(tmp_path / "qa.jpg").shape[1] == 1600
 
 
+@pytest.mark.slow
 def test_paper_method_runs_through_the_same_pipeline_and_is_recorded(raw, run, tmp_path):
     """`--method paper` (ORB at full resolution + RANSAC): the same gates, QA images, files and csv, the
     method in every row. Its residual here is about 1.1 px (ours 0.2 px), so the default --max-rmse 0.5

@@ -42,6 +42,7 @@ def _read_csv(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_bench_identity_on_rain100h_matches_independent_y_protocol(shared_data, tmp_path):
     data = shared_data / "rain100h-sample"
     out = tmp_path / "out"
@@ -176,6 +177,7 @@ def test_tiled_forward_is_exact_for_pointwise_models_and_close_for_local_ones():
         tiled_forward(pointwise, x[0], 32, 8)
 
 
+@pytest.mark.slow
 def test_bench_from_a_checkpoint_and_of_the_wrong_model(tmp_path):
     from uhr4k.models import create_model
     from uhr4k.models.checkpoint import save_checkpoint

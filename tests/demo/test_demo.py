@@ -50,6 +50,7 @@ def demo_out(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_report_references_only_existing_valid_files(demo_out):
     parser = _ReportParser()
     parser.feed((demo_out / "report.html").read_text())
@@ -62,6 +63,7 @@ def test_report_references_only_existing_valid_files(demo_out):
         assert (demo_out / href).exists(), href
 
 
+@pytest.mark.slow
 def test_report_tables_equal_their_csv_files(demo_out):
     parser = _ReportParser()
     parser.feed((demo_out / "report.html").read_text())
@@ -77,6 +79,7 @@ def test_report_tables_equal_their_csv_files(demo_out):
             assert cells == [record[c] for c in header]
 
 
+@pytest.mark.slow
 def test_demo_results_are_sane(demo_out):
     with open(demo_out / "bench" / "rain" / "summary.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -92,6 +95,7 @@ def test_demo_results_are_sane(demo_out):
     assert haze["dcp"] > haze["identity"]
 
 
+@pytest.mark.slow
 def test_rerun_reuses_finished_steps(demo_out):
     record = json.loads((demo_out / ".demo" / "train.json").read_text())
     result = CliRunner().invoke(cli, ["demo", "--out", str(demo_out), "--size", "256x144", "--train-minutes", "0.1"])

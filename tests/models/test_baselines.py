@@ -391,6 +391,7 @@ def vgg_file(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SMALL_KWARGS))
 def test_baseline_trains_through_the_training_library(name, tiny_root, tmp_path, vgg_file):
     from uhr4k.models.checkpoint import load_model

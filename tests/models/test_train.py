@@ -188,6 +188,7 @@ sys.exit(training.train(training.TrainConfig(**eval(sys.argv[1])), echo=lambda s
 """
 
 
+@pytest.mark.slow
 def test_a_kill_between_checkpoint_and_log_loses_no_log_row(root, tmp_path):
     import subprocess
     import sys

@@ -64,6 +64,7 @@ def test_reference_build_is_complete_and_consistent(reference):
     assert (root / "failures.csv").read_text() == "stage,id,file,reason\n"
 
 
+@pytest.mark.slow
 def test_two_workers_and_merged_shards_give_the_same_bytes(media, reference, tmp_path):
     ref_root, _ = reference
     expected = tree(ref_root)

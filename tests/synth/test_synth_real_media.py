@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from uhr4k import layout
@@ -9,6 +10,7 @@ from uhr4k.cli import cli
 from uhr4k.files import read_image, sha256_file
 
 
+@pytest.mark.slow
 def test_build_syn_from_real_videos_and_photos(shared_data, tmp_path):
     media = shared_data / "media"
     out = tmp_path / "uhr4k"
