@@ -235,6 +235,7 @@ def bench_out(tmp_path_factory):
     return result
 
 
+@pytest.mark.slow
 def test_bench_writes_crops_error_maps_and_a_consistent_page(bench_out):
     out = bench_out.out
     page = _parse(out / "report.html")

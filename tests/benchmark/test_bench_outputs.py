@@ -3,6 +3,7 @@ import csv
 import math
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from uhr4k.cli import cli
@@ -17,6 +18,7 @@ def _tiny_set(root, n=2, size=(24, 32)):
     return root
 
 
+@pytest.mark.slow
 def test_profile_size_none_counts_parameters_only_and_untrained_models_are_flagged(tmp_path):
     data = _tiny_set(tmp_path / "set")
     out = tmp_path / "out"

@@ -90,6 +90,7 @@ def test_bad_precision_is_an_input_error(image_set, tmp_path):
         run_benchmark({"probe": _Probe()}, [image_set], tmp_path / "out", precision="half")
 
 
+@pytest.mark.slow
 def test_compiled_bench_matches_eager(image_set, tmp_path, monkeypatch):
     """--compile goes through torch.compile; the eager backend (dynamo's tracing without inductor's C++ build,
     which takes over a minute here) keeps the test fast."""

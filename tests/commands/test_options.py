@@ -20,7 +20,7 @@ def test_parse_size():
 def test_parse_shard():
     assert parse_shard("1/1") == (1, 1)
     assert parse_shard("3/4") == (3, 4)
-    with pytest.raises(InputError, match=r"^--shard must look like i/n, got '2'$"):
+    with pytest.raises(InputError, match=r"^--shard must look like i/n or auto, got '2'$"):
         parse_shard("2")
     for bad in ("0/3", "4/3"):
         with pytest.raises(InputError, match=rf"^--shard {bad}: i must be between 1 and n$"):

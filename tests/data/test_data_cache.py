@@ -1,4 +1,5 @@
 """uhr4k.data.cache: the same crops as from the PNGs, and never a stale one."""
+import pytest
 import torch
 
 from uhr4k.data import PairedDataset, find_pairs
@@ -34,6 +35,7 @@ def test_cache_gives_the_same_crops_and_never_stale_ones(tmp_path):
     assert not list((root / CACHE_DIR).rglob("*.part"))
 
 
+@pytest.mark.slow
 def test_a_cut_cache_file_is_never_used_and_is_made_again(tmp_path):
     root = pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(2)], h=50, w=70)
     assert build_cache(root, workers=2).written == 4

@@ -43,6 +43,7 @@ def test_shapes_4k_on_meta_device():
                                              (1, 3, 540, 960), (1, 3, 540, 960)]
 
 
+@pytest.mark.slow
 def test_shapes_960x540_full_model():
     model = create_model("glsgn").eval()
     with torch.no_grad():

@@ -112,6 +112,7 @@ def test_progressive_phases():
 # ------------------------------------------------------------------------------------------ training
 
 
+@pytest.mark.slow
 def test_bf16_training_learns_like_fp32(root, tmp_path):
     """A tiny run in fp32 and under bf16 autocast (CPU): the loss falls in both, and by about as much."""
     runs = {}
@@ -127,6 +128,7 @@ def test_bf16_training_learns_like_fp32(root, tmp_path):
     assert drop["bf16"] == pytest.approx(drop["fp32"], rel=0.25), losses
 
 
+@pytest.mark.slow
 def test_recipe_run_resumes_exactly_and_keeps_params_ema(root, tmp_path):
     """AdamW, a step-unit cosine schedule with warm-up, EMA, clipping and fp16 with its scaler: a run
     stopped and resumed ends where the uninterrupted one does, EMA and learning rates included."""

@@ -152,6 +152,7 @@ def test_leftovers_of_killed_runs_are_removed_everywhere_but_a_live_runs_are_kep
         live.wait()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_neither_hangs_build_syn_nor_changes_the_result(media, tmp_path):
     """kill -9 of a worker process of a real `uhr4k build-syn --workers 2`: the run ends (exit 1 naming
     the sample, or 0 when the worker died idle), and a rerun gives the bytes of an undisturbed build."""

@@ -51,8 +51,9 @@ from uhr4k.synth.frames import (
     select_frames,
 )
 
-# Bump when a change alters output bytes for the same options: old records are then recomputed.
-VERSION = "4"
+# The version of the sample records a rerun reuses (part of every record key): bump it when a change
+# alters the output bytes for the same options, so that old records are recomputed, not trusted.
+CACHE_VERSION = "4"
 FAILURES_NAME = state.FAILURES_NAME
 PAPER_COUNT = 2167  # backgrounds of UHR4K-Syn / UHR4K-Rain in the paper
 REFLECTION_TRIES = 3  # candidate reflections per sample for Zhang's visibility filter
@@ -146,7 +147,7 @@ def _image_problem(path: Path) -> str | None:
 def _sources_key(frames_dir: Path, opts: BuildOptions) -> str:
     files = list_media(frames_dir)
     prints = [(p.relative_to(frames_dir).as_posix(), *state.fingerprint(p)) for p in files]
-    blob = json.dumps([VERSION, prints, opts.count, list(opts.size), opts.allow_upscale])
+    blob = json.dumps([CACHE_VERSION, prints, opts.count, list(opts.size), opts.allow_upscale])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -285,7 +286,7 @@ def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, l
 def task_key(task: dict) -> str:
     """What decides a sample's bytes, but its split (a moved split is not a new sample); no absolute
     paths, so a moved folder gives the same key."""
-    return hashlib.sha256(json.dumps([VERSION, {k: v for k, v in task.items() if k != "split"}],
+    return hashlib.sha256(json.dumps([CACHE_VERSION, {k: v for k, v in task.items() if k != "split"}],
                                      sort_keys=True).encode()).hexdigest()[:24]
 
 
