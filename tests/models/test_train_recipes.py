@@ -7,7 +7,7 @@ from test_train import make_root
 from torch import nn
 
 from uhr4k.errors import InputError
-from uhr4k.models.checkpoint import load_checkpoint
+from uhr4k.models.checkpoint import load_checkpoint, load_model
 from uhr4k.models.ema import ModelEMA
 from uhr4k.models.schedules import OptimizerSpec, Schedule
 from uhr4k.models.training import TrainConfig, _backward_and_step, phase_of, train
@@ -147,6 +147,10 @@ def test_recipe_run_resumes_exactly_and_keeps_params_ema(root, tmp_path):
         torch.testing.assert_close(a["params_ema"][k], b["params_ema"][k], rtol=0, atol=0, msg=k)
     assert any(not torch.equal(a["params_ema"][k], a["params"][k]) for k in a["params"])
     assert "scaler" in a and {"val_psnr_ema", "val_ssim_ema"} <= set(whole.rows[-1])
+    benched, _ = load_model(whole.best_checkpoint)        # what bench --checkpoint runs: the EMA weights
+    best = load_checkpoint(whole.best_checkpoint)
+    for k, v in benched.state_dict().items():
+        torch.testing.assert_close(v, best["params_ema"][k], rtol=0, atol=0, msg=k)
 
 
 def test_resume_with_another_recipe_is_refused(root, tmp_path):

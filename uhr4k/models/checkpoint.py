@@ -65,7 +65,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 
 def load_model(path: str | os.PathLike, expected_name: str | None = None,
                expected_kwargs: dict | None = None, map_location="cpu") -> tuple[nn.Module, dict]:
-    """Rebuild the checkpoint's model through the registry and load its parameters (strictly).
+    """Rebuild the checkpoint's model through the registry and load its parameters (strictly): the EMA
+    weights ``params_ema`` when the checkpoint has them (BasicSR's convention; ``uhr4k train --ema`` also
+    picks ``best.pt`` by their validation PSNR), else ``params``.
 
     ``path`` is a uhr4k ``.pt`` checkpoint or a folder written by ``uhr4k export`` (its ``config.json``
     then plays the checkpoint's ``config``).
@@ -100,7 +102,8 @@ def load_model(path: str | os.PathLike, expected_name: str | None = None,
     except InputError as exc:  # its config names an argument the model does not take
         raise InputError(f"config: {exc.reason}", path) from None
     try:
-        model.load_state_dict(checkpoint["params"], strict=True)
+        model.load_state_dict(checkpoint["params_ema"] if "params_ema" in checkpoint else checkpoint["params"],
+                              strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
         detail = " ".join(line.strip() for line in first[1:3]) or first[0]

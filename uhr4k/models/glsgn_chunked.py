@@ -56,6 +56,7 @@ def chunked_pathway(pathway, x: torch.Tensor, grid: tuple[int, int], context: Pa
         gate = pathway.gate(level, own, context, grid, consistency)
         skips.append(each(torch.mul, features, gate))
         attention.append(F.avg_pool2d(own, 2) if export_pooled else own)
+        del features  # freed before the next tensor is allocated: at 4K each is 0.53 GB
         features = each(pathway.downs[level], skips[-1])
     features = each(pathway.middle, features)
 
@@ -69,6 +70,7 @@ def chunked_pathway(pathway, x: torch.Tensor, grid: tuple[int, int], context: Pa
                 continue
             norm = pathway.patch_norms[level][j]
             factor = norm.factor(each(norm.intensity, z, z_hat), grid)
+            del z  # the block input is no longer needed: one full-size tensor less at the peak
             z = each(norm.modulate, z_hat, factor)
         decoded[level] = F.avg_pool2d(z, 2) if export_pooled else z
         features = z
