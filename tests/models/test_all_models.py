@@ -65,7 +65,8 @@ def _input(name: str, batch: int = 1) -> torch.Tensor:
 
 def test_registry_lists_every_baseline():
     for name in ("identity", "restormer", "mprnet-derain", "mprnet-deblur", "nafnet-w64", "nafnet-w32",
-                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet", "errnet", "ibcln", "cfdnet", "zou2020"):
+                 "dmgn", "zheng2021", "prenet", "dcp", "rmnet", "errnet", "ibcln", "cfdnet", "zou2020",
+                 "vrgnet", "rescan", "rescan-gru", "ffanet", "msbdn", "aecrnet", "derainrlnet"):
         assert name in MODELS
 
 
