@@ -404,10 +404,12 @@ def run_experiment(name: str | Experiment, options: ExperimentOptions, echo=prin
         for d in experiment.datasets:    # every dataset is checked before anything trains
             locate(home, d.train, "train")
             locate(home, d.preset, "test")
+    from tqdm import tqdm
+
     steps = Steps(out)
     results = []
     started = time.perf_counter()
-    for row in rows:
+    for row in tqdm(rows, desc=f"{name}: rows", unit="row", disable=not options.progress):
         if not _registered(row.model):
             results.append(RowResult(row, "missing", "not in this package"))
             continue
@@ -423,10 +425,15 @@ def run_experiment(name: str | Experiment, options: ExperimentOptions, echo=prin
             line = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             echo(f"{row.label}: failed: {line}")
             results.append(RowResult(row, "failed", line))
-    result = ExperimentResult(experiment, out, results, reused=steps.reused, done=steps.done)
+    result = ExperimentResult(experiment, out, results, device=_device_text(results), reused=steps.reused,
+                              done=steps.done)
     result.files = write_table(result, smoke=options.smoke)
     echo(f"{name}: {steps.done} step(s) run, {steps.reused} reused, {time.perf_counter() - started:.0f} s")
     return result
+
+
+def _device_text(results: list[RowResult]) -> str:
+    return ", ".join(sorted({r.scores.get("device") for r in results if isinstance(r.scores.get("device"), str)}))
 
 
 def _restoration_row(row: Row, home: Path, experiment: Experiment, options: ExperimentOptions, steps: Steps,
