@@ -86,6 +86,7 @@ def test_smoke_run_writes_the_table_beside_the_paper(name, tmp_path):
         else:
             assert float(c["paper"]) == pytest.approx(paper)
             assert float(c["difference"]) == pytest.approx(ours - paper, abs=0.002)
+    assert (out / "figure.png").is_file() == (name == "fig9")             # the figure the paper shows
     table = (out / "table.md").read_text()
     assert experiment.title in table and "Smoke run" in table and row.label in table
     assert f"# {experiment.title}" in result.output

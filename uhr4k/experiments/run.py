@@ -384,19 +384,13 @@ def run_experiment(name: str | Experiment, options: ExperimentOptions, echo=prin
         InputError: unknown experiment, no --data for a real run, a dataset missing from the data home
         (with the layout it needs), --weights for a model that is not a row.
     """
+    from tqdm import tqdm
+
     from uhr4k.experiments.table import write_table
 
     experiment = name if isinstance(name, Experiment) else load_experiment(name)
     name = experiment.name
-    if options.gpus < 1:
-        raise InputError(f"--gpus must be >= 1, got {options.gpus}", "--gpus")
-    rows = resolve_rows(experiment, options.only)
-    unknown = sorted(set(options.weights) - {r.model for r in rows})
-    if unknown:
-        raise InputError(f"no row of {name} uses model(s) {', '.join(unknown)}", "--weights")
-    for path in options.weights.values():
-        if not Path(path).exists():
-            raise InputError("no such file or folder", path)
+    rows = _checked_rows(experiment, options)
     out = options.out = Path(options.out)
     home = None
     if experiment.kind == "restoration":
@@ -404,32 +398,51 @@ def run_experiment(name: str | Experiment, options: ExperimentOptions, echo=prin
         for d in experiment.datasets:    # every dataset is checked before anything trains
             locate(home, d.train, "train")
             locate(home, d.preset, "test")
-    from tqdm import tqdm
-
     steps = Steps(out)
-    results = []
     started = time.perf_counter()
-    for row in tqdm(rows, desc=f"{name}: rows", unit="row", disable=not options.progress):
-        if not _registered(row.model):
-            results.append(RowResult(row, "missing", "not in this package"))
-            continue
-        try:
-            if experiment.kind == "restoration":
-                results.append(_restoration_row(row, home, experiment, options, steps, echo))
-            else:
-                results.append(RowResult(row, scores=profile_row(row, experiment, options, steps)))
-        except InputError as exc:
-            echo(f"{row.label}: {exc}")
-            results.append(RowResult(row, "failed", str(exc)))
-        except Exception as exc:      # noqa: BLE001 - one model's defect must not lose the other rows
-            line = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            echo(f"{row.label}: failed: {line}")
-            results.append(RowResult(row, "failed", line))
+    results = [_run_row(row, home, experiment, options, steps, echo)
+               for row in tqdm(rows, desc=f"{name}: rows", unit="row", disable=not options.progress)]
     result = ExperimentResult(experiment, out, results, device=_device_text(results), reused=steps.reused,
                               done=steps.done)
     result.files = write_table(result, smoke=options.smoke)
+    if experiment.figure:
+        from uhr4k.experiments.figure import write_figure
+
+        result.files += write_figure(result, smoke=options.smoke)
     echo(f"{name}: {steps.done} step(s) run, {steps.reused} reused, {time.perf_counter() - started:.0f} s")
     return result
+
+
+def _checked_rows(experiment: Experiment, options: ExperimentOptions) -> list[Row]:
+    """The rows to run, after checking --gpus and --weights against them."""
+    if options.gpus < 1:
+        raise InputError(f"--gpus must be >= 1, got {options.gpus}", "--gpus")
+    rows = resolve_rows(experiment, options.only)
+    unknown = sorted(set(options.weights) - {r.model for r in rows})
+    if unknown:
+        raise InputError(f"no row of {experiment.name} uses model(s) {', '.join(unknown)}", "--weights")
+    for path in options.weights.values():
+        if not Path(path).exists():
+            raise InputError("no such file or folder", path)
+    return rows
+
+
+def _run_row(row: Row, home: Path | None, experiment: Experiment, options: ExperimentOptions, steps: Steps,
+             echo) -> RowResult:
+    """One row's steps; a model the package lacks is *missing*, one that fails is *failed* (with why)."""
+    if not _registered(row.model):
+        return RowResult(row, "missing", "not in this package")
+    try:
+        if experiment.kind == "restoration":
+            return _restoration_row(row, home, experiment, options, steps, echo)
+        return RowResult(row, scores=profile_row(row, experiment, options, steps))
+    except InputError as exc:
+        echo(f"{row.label}: {exc}")
+        return RowResult(row, "failed", str(exc))
+    except Exception as exc:      # noqa: BLE001 - one model's defect must not lose the other rows
+        line = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        echo(f"{row.label}: failed: {line}")
+        return RowResult(row, "failed", line)
 
 
 def _device_text(results: list[RowResult]) -> str:

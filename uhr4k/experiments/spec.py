@@ -6,6 +6,7 @@ A file names, in this order of reading:
 * ``kind = "restoration"``: ``task`` (the registry task whose models join as competitors when
   ``competitors = true``), ``[[datasets]]`` (a preset to score on and the preset whose ``train`` split
   trains the models scored there), ``[recipe]`` (the training recipe) and ``[smoke]`` (its tiny twin);
+* ``figure = true``: the results are also drawn (``OUT/figure.png``), as the paper shows them;
 * ``kind = "complexity"`` (Table I) or ``"runtime"`` (Table IV): ``profile = [width, height]``, no data;
 * ``[[rows]]``: the paper's rows in its order: ``label``, ``model`` (a registry name, or one the package
   lacks), optional ``kwargs`` and ``paper`` (the paper's numbers: ``paper.<dataset> = [PSNR, SSIM]`` for
@@ -95,6 +96,7 @@ class Experiment:
     profile: tuple[int, int] = (3840, 2160)
     reading: str = ""
     source: str = ""
+    figure: bool = False                      # also draw OUT/figure.png (the paper shows it as a figure)
 
     def summary(self) -> str:
         what = ", ".join(d.label for d in self.datasets) if self.datasets else "no data (profiling)"
@@ -157,4 +159,5 @@ def parse_experiment(name: str, data: dict, source: str = "") -> Experiment:
     return Experiment(name=name, title=data["title"], kind=kind, rows=rows, task=data.get("task"),
                       competitors=bool(data.get("competitors", False)), datasets=datasets, recipe=recipe,
                       smoke=smoke, profile=tuple(data.get("profile", (3840, 2160))),
-                      reading=data.get("reading", "").strip(), source=source)
+                      reading=data.get("reading", "").strip(), source=source,
+                      figure=bool(data.get("figure", False)) and kind == "restoration")
