@@ -72,6 +72,39 @@ def test_release_key_layout_loads_strictly(name):
     assert all(torch.equal(ours[k], v) for k, v in converted.items())
 
 
+def _data_parallel(state):
+    return {f"module.{k}": v for k, v in state.items()}
+
+
+# How each release saves its weights (its training / test scripts); MSBDN ships a pickled module, whose
+# state dict (extracted with the authors' code) is a plain one: not rewritten here (125 MB).
+RELEASE_FILES = {
+    "vrgnet": lambda state: state,                                                   # torch.save(state_dict)
+    "rescan": lambda state: {"net": state, "opt": {}, "clock": 400},                # train.py save_checkpoints
+    "rescan-gru": lambda state: {"net": state, "opt": {}, "clock": 400},
+    "ffanet": lambda state: {"model": _data_parallel(state), "step": 5, "max_psnr": 30.0},  # main.py
+    "aecrnet": lambda state: {"model": _data_parallel(state), "step": 5, "losses": []},     # train_aecrnet.py
+    "derainrlnet": _data_parallel,                                                   # netG1 under DataParallel
+}
+
+
+@pytest.mark.parametrize("name", sorted(RELEASE_FILES))
+def test_release_file_format_loads_with_pretrained(name, tmp_path):
+    generator = torch.Generator().manual_seed(1)
+    state = {k: torch.randn(shape, generator=generator) for k, shape in release_layout(name).items()}
+    path = tmp_path / "release.pth"
+    torch.save(RELEASE_FILES[name](state), path)
+    ours = create_model(name, pretrained=path).state_dict()
+    assert all(torch.equal(ours[k], v) for k, v in model_info(name).converter(state).items())
+
+
+def test_a_file_of_another_model_is_one_line(shared_data):
+    from uhr4k.errors import InputError
+    with pytest.raises(InputError, match="Rain100H_PReNet6_net_latest.pth") as info:
+        create_model("vrgnet", pretrained=shared_data / "released-weights" / "Rain100H_PReNet6_net_latest.pth")
+    assert "\n" not in str(info.value) and "convfinal" in str(info.value)
+
+
 # ---------------------------------------------------------------------------------------- VRGNet
 
 def _rain100h(shared_data: Path, n: int, crop: int = 128):
