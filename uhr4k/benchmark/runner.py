@@ -234,7 +234,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     unknown = [n for n in untrained if n not in models]
     if unknown:
         raise ValueError(f"untrained names {unknown} are not among the models {list(models)}")
-    result = BenchResult(out, [], [], [], untrained=list(untrained), speed=speed)
+    result = BenchResult(out, [], [], [], untrained=list(untrained), notes=list(notes), speed=speed)
     total = sum(len(d.pairs) for d in datasets) * len(models)
     with tqdm(total=total, desc="bench", unit="eval") as bar:
         for d in datasets:
