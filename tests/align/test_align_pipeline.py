@@ -275,3 +275,20 @@ def test_a_hostile_manifest_cannot_delete_outside_the_root_and_leftovers_are_cle
     left.write_bytes(b"half")
     align_dataset(raw_dir / "atrium", out, test=0, val=0)
     assert not left.exists()
+
+
+def test_phone_photos_stored_sideways_are_aligned_upright_and_say_so(tmp_path):
+    from PIL import Image
+
+    glass, background, _ = glass_pair(0)
+    raw = tmp_path / "raw" / "porch"
+    raw.mkdir(parents=True)
+    for name, img in (("01_glass.jpg", glass), ("01_noglass.jpg", background)):
+        stored = Image.fromarray(np.ascontiguousarray(np.rot90(img, 1)))   # what a phone held upright stores
+        exif = stored.getexif()
+        exif[0x0112] = 6                                                  # "turn 90 degrees clockwise"
+        stored.save(raw / name, exif=exif.tobytes(), quality=97)
+    summary = align_dataset(tmp_path / "raw", tmp_path / "out", test=0, val=0)
+    (result,) = summary.results.values()
+    assert result.status in ("ok", "flagged") and (result.width, result.height) == (glass.shape[1], glass.shape[0])
+    assert "EXIF orientation 6 applied" in result.reason
