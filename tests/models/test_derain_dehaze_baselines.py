@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from release_layout import release_layout
 from torch import nn
 
 from uhr4k.benchmark.metrics import psnr
@@ -19,7 +20,8 @@ from uhr4k.files import read_image
 from uhr4k.models.losses import build_loss
 from uhr4k.models.registry import create_model, model_info
 
-KEYS = Path(__file__).parent / "release_keys"
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
+
 
 # Parameters of the released configurations, counted on the authors' own modules.
 RELEASED_PARAMS = {
@@ -33,22 +35,7 @@ RELEASED_PARAMS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
-
-def release_layout(name: str) -> dict[str, tuple[int, ...]]:
-    """The key names and shapes of a release's state dict, from its fixture."""
-    layout = {}
-    for line in (KEYS / f"{name}.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, *shape = line.split()
-            layout[key] = tuple(int(s) for s in shape)
-    return layout
 
 
 @pytest.mark.parametrize("name", sorted(RELEASED_PARAMS))

@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from release_layout import release_layout
 
 from uhr4k.benchmark.profiling import count_macs, count_parameters
 from uhr4k.models.losses import build_loss
 from uhr4k.models.registry import create_model, model_info
 from uhr4k.models.vgg import VGG19Features
 
-KEYS = Path(__file__).parent / "release_keys"
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
+
 
 # The releases' counts (the issue's table; Table I of the GLSGN paper rounds the first three).
 PARAMS = {
@@ -32,28 +34,7 @@ PARAMS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
-
-def release_layout(name: str) -> dict:
-    """{key: shape} of the authors' state dict, read from the fixture (comment lines start with #); for a
-    release of several files (lines ``FILE KEY SHAPE...``), {file: {key: shape}}."""
-    layout: dict = {}
-    for line in (KEYS / f"{name}.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            words = line.split()
-            if words[0].endswith(".pth"):
-                file_name, key, *shape = words
-                layout.setdefault(file_name, {})[key] = tuple(int(s) for s in shape)
-            else:
-                key, *shape = words
-                layout[key] = tuple(int(s) for s in shape)
-    return layout
 
 
 def release_state(name: str) -> dict:

@@ -1,13 +1,12 @@
 """Every learned baseline's converter against its release's key layout (``release_keys/NAME.txt``: the
 key names and shapes of the authors' state dict, recorded from their code; see each file's header)."""
-from pathlib import Path
 
 import pytest
 import torch
+from release_layout import release_layout
 
 from uhr4k.models import create_model, list_models, model_info
 
-KEYS = Path(__file__).parent / "release_keys"
 MINE = ["dmgn", "mprnet-deblur", "mprnet-derain", "nafnet-w32", "nafnet-w64", "prenet", "restormer", "zheng2021"]
 # What a converter may leave out: tensors the release registers but its forward never reads.
 UNREAD = {"dmgn": lambda k: k.startswith("head_feat.vgg.vgg_pretrained_features.")
@@ -15,13 +14,6 @@ UNREAD = {"dmgn": lambda k: k.startswith("head_feat.vgg.vgg_pretrained_features.
           "zheng2021": lambda k: k.startswith("smooth.")}
 
 
-def release_layout(name: str) -> dict[str, tuple[int, ...]]:
-    layout = {}
-    for line in (KEYS / f"{name}.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, *shape = line.split()
-            layout[key] = tuple(int(s) for s in shape)
-    return layout
 
 
 def test_every_learned_baseline_has_a_converter():
