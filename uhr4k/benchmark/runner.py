@@ -196,7 +196,8 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
                   device: str = "cpu", tile: int | None = None, overlap: int = 32, save_images: bool = True,
                   max_grids: int | None = None, profile_size: tuple[int, int] | None = (3840, 2160),
                   repeats: int = 5, warmup: int = 1, untrained: Sequence[str] = (), notes: Sequence[str] = (),
-                  precision: str = "fp32", channels_last: bool = False, compile: bool = False) -> BenchResult:
+                  precision: str = "fp32", channels_last: bool = False, compile: bool = False,
+                  html_report: bool = True) -> BenchResult:
     """Evaluate ``models`` (name -> module) on ``datasets`` and write the tables and images into ``out``.
 
     Args:
@@ -208,6 +209,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
         notes: lines said before the scores and on the report (where each model's weights came from).
         precision, channels_last, compile: how the models run (:class:`uhr4k.benchmark.speed.Speed`); every
             table carries the precision, summary.md labels reduced-precision models, complexity.csv all three.
+        html_report: write report.html and its plots (False: the tables only, as smoke runs want).
     """
     if not models:
         raise InputError("no model to evaluate")
@@ -248,7 +250,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     result.complexity = [{**r, "precision": speed.precision, "channels_last": speed.channels_last,
                           "compile": speed.compile}
                          for r in _complexity(models, runnable, dev, profile_size, repeats, warmup)]
-    _write_outputs(result, datasets)
+    _write_outputs(result, datasets, html_report)
     return result
 
 
@@ -397,7 +399,7 @@ def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[di
     return rows
 
 
-def _write_outputs(result: BenchResult, datasets: list[BenchDataset]) -> None:
+def _write_outputs(result: BenchResult, datasets: list[BenchDataset], html_report: bool = True) -> None:
     from uhr4k.benchmark.html_report import write_bench_report
 
     out = result.out
@@ -409,5 +411,6 @@ def _write_outputs(result: BenchResult, datasets: list[BenchDataset]) -> None:
     write_text_atomic(out / "comparisons.json", json.dumps(result.comparisons, indent=1))
     result.files += [out / n for n in ("per_image.csv", "summary.csv", "summary.md", "complexity.csv",
                                        "complexity.md", "comparisons.json")]
-    result.files += write_bench_report(out, result.summary, result.per_image, result.complexity,
-                                       result.comparisons, untrained=result.untrained, notes=result.notes)
+    if html_report:
+        result.files += write_bench_report(out, result.summary, result.per_image, result.complexity,
+                                           result.comparisons, untrained=result.untrained, notes=result.notes)

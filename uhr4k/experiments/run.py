@@ -329,7 +329,7 @@ def bench_row(row: Row, dataset: DatasetSpec, weights: Path | None, home: Path, 
     data = load_dataset(spec, subset=PRESETS[dataset.preset].subset, split="test")
     device = options.device or ("cuda" if _cuda() else "cpu")
     result = run_benchmark({row.label: model}, [data], options.out / "bench" / name, device=device,
-                           profile_size=None, max_grids=4)
+                           profile_size=None, max_grids=4, html_report=not options.smoke)
     summary = result.summary[0]
     return steps.put("bench", name, {"key": key, "psnr": summary["psnr"], "ssim": summary["ssim"],
                                      "n": summary["n"], "protocol": summary["protocol"],

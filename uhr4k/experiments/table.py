@@ -113,7 +113,8 @@ def markdown(result, smoke: bool = False) -> str:
     if experiment.reading:
         lines += ["", "**Our reading.** " + " ".join(experiment.reading.split())]
     if experiment.kind == "restoration":
-        lines += ["", "Benchmark reports (per-image scores, images, grids): `bench/<row>@<dataset>/report.html`."]
+        lines += ["", "Benchmark outputs (per-image scores, images, grids" + ("" if smoke else ", report.html")
+                  + "): `bench/<row>@<dataset>/`."]
     lines += ["", f"Source: {experiment.source}; steps reused {result.reused}, run {result.done}."]
     return "\n".join(lines) + "\n"
 
