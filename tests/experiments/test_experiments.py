@@ -164,3 +164,20 @@ def test_loss_options_follow_what_each_loss_takes():
     assert _loss_kwargs("glsgn_ssim", t7, smoke)["perceptual_weight"] == 0.0      # its base's options count
     assert _loss_kwargs("errnet", t7, real) == {"vgg_weights": "/v.pth"}
     assert _loss_kwargs("l1", t7, real) == {} and _loss_kwargs("l1", t7, smoke) == {}
+
+
+@pytest.mark.slow
+def test_an_unfinished_or_longer_training_continues_from_its_last_checkpoint(tmp_path):
+    def mini(epochs):
+        return parse_experiment("mini", {
+            "title": "mini", "kind": "restoration", "datasets": [{"preset": "4kid"}],
+            "smoke": {"recipe": {"epochs": epochs, "batch": 1, "crop": [32, 32], "steps_per_epoch": 1}},
+            "rows": [{"label": "Global-Only", "model": "glsgn-global-only"}]})
+
+    options = ExperimentOptions(out=tmp_path, smoke=True, progress=False)
+    run_experiment(mini(1), options, echo=lambda line: None)
+    lines = []
+    run_experiment(mini(2), options, echo=lines.append)
+    assert any("resuming" in line for line in lines)                   # not a fresh run
+    with open(tmp_path / "runs" / "glsgn-global-only@4kid" / "log.csv", newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
