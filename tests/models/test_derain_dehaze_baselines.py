@@ -450,7 +450,7 @@ TRAIN_KWARGS = {
 }
 
 
-# The contrastive regulariser needs pretrained VGG-19 weights, which cannot be downloaded here.
+# The contrastive regulariser needs pretrained VGG-19 weights, a file the user supplies (tests download nothing).
 TRAIN_LOSS_KWARGS = {"aecrnet": {"perceptual_weight": 0.0}}
 
 
