@@ -153,6 +153,7 @@ def test_leftovers_of_killed_runs_are_removed_everywhere_but_a_live_runs_are_kep
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_a_killed_worker_neither_hangs_build_syn_nor_changes_the_result(media, tmp_path):
     """kill -9 of a worker process of a real `uhr4k build-syn --workers 2`: the run ends (exit 1 naming
     the sample, or 0 when the worker died idle), and a rerun gives the bytes of an undisturbed build."""
@@ -274,6 +275,7 @@ def test_an_empty_dataset_fails_and_passed_over_files_are_counted_once(tmp_path)
         assert reason in skipped[0]
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_with_one_line_and_a_rerun_completes(media, tmp_path, monkeypatch):
     frames, refl = copy_media(media, tmp_path)
     args = ["build-syn", "--frames", str(frames), "--reflections", str(refl), "--count", "6", "--size", "64x36",
