@@ -3,12 +3,12 @@ tables alone, and the page of a real tiny benchmark opened in headless Chromium.
 import csv
 import json
 import math
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from page_parser import parse_page
 from torch import nn
 
 from uhr4k.benchmark import comparison, plots
@@ -18,44 +18,6 @@ from uhr4k.benchmark.runner import load_dataset, merge_identical, run_benchmark
 from uhr4k.files import read_image, write_image
 
 from browser_check import check_page, find_browser, in_ci
-
-
-class _Page(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.images, self.links, self.tables, self.banners = [], [], [], []
-        self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "img":
-            self.images.append(attrs["src"])
-        elif tag == "a":
-            self.links.append(attrs["href"])
-        elif tag == "table":
-            self.tables.append({"source": attrs.get("data-source"), "rows": []})
-        elif tag == "tr":
-            self.tables[-1]["rows"].append([])
-        elif tag in ("td", "th"):
-            self._cell = ""
-        elif tag == "div" and attrs.get("class") == "banner":
-            self.banners.append("")
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell += data
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th"):
-            self.tables[-1]["rows"][-1].append(self._cell)
-            self._cell = None
-
-
-def _parse(path):
-    page = _Page()
-    page.feed(Path(path).read_text())
-    return page
-
 
 # ------------------------------------------------------------------------------ regions and panels
 
@@ -163,7 +125,7 @@ def test_page_is_a_function_of_the_tables(tmp_path):
                            notes=["glsgn: weights of runs/glsgn/best.pt"])
     page_a, page_b = (tmp_path / "a" / "report.html").read_text(), (tmp_path / "b" / "report.html").read_text()
     assert page_a == page_b
-    page = _parse(tmp_path / "a" / "report.html")
+    page = parse_page(tmp_path / "a" / "report.html")
     results = next(t for t in page.tables if t["source"] == "summary.csv")["rows"]
     assert results[0] == ["model", "rain100h (y) PSNR / SSIM", "rain100h: paper (its full test set)",
                           "runtime (s/img)"]
@@ -238,7 +200,7 @@ def bench_out(tmp_path_factory):
 @pytest.mark.slow
 def test_bench_writes_crops_error_maps_and_a_consistent_page(bench_out):
     out = bench_out.out
-    page = _parse(out / "report.html")
+    page = parse_page(out / "report.html")
     comparisons = json.loads((out / "comparisons.json").read_text())
     assert len(comparisons) == 3
     first = comparisons[0]

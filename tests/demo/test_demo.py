@@ -1,45 +1,14 @@
 """The demo end to end at a tiny size: every referenced file exists, images are valid, numbers match."""
 import csv
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from page_parser import parse_page
 from PIL import Image
 
 from uhr4k.cli import cli
-
-
-class _ReportParser(HTMLParser):
-    """Collects image sources, links and tables (with their data-source CSV) of report.html."""
-
-    def __init__(self):
-        super().__init__()
-        self.images, self.links, self.tables = [], [], []
-        self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "img":
-            self.images.append(attrs["src"])
-        elif tag == "a":
-            self.links.append(attrs["href"])
-        elif tag == "table":
-            self.tables.append({"source": attrs.get("data-source"), "rows": []})
-        elif tag == "tr":
-            self.tables[-1]["rows"].append([])
-        elif tag in ("td", "th"):
-            self._cell = ""
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell += data
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th"):
-            self.tables[-1]["rows"][-1].append(self._cell)
-            self._cell = None
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +21,7 @@ def demo_out(tmp_path_factory):
 
 @pytest.mark.slow
 def test_report_references_only_existing_valid_files(demo_out):
-    parser = _ReportParser()
-    parser.feed((demo_out / "report.html").read_text())
+    parser = parse_page(demo_out / "report.html")
     assert len(parser.images) >= 6  # contact sheet, QA images, plots, comparison grids
     for src in parser.images:
         assert not Path(src).is_absolute() and not src.startswith(".."), src  # zip-and-share safe
@@ -65,8 +33,7 @@ def test_report_references_only_existing_valid_files(demo_out):
 
 @pytest.mark.slow
 def test_report_tables_equal_their_csv_files(demo_out):
-    parser = _ReportParser()
-    parser.feed((demo_out / "report.html").read_text())
+    parser = parse_page(demo_out / "report.html")
     sources = [t["source"] for t in parser.tables]
     assert {"bench/rain/summary.csv", "bench/reflection/summary.csv", "bench/dehazing/summary.csv",
             "align_accuracy.csv", "dataset/alignment.csv"} <= set(sources)
