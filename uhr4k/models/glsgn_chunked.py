@@ -65,13 +65,12 @@ def chunked_pathway(pathway, x: torch.Tensor, grid: tuple[int, int], context: Pa
         z = each(partial(pathway.fuse, level), features, skips.pop(), *pathway.decoder_inputs(level, context, grid))
         for j, block in enumerate(pathway.decoders[level]):
             z_hat = each(block, z)
-            if pathway.patch_norms is None:
-                z = z_hat
-                continue
-            norm = pathway.patch_norms[level][j]
-            factor = norm.factor(each(norm.intensity, z, z_hat), grid)
-            del z  # the block input is no longer needed: one full-size tensor less at the peak
-            z = each(norm.modulate, z_hat, factor)
+            if pathway.patch_norms is not None:
+                norm = pathway.patch_norms[level][j]
+                factor = norm.factor(each(norm.intensity, z, z_hat), grid)
+                del z  # the block input is no longer needed: one full-size tensor less at the peak
+                z_hat = each(norm.modulate, z_hat, factor)
+            z = z_hat  # one name per tensor: nothing full-size outlives its use
         decoded[level] = F.avg_pool2d(z, 2) if export_pooled else z
         features = z
     output = each(lambda image, f: image + pathway.tail(f), x, features)
