@@ -283,7 +283,7 @@ class GLSGN(nn.Module):
     def _local_pathway(self, k: int, pathway: Pathway, x: torch.Tensor, previous: tuple, global_decoded: list,
                        global_attention: list) -> tuple[torch.Tensor, tuple]:
         """S_{k+1} on the padded image x: its output (B, 3, H / 2^k, W / 2^k) and what it passes on, cut
-        into the next pathway's patches (its own result is dropped on return: at 4K it holds 0.4 GB)."""
+        into the next pathway's patches (its own result, with full-size maps, is dropped on return)."""
         side = self.grid_side // 2 ** k
         grid = (side, side)
         context = PathwayContext(self.global_pathway.scales, *previous, global_decoded, global_attention,
