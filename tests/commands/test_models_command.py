@@ -56,7 +56,7 @@ def test_macs_on_request_match_count_macs_and_are_cached(cache):
     assert rows[0]["params"] == "1.234 M"
     # entries of another source tree are dropped, not trusted
     cache.write_text(json.dumps({"0" * 16: entries}))
-    assert ModelFacts().entries == {}
+    assert ModelFacts(shipped=None).entries == {}
 
 
 def test_unknown_model_is_one_line(cache):
@@ -76,3 +76,32 @@ def test_a_cached_listing_imports_no_torch(cache):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     imported, listing = out.split("\n", 1)
     assert imported == "False" and listing == warm.output       # the same listing, without importing torch
+
+
+def test_the_shipped_facts_are_this_trees():
+    """The package's model_facts.json describes this very tree: the first listing after an install is
+    answered from it (no counting, no torch import), so its numbers must be the ones a recount gives."""
+    from uhr4k.benchmark.profiling import count_parameters
+    from uhr4k.commands.model_facts import SHIPPED, _entries_of, source_fingerprint
+    from uhr4k.models.registry import list_models, model_info
+
+    entries = _entries_of(SHIPPED, source_fingerprint())
+    assert entries, f"{SHIPPED} is stale: run `python -m uhr4k.commands.model_facts` after editing uhr4k/models"
+    assert entries["registry"] == {n: {"tasks": list(model_info(n).tasks), "converter": model_info(n).converter
+                                       is not None} for n in list_models()}
+    for name in list_models():
+        assert entries[f"{name}|params"] == count_parameters(build_on_meta(name))[1], name
+        assert f"{name}|macs|3840x2160" in entries, name
+
+
+def test_the_first_listing_after_an_install_counts_nothing(cache):
+    import subprocess
+    import sys
+
+    assert not cache.exists()
+    probe = ("import sys; from click.testing import CliRunner; from uhr4k.cli import cli; "
+             "r = CliRunner().invoke(cli, ['models', '--macs']); assert r.exit_code == 0, r.output; "
+             "print('torch' in sys.modules); print(r.output, end='')")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    imported, listing = out.split("\n", 1)
+    assert imported == "False" and "glsgn " in listing and "0.628 T" in listing

@@ -5,6 +5,11 @@ the ``uhr4k.models`` package (every ``.py`` file's bytes): an edited architectur
 without a version bump. MACs are keyed by input size as well. The file is ``$UHR4K_CACHE/model_facts.json``
 (default ``$XDG_CACHE_HOME/uhr4k``, else ``~/.cache/uhr4k``); a cache that cannot be read or written is
 ignored (a read-only home only costs the recount).
+
+The package ships the facts of its own tree beside this module (``model_facts.json``: the registry, every
+model's parameters and MACs at 3840 x 2160), so the first listing after an install counts nothing and
+imports no torch either. It is used only while its fingerprint is this tree's (an edited model, another
+uhr4k or torch version: counted afresh); ``python -m uhr4k.commands.model_facts`` writes it anew.
 """
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+SHIPPED = Path(__file__).with_name("model_facts.json")
+SHIPPED_MACS_SIZE = (3840, 2160)
 
 
 def cache_dir() -> Path:
@@ -46,16 +54,12 @@ def source_fingerprint() -> str:
 class ModelFacts:
     """``get(key, compute)`` then ``save()``; values are JSON numbers or strings (a reason for "n/a")."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, shipped: Path | None = SHIPPED):
         self.path = Path(path) if path is not None else cache_dir() / "model_facts.json"
         self.fingerprint = source_fingerprint()
         self.dirty = False
-        try:
-            entries = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            entries = {}
         # entries of other versions or sources are dropped: the file never grows past one tree's worth
-        self.entries = entries.get(self.fingerprint, {}) if isinstance(entries, dict) else {}
+        self.entries = {**_entries_of(shipped, self.fingerprint), **_entries_of(self.path, self.fingerprint)}
 
     def get(self, key: str, compute: Callable[[], int | float | str]):
         if key not in self.entries:
@@ -63,14 +67,44 @@ class ModelFacts:
             self.dirty = True
         return self.entries[key]
 
-    def save(self) -> None:
-        if not self.dirty:
+    def save(self, path: Path | None = None) -> None:
+        """Write the entries to the user's cache (or ``path``) when something was counted."""
+        if not self.dirty and path is None:
             return
+        target = self.path if path is None else Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({self.fingerprint: self.entries}, indent=0, sort_keys=True))
-            os.replace(tmp, self.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({self.fingerprint: self.entries}, indent=0, sort_keys=True) + "\n")
+            os.replace(tmp, target)
             self.dirty = False
         except OSError:
             pass
+
+
+def _entries_of(path: Path | None, fingerprint: str) -> dict:
+    """The entries a facts file holds for ``fingerprint`` ({} when absent, unreadable or of another tree)."""
+    if path is None:
+        return {}
+    try:
+        stored = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    entries = stored.get(fingerprint, {}) if isinstance(stored, dict) else {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def write_shipped(path: Path = SHIPPED) -> Path:
+    """Count everything ``uhr4k models --macs`` shows for every registered model and write it to ``path``
+    (the package's own facts, see the module docstring)."""
+    from uhr4k.commands.models import model_rows, registry_facts
+
+    facts = ModelFacts(path=path, shipped=None)
+    facts.entries = {}
+    model_rows(sorted(registry_facts(facts)), SHIPPED_MACS_SIZE, facts)   # counts into facts, saves to path
+    facts.save(path)
+    return path
+
+
+if __name__ == "__main__":
+    print(write_shipped())
