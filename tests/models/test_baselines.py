@@ -362,20 +362,6 @@ SMALL_KWARGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    """A two-pair UHR4K-Syn root of 40 x 40 images (input = target + a fixed pattern)."""
-    from uhr4k.files import write_image
-    root = tmp_path_factory.mktemp("baseline-data")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 2), ("val", 1)):
-        for i in range(n):
-            target = rng.integers(0, 200, (40, 40, 3), dtype=np.uint8)
-            blended = np.clip(target.astype(int) + 40, 0, 255).astype(np.uint8)
-            write_image(root / "UHR4K-Syn" / split / "input" / f"p{i}.png", blended)
-            write_image(root / "UHR4K-Syn" / split / "target" / f"p{i}.png", target)
-    return root
-
 
 # Baselines whose published loss has a VGG-19 term: trained with VGG weights from a file, the path
 # `uhr4k train --vgg-weights` takes (random weights in torchvision's layout: none can be downloaded).

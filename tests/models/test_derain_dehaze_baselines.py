@@ -454,19 +454,6 @@ TRAIN_KWARGS = {
 TRAIN_LOSS_KWARGS = {"aecrnet": {"perceptual_weight": 0.0}}
 
 
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    """A two-pair UHR4K-Syn root of 40 x 40 images (input = target + a fixed offset)."""
-    from uhr4k.files import write_image
-    root = tmp_path_factory.mktemp("derain-data")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 2), ("val", 1)):
-        for i in range(n):
-            target = rng.integers(0, 200, (40, 40, 3), dtype=np.uint8)
-            write_image(root / "UHR4K-Syn" / split / "input" / f"p{i}.png", target + 40)
-            write_image(root / "UHR4K-Syn" / split / "target" / f"p{i}.png", target)
-    return root
-
 
 @pytest.mark.parametrize("name", sorted(TRAIN_KWARGS))
 def test_trains_a_step_with_its_default_loss_and_reloads(name, tiny_root, tmp_path):

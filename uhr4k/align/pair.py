@@ -41,7 +41,7 @@ from uhr4k.errors import InputError
 from uhr4k.files import exif_orientation, read_image, to_uint8, write_image
 
 __all__ = ["AlignSettings", "PairResult", "assess_pair", "apply_size", "write_aligned_pair", "estimate_with_method",
-           "ALIGNMENT_COLUMNS", "H_COLUMNS", "METHODS"]
+           "display_path", "ALIGNMENT_COLUMNS", "H_COLUMNS", "METHODS"]
 
 H_COLUMNS = tuple(f"h{i}{j}" for i in range(3) for j in range(3))
 ALIGNMENT_COLUMNS = ("id", "scene", "glass", "noglass", "status", "reason", *H_COLUMNS, "matches", "inliers",
@@ -122,7 +122,8 @@ def pair_seed(seed: int, pair_id: str) -> int:
     return state.derive_seed(seed, "align", pair_id) & 0x7FFFFFFF
 
 
-def _display(path: Path | None, raw_dir: Path) -> str:
+def display_path(path: Path | None, raw_dir: Path) -> str:
+    """How alignment.csv names a capture: relative to RAW_DIR when inside it ('' for none)."""
     if path is None:
         return ""
     try:
@@ -139,7 +140,7 @@ def assess_pair(pair: RawPair, raw_dir: Path, settings: AlignSettings, qa_path: 
     """
     if settings.method not in METHODS:
         raise ValueError(f"unknown alignment method {settings.method!r}; expected one of {', '.join(METHODS)}")
-    result = PairResult(pair.id, pair.scene, _display(pair.glass, raw_dir), _display(pair.noglass, raw_dir),
+    result = PairResult(pair.id, pair.scene, display_path(pair.glass, raw_dir), display_path(pair.noglass, raw_dir),
                         method=settings.method)
     glass = background = None
     try:

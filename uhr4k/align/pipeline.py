@@ -35,6 +35,7 @@ from uhr4k.align.pair import (
     PairResult,
     apply_size,
     assess_pair,
+    display_path,
     write_aligned_pair,
 )
 from uhr4k.errors import InputError
@@ -124,8 +125,8 @@ def assess_pairs(pairs: list[RawPair], raw_dir: Path, root: Path, settings: Alig
                                          stage="assess", ids=ids):
         pair = todo[index][0]
         if isinstance(outcome, state.Failure):  # the worker died: failed now, assessed again next run
-            results[pair.id] = PairResult(pair.id, pair.scene, _display(pair.glass, raw_dir),
-                                          _display(pair.noglass, raw_dir), reason=outcome.reason)
+            results[pair.id] = PairResult(pair.id, pair.scene, display_path(pair.glass, raw_dir),
+                                          display_path(pair.noglass, raw_dir), reason=outcome.reason)
             continue
         _, data = outcome
         results[pair.id] = PairResult.from_dict(data)
@@ -133,14 +134,6 @@ def assess_pairs(pairs: list[RawPair], raw_dir: Path, root: Path, settings: Alig
     records.keep_only(p.id for p in pairs)
     return {pair_id: apply_size(r, settings.size) for pair_id, r in results.items()}
 
-
-def _display(path: Path | None, raw_dir: Path) -> str:
-    if path is None:
-        return ""
-    try:
-        return path.relative_to(raw_dir).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def split_pairs(pairs: list[RawPair], results: dict[str, PairResult], test: int, val: int, seed: int,
