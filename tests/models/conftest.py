@@ -36,3 +36,30 @@ def tiny_root(tmp_path_factory):
             write_image(root / "UHR4K-Syn" / split / "input" / f"p{i}.png", target + 40)
             write_image(root / "UHR4K-Syn" / split / "target" / f"p{i}.png", target)
     return root
+
+
+@pytest.fixture
+def train_and_reload(tiny_root, tmp_path):
+    """``run(name, model_kwargs, loss_kwargs)``: one training step of ``name`` on :func:`tiny_root` with its
+    default loss, then the checkpoint reloaded through the registry; asserts the loss is finite, the
+    checkpoint names the model's default loss and the reloaded model computes what the trained one does."""
+    import torch
+
+    from uhr4k.models.checkpoint import load_model
+    from uhr4k.models.training import TrainConfig, train
+
+    def first(output):
+        return output[0] if isinstance(output, (tuple, list)) else output
+
+    def run(name: str, model_kwargs: dict, loss_kwargs: dict | None = None) -> None:
+        config = TrainConfig(model=name, data=str(tiny_root), subset="syn", out=str(tmp_path / "run"),
+                             model_kwargs=model_kwargs, loss_kwargs=loss_kwargs or {}, epochs=1, batch=1,
+                             crop=(32, 32), steps_per_epoch=1, val_split="none", progress=False)
+        summary = train(config, echo=lambda s: None)
+        assert np.isfinite(float(summary.rows[0]["train_total"]))
+        model, checkpoint = load_model(summary.last_checkpoint, expected_name=name)
+        assert checkpoint["config"]["run"]["loss"] == type(model).default_loss
+        x = torch.rand(1, 3, 32, 32)
+        with torch.no_grad():
+            torch.testing.assert_close(first(model.eval()(x)), first(summary.model.eval()(x)))
+    return run

@@ -379,24 +379,9 @@ def vgg_file(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SMALL_KWARGS))
-def test_baseline_trains_through_the_training_library(name, tiny_root, tmp_path, vgg_file):
-    from uhr4k.models.checkpoint import load_model
-    from uhr4k.models.training import TrainConfig, train
+def test_baseline_trains_through_the_training_library(name, train_and_reload, vgg_file):
     loss_kwargs = {"vgg_weights": str(vgg_file)} if name in VGG_LOSS_MODELS else {}
-    config = TrainConfig(model=name, data=str(tiny_root), subset="syn", out=str(tmp_path / "run"),
-                         model_kwargs=SMALL_KWARGS[name], loss_kwargs=loss_kwargs, epochs=1, batch=1, crop=(32, 32),
-                         steps_per_epoch=1, val_split="none", progress=False)  # no validation: one checkpoint
-    summary = train(config, echo=lambda s: None)
-    assert np.isfinite(float(summary.rows[0]["train_total"]))
-    model, checkpoint = load_model(summary.last_checkpoint, expected_name=name)
-    assert checkpoint["config"]["run"]["loss"] == type(model).default_loss
-    x = torch.rand(1, 3, 32, 32)
-    with torch.no_grad():
-        reloaded = model.eval()(x)
-        trained = summary.model.eval()(x)
-    reloaded = reloaded[0] if isinstance(reloaded, (tuple, list)) else reloaded
-    trained = trained[0] if isinstance(trained, (tuple, list)) else trained
-    torch.testing.assert_close(reloaded, trained)
+    train_and_reload(name, SMALL_KWARGS[name], loss_kwargs)
 
 
 def test_default_loss_is_overridable(tiny_root, tmp_path):

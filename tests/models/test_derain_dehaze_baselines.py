@@ -456,16 +456,5 @@ TRAIN_LOSS_KWARGS = {"aecrnet": {"perceptual_weight": 0.0}}
 
 
 @pytest.mark.parametrize("name", sorted(TRAIN_KWARGS))
-def test_trains_a_step_with_its_default_loss_and_reloads(name, tiny_root, tmp_path):
-    from uhr4k.models.checkpoint import load_model
-    from uhr4k.models.training import TrainConfig, train
-    config = TrainConfig(model=name, data=str(tiny_root), subset="syn", out=str(tmp_path / "run"),
-                         model_kwargs=TRAIN_KWARGS[name], epochs=1, batch=1, crop=(32, 32), steps_per_epoch=1,
-                         val_split="none", progress=False, loss_kwargs=TRAIN_LOSS_KWARGS.get(name, {}))
-    summary = train(config, echo=lambda s: None)
-    assert np.isfinite(float(summary.rows[0]["train_total"]))
-    model, checkpoint = load_model(summary.last_checkpoint, expected_name=name)
-    assert checkpoint["config"]["run"]["loss"] == type(model).default_loss
-    x = torch.rand(1, 3, 32, 32)
-    with torch.no_grad():
-        torch.testing.assert_close(model.eval()(x)[0], summary.model.eval()(x)[0])
+def test_trains_a_step_with_its_default_loss_and_reloads(name, train_and_reload):
+    train_and_reload(name, TRAIN_KWARGS[name], TRAIN_LOSS_KWARGS.get(name, {}))
