@@ -56,7 +56,7 @@ def test_macs_on_request_match_count_macs_and_are_cached(cache):
     assert rows[0]["params"] == "1.234 M"
     # entries of another source tree are dropped, not trusted
     cache.write_text(json.dumps({"0" * 16: entries}))
-    assert ModelFacts(shipped=None).entries == {}
+    assert ModelFacts(shipped=False).entries == {}
 
 
 def test_unknown_model_is_one_line(cache):

@@ -54,12 +54,13 @@ def source_fingerprint() -> str:
 class ModelFacts:
     """``get(key, compute)`` then ``save()``; values are JSON numbers or strings (a reason for "n/a")."""
 
-    def __init__(self, path: Path | None = None, shipped: Path | None = SHIPPED):
+    def __init__(self, path: Path | None = None, shipped: bool = True):
         self.path = Path(path) if path is not None else cache_dir() / "model_facts.json"
         self.fingerprint = source_fingerprint()
         self.dirty = False
         # entries of other versions or sources are dropped: the file never grows past one tree's worth
-        self.entries = {**_entries_of(shipped, self.fingerprint), **_entries_of(self.path, self.fingerprint)}
+        shipped_entries = _entries_of(SHIPPED, self.fingerprint) if shipped else {}
+        self.entries = {**shipped_entries, **_entries_of(self.path, self.fingerprint)}
 
     def get(self, key: str, compute: Callable[[], int | float | str]):
         if key not in self.entries:
@@ -82,10 +83,8 @@ class ModelFacts:
             pass
 
 
-def _entries_of(path: Path | None, fingerprint: str) -> dict:
+def _entries_of(path: Path, fingerprint: str) -> dict:
     """The entries a facts file holds for ``fingerprint`` ({} when absent, unreadable or of another tree)."""
-    if path is None:
-        return {}
     try:
         stored = json.loads(Path(path).read_text())
     except (OSError, ValueError):
@@ -99,7 +98,7 @@ def write_shipped(path: Path = SHIPPED) -> Path:
     (the package's own facts, see the module docstring)."""
     from uhr4k.commands.models import model_rows, registry_facts
 
-    facts = ModelFacts(path=path, shipped=None)
+    facts = ModelFacts(path=path, shipped=False)
     facts.entries = {}
     model_rows(sorted(registry_facts(facts)), SHIPPED_MACS_SIZE, facts)   # counts into facts, saves to path
     facts.save(path)
