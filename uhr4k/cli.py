@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from uhr4k.allocator import reuse_freed_memory
 from uhr4k.errors import DISK_ERRORS, InputError
 
 # name -> (module in uhr4k.commands, one-line help shown by `uhr4k --help`)
@@ -54,6 +55,7 @@ class LazyGroup(click.Group):
         return cmd
 
     def invoke(self, ctx):
+        reuse_freed_memory()    # 4K tensors reuse freed memory instead of page-faulting (uhr4k.allocator)
         try:
             return super().invoke(ctx)
         except InputError as exc:

@@ -92,13 +92,14 @@ def test_bad_precision_is_an_input_error(image_set, tmp_path):
 
 @pytest.mark.slow
 def test_compiled_bench_matches_eager(image_set, tmp_path, monkeypatch):
-    """--compile goes through torch.compile; the eager backend (dynamo's tracing without inductor's C++ build,
-    which takes over a minute here) keeps the test fast."""
+    """--compile goes through torch.compile with frozen weights; the eager backend (dynamo's tracing without
+    inductor's C++ build, which takes over a minute here) keeps the test fast."""
     compiled_models = []
     real_compile = torch.compile
 
     def compile_eagerly(model, **kwargs):
         compiled_models.append(model)
+        assert kwargs == {"options": {"freezing": True}}      # inference: weights folded in as constants
         return real_compile(model, backend="eager", fullgraph=True)
 
     monkeypatch.setattr(torch, "compile", compile_eagerly)

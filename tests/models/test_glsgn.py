@@ -181,6 +181,39 @@ def test_patch_grid_round_trip_and_order():
     torch.testing.assert_close(from_patches(p, (2, 3)), x)
 
 
+def test_patch_grid_keeps_channels_last_order_and_values():
+    """Channels-last images give channels-last patches (a plain reshape would hand every convolution after
+    it an NCHW tensor to convert back), with the same values as the NCHW path, both ways."""
+    x = torch.rand(2, 5, 8, 12)
+    nhwc = x.contiguous(memory_format=torch.channels_last)
+    patches = to_patches(nhwc, (2, 3))
+    assert patches.is_contiguous(memory_format=torch.channels_last) and not patches.is_contiguous()
+    torch.testing.assert_close(patches, to_patches(x, (2, 3)), atol=0, rtol=0)
+    back = from_patches(patches, (2, 3))
+    assert back.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(back, x, atol=0, rtol=0)
+    assert to_patches(x, (2, 3)).is_contiguous()                  # NCHW stays NCHW
+
+
+def test_channels_last_inference_stays_channels_last_and_agrees(monkeypatch):
+    """The chunked pass of a channels-last model keeps every chunk-assembled tensor in channels-last order
+    and returns what the NCHW model returns."""
+    import uhr4k.models.glsgn_chunked as chunked
+
+    assembled, original = [], chunked.map_chunks
+    monkeypatch.setattr(chunked, "map_chunks", lambda *args: assembled.append(original(*args)) or assembled[-1])
+    model = tiny(patch_chunk=3).eval()
+    x = torch.rand(1, 3, 128, 192)
+    with torch.no_grad():
+        reference = model(x)
+        assembled.clear()
+        fast = model.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    four_d = [t for t in assembled if t.ndim == 4 and t.shape[1] > 1 and t.shape[-1] > 1]
+    assert four_d and all(t.is_contiguous(memory_format=torch.channels_last) for t in four_d)
+    for a, b in zip(reference, fast, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_patch_norm_equal_patches_is_identity_plus_bias():
     torch.manual_seed(0)
     norm = PatchNorm(3)

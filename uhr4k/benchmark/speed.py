@@ -7,7 +7,8 @@
   path; fp16 is mainly for GPUs (training needs a gradient scaler, see ``uhr4k.models.training``).
 - ``channels_last``: the model's 4-D weights and its input in NHWC order, the layout oneDNN and cuDNN
   prefer for convolutions.
-- ``compile``: ``torch.compile`` (inductor) of the model; the first call at each input size compiles.
+- ``compile``: ``torch.compile`` (inductor) of the model; the first call at each input size compiles. For
+  inference the weights are frozen into the graph (inductor's ``freezing``): change them and compile again.
 
 Scores measured in reduced precision are not fp32 scores: the bench tables carry a ``precision`` column
 and label such models, so the two are never mixed.
@@ -53,11 +54,15 @@ class Speed:
         return torch.autocast(device_type, dtype=self.dtype)
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
-        """The model in channels-last order and/or compiled (the module itself is converted in place)."""
+        """The model for inference in channels-last order and/or compiled with frozen weights (the module
+        itself is converted in place; training compiles its own, unfrozen, see ``uhr4k.models.training``)."""
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if self.compile:
-            model = torch.compile(model)
+            # Inference only (bench): freezing folds the weights into the graph as constants, which lets
+            # inductor pre-pack them for oneDNN and fuse the element-wise work around each convolution
+            # (BENCHMARKS.md, speed: GLSGN compiled without it was slower than eager on this CPU).
+            model = torch.compile(model, options={"freezing": True})
         return model
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,13 +14,23 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def is_channels_last(x: torch.Tensor) -> bool:
+    """True for a 4-D tensor stored in NHWC order (and not also NCHW-contiguous, as C = 1 or 1 x 1 maps are)."""
+    return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+
+
 def to_patches(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """(B, C, gh*h, gw*w) -> (B*gh*gw, C, h, w), patches row by row."""
+    """(B, C, gh*h, gw*w) -> (B*gh*gw, C, h, w), patches row by row, in the memory order of ``x``."""
     b, c, height, width = x.shape
     gh, gw = grid
     if height % gh or width % gw:
         raise ValueError(f"cannot cut shape {tuple(x.shape)} into a {gh}x{gw} grid")
     h, w = height // gh, width // gw
+    if is_channels_last(x):
+        # Cut the NHWC view so that the patches stay channels-last: a plain reshape would return them in
+        # NCHW order and every convolution after it would convert them back (a copy of each tensor).
+        nhwc = x.permute(0, 2, 3, 1).reshape(b, gh, h, gw, w, c).permute(0, 1, 3, 2, 4, 5)
+        return nhwc.reshape(b * gh * gw, h, w, c).permute(0, 3, 1, 2)
     return x.reshape(b, c, gh, h, gw, w).permute(0, 2, 4, 1, 3, 5).reshape(b * gh * gw, c, h, w)
 
 
@@ -31,6 +41,9 @@ def from_patches(p: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     if n % (gh * gw):
         raise ValueError(f"{n} patches do not fill whole {gh}x{gw} grids")
     b = n // (gh * gw)
+    if is_channels_last(p):
+        nhwc = p.permute(0, 2, 3, 1).reshape(b, gh, gw, h, w, c).permute(0, 1, 3, 2, 4, 5)
+        return nhwc.reshape(b, gh * h, gw * w, c).permute(0, 3, 1, 2)
     return p.reshape(b, gh, gw, c, h, w).permute(0, 3, 1, 4, 2, 5).reshape(b, c, gh * h, gw * w)
 
 

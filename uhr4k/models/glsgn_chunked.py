@@ -18,12 +18,12 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from uhr4k.models.glsgn_blocks import PathwayContext, PathwayResult
+from uhr4k.models.glsgn_blocks import PathwayContext, PathwayResult, is_channels_last
 
 
 def map_chunks(fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...], chunk: int) -> torch.Tensor:
     """``fn(*slices)`` over aligned slices of at most ``chunk`` patches of ``tensors`` (N, ...), results
-    concatenated on dim 0 into one preallocated tensor."""
+    concatenated on dim 0 into one preallocated tensor in the memory order of the results."""
     n = tensors[0].shape[0]
     if chunk >= n:
         return fn(*tensors)
@@ -31,7 +31,10 @@ def map_chunks(fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...
     for start in range(0, n, chunk):
         part = fn(*(t[start:start + chunk] for t in tensors))
         if out is None:
-            out = part.new_empty((n, *part.shape[1:]))
+            # In the chunk's memory order: an NCHW buffer for channels-last chunks would make every copy
+            # into it a strided scatter and every convolution after it convert the whole tensor back.
+            layout = torch.channels_last if is_channels_last(part) else torch.contiguous_format
+            out = torch.empty((n, *part.shape[1:]), dtype=part.dtype, device=part.device, memory_format=layout)
         out[start:start + chunk] = part
     return out
 
