@@ -1,22 +1,26 @@
 """GLSGN inference on this CPU: fp32 eager against bf16 / channels-last / torch.compile, at 3840 x 2160,
 and what bf16 costs in PSNR on real restored images.
 
-**Speed.** Each variant (``--variants``, labels of :class:`uhr4k.benchmark.speed.Speed`) runs the paper's
+**Speed.** Each variant (``--variants``, labels of :class:`uhr4k.benchmark.speed.Speed`; ``@system`` after a
+label: glibc's malloc as it is, without :func:`uhr4k.allocator.reuse_freed_memory`) runs the paper's
 GLSGN (random weights: the cost does not depend on them) on one 3840 x 2160 image in its own process
 (peak RSS is a per-process high-water mark), under ``inference_mode``, through the same wrapper
 ``uhr4k bench --precision/--channels-last/--compile`` uses. A compiled variant is called once to compile
 (reported apart) and then timed; the others are timed on their first call (a 4K forward takes minutes
 here). Reported per variant: wall time, CPU time of the process during the timed forward (user + system:
 on a shared machine wall time swings with the load, CPU time much less), peak RSS, the largest difference
-of the output from fp32's, and the speed-up over fp32 eager.
+of the output from the first variant's, and the speed-up over the first variant (default ``fp32@system``,
+the fp32 eager path of uhr4k 0.1.0).
 
 **PSNR.** A small GLSGN (``--width``, every mechanism on) trained for ``--train-minutes`` on 8 pairs of the
-Rain100H sample (``../shared/data/rain100h-sample``, 128 x 128 crops, multi-stage L1), then run on all 10
+Rain100H sample (``../shared/data/rain100h-sample``, 128 x 128 crops, multi-stage L1), its best validation
+epoch's weights then run on all 10
 pairs in fp32 and under each reduced-precision variant: Y-channel PSNR (uint8, as ``bench`` scores) of
 both against the target, and the per-image difference in dB.
 
     PYTHONPATH=. nice python benchmarks/glsgn_cpu_speed.py [--threads 2] [--size 3840x2160]
-        [--variants fp32,bf16,bf16+channels_last] [--train-minutes 4] [--data ../shared/data/rain100h-sample]
+        [--variants fp32@system,fp32,bf16+channels_last] [--train-minutes 4]
+        [--data ../shared/data/rain100h-sample]
 """
 from __future__ import annotations
 
@@ -32,8 +36,12 @@ CHILD = r"""
 import json, resource, sys, time, torch
 label, threads, width, height, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 torch.set_num_threads(threads)
+from uhr4k.allocator import reuse_freed_memory
 from uhr4k.benchmark.speed import Speed, SpeedWrapper
 from uhr4k.models.glsgn import GLSGN
+label, _, allocator = label.partition("@")
+if allocator != "system":
+    reuse_freed_memory()             # what the uhr4k command does before every command
 parts = label.split("+")
 speed = Speed(parts[0], "channels_last" in parts, "compile" in parts)
 torch.manual_seed(0)
@@ -80,13 +88,13 @@ def speed_table(variants: list[str], threads: int, size: tuple[int, int]) -> Non
             if "error" in r:
                 print(f"{label:32s} failed: {r['error']}", flush=True)
                 continue
-            diff = ""
-            if "fp32" in results and "error" not in results["fp32"] and label != "fp32":
-                d = (torch.load(f"{tmp}/{label}.pt") - torch.load(f"{tmp}/fp32.pt")).abs().max().item()
-                diff = f"  max |output - fp32| {d:.2e}"
-            ratio = ""
-            if "fp32" in results and "error" not in results["fp32"]:
-                base = results["fp32"]
+            first = variants[0]
+            diff, ratio = "", ""
+            if "error" not in results[first] and label != first:
+                d = (torch.load(f"{tmp}/{label}.pt") - torch.load(f"{tmp}/{first}.pt")).abs().max().item()
+                diff = f"  max |output - {first}| {d:.2e}"
+            if "error" not in results[first]:
+                base = results[first]
                 ratio = (f"  speed-up wall {base['seconds'] / r['seconds']:.2f}x, "
                          f"CPU {base['cpu_s'] / r['cpu_s']:.2f}x")
             compiled = f" (compile {r['compile_s']:.0f} s)" if r.get("compile_s") else ""
@@ -116,10 +124,12 @@ def psnr_table(variants: list[str], threads: int, data: Path, minutes: float, wi
     from uhr4k.benchmark.speed import Speed, SpeedWrapper
     from uhr4k.data import read_pair, resolve_dataset, to_tensor
     from uhr4k.files import to_uint8
+    from uhr4k.models.checkpoint import load_model
     from uhr4k.models.training import TrainConfig, train
 
     torch.set_num_threads(threads)
-    reduced = [v for v in variants if not v.startswith("fp32") and "compile" not in v]
+    labels = dict.fromkeys(v.partition("@")[0] for v in variants)       # the allocator does not change values
+    reduced = [v for v in labels if not v.startswith("fp32") and "compile" not in v]
     with tempfile.TemporaryDirectory() as tmp:
         root = rain_root(data, Path(tmp) / "data")
         summary = train(TrainConfig(model="glsgn", data=str(root), subset="syn", out=f"{tmp}/run",
@@ -127,7 +137,8 @@ def psnr_table(variants: list[str], threads: int, data: Path, minutes: float, wi
                                     crop=(128, 128), lr=5e-4, protocol="y", time_limit_s=minutes * 60,
                                     loss_kwargs={"perceptual_weight": 0.0, "adversarial_weight": 0.0}),
                         echo=lambda line: None)
-        model = summary.model.eval()
+        # the best validation epoch's weights, as bench would use them (the last epoch's may be a bad one)
+        model = (load_model(summary.best_checkpoint)[0] if summary.best_checkpoint else summary.model).eval()
         print(f"\n## PSNR: GLSGN width {width} trained {summary.epochs} epochs ({minutes:g} min) on 8 Rain100H "
               f"sample pairs; scored on all 10 (Y, uint8); validation PSNR {summary.best_psnr:.2f} dB", flush=True)
         pairs = resolve_dataset(str(data), None, "test").pairs
@@ -156,8 +167,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--size", default="3840x2160")
-    parser.add_argument("--variants", default="fp32,bf16,bf16+channels_last",
-                        help="comma-separated Speed labels; add e.g. bf16+channels_last+compile")
+    parser.add_argument("--variants", default="fp32@system,fp32,bf16+channels_last,bf16+channels_last+compile",
+                        help="comma-separated Speed labels, the first the reference; @system: plain malloc")
     parser.add_argument("--train-minutes", type=float, default=4.0)
     parser.add_argument("--width", type=int, default=4)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" /
@@ -166,8 +177,6 @@ def main():
     parser.add_argument("--skip-psnr", action="store_true")
     args = parser.parse_args()
     variants = args.variants.split(",")
-    if variants[0] != "fp32":
-        variants.insert(0, "fp32")
     width, height = (int(v) for v in args.size.split("x"))
     print(f"load average at start: {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores",
           flush=True)

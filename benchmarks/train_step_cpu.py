@@ -5,7 +5,8 @@ autocast, the multi-stage L1 loss of eq. 8 (perceptual and adversarial weights 0
 pixel-loss step is the part whose precision matters), backward, Adam. GLSGN at ``--width`` channels on a
 batch of ``--batch`` random crops of ``--crop``; the variants alternate step by step (so a change in the
 machine's load hits all of them alike), ``--warmup`` untimed rounds, then the median of ``--steps``.
-Prints wall and CPU time (user + system of this process) per step and the speed-ups over fp32.
+Prints wall and CPU time (user + system of this process) per step and the speed-ups over fp32. Like
+``uhr4k train``, the process keeps freed memory for reuse (:mod:`uhr4k.allocator`) unless ``--system-malloc``.
 
     PYTHONPATH=. nice python benchmarks/train_step_cpu.py [--width 8] [--batch 2] [--crop 256x256] [--steps 5]
 """
@@ -19,6 +20,7 @@ import time
 
 import torch
 
+from uhr4k.allocator import reuse_freed_memory
 from uhr4k.benchmark.speed import Speed
 from uhr4k.models.glsgn import GLSGN
 from uhr4k.models.losses import build_loss, loss_value
@@ -58,14 +60,18 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc's malloc as it is (uhr4k train keeps freed memory for reuse)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    allocator = "system malloc" if args.system_malloc or not reuse_freed_memory() else "freed memory reused"
     w, h = (int(v) for v in args.crop.split("x"))
     g = torch.Generator().manual_seed(1)
     x, y = torch.rand(args.batch, 3, h, w, generator=g), torch.rand(args.batch, 3, h, w, generator=g)
     steps = {name: make_step(speed, args.width) for name, speed in VARIANTS.items()}
     print(f"GLSGN width {args.width}, batch {args.batch} of {w}x{h}, multi-stage L1 + Adam, {args.threads} threads, "
-          f"torch {torch.__version__}; load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
+          f"torch {torch.__version__}, {allocator}; load average "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
     wall = {name: [] for name in steps}
     cpu = {name: [] for name in steps}
     losses = {name: [] for name in steps}

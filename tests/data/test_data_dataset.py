@@ -56,3 +56,46 @@ def test_crops_do_not_depend_on_workers_or_ranks(tmp_path):
             item = ds[index]
             seen[item["id"]] = item["input"]
     assert set(seen) == set(direct) and all(torch.equal(seen[k], direct[k]) for k in direct)
+
+
+def test_to_tensor_of_any_view_equals_the_plain_conversion():
+    """One pass from a strided view (a rotated, flipped crop) gives exactly to_float's values, planar and
+    contiguous, for 8 and 16 bits."""
+    import numpy as np
+
+    from uhr4k.data import to_tensor
+    from uhr4k.files import to_float
+
+    rng = np.random.default_rng(0)
+    for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
+        img = rng.integers(0, top + 1, (30, 40, 3)).astype(dtype)
+        view = np.rot90(img[3:23, 5:37], 1, axes=(0, 1))[::-1, ::-1]
+        t = to_tensor(view)
+        assert t.dtype == torch.float32 and t.is_contiguous() and tuple(t.shape) == (3, 32, 20)
+        assert torch.equal(t, torch.from_numpy(np.ascontiguousarray(to_float(np.ascontiguousarray(view))
+                                                                    .transpose(2, 0, 1))))
+
+
+def test_cached_crops_are_the_drawn_regions_rotated_and_flipped(tmp_path):
+    """Each cached item is exactly its drawn region of the image, rotated and flipped as drawn."""
+    import numpy as np
+
+    from uhr4k.data.cache import build_cache
+    from uhr4k.files import read_image
+
+    root = pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(3)], h=50, w=70)
+    build_cache(root)
+    pairs = find_pairs(root)
+    ds = PairedDataset(pairs, crop=(32, 20), augment=True, seed=5)
+    seen = set()
+    for epoch in range(4):
+        ds.set_epoch(epoch)
+        for i, pair in enumerate(pairs):
+            top, left, ch, cw, k, hflip, vflip = ds.draw(i, 50, 70)
+            seen.add((k, hflip, vflip))
+            region = np.rot90(read_image(pair.target)[top:top + ch, left:left + cw], k, axes=(0, 1))
+            region = region[:, ::-1] if hflip else region
+            region = region[::-1] if vflip else region
+            expected = torch.from_numpy(region.transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 255))
+            assert torch.equal(ds[i]["target"], expected)
+    assert len(seen) > 4

@@ -86,7 +86,10 @@ def _gaussian_1d(sigma: float = _GAUSS_SIGMA, radius: int = _GAUSS_RADIUS) -> np
     return k / k.sum()
 
 
-_STRIP_ROWS = 128     # rows per work item: a strip's maps stay in cache, and strips spread over threads
+# Rows and columns of the valid region per work item. The dozen maps of a 64 x 960 tile (240 KB each in
+# float32) stay in a core's L2 cache; full-width strips of 128 rows did not and took 1.8x as long per plane
+# (benchmarks/bench_ssim.py). Tiles also spread evenly over the threads.
+_TILE_ROWS, _TILE_COLS = 64, 960
 
 
 def _ssim_window(window: str) -> tuple[np.ndarray, int, float]:
@@ -98,37 +101,44 @@ def _ssim_window(window: str) -> tuple[np.ndarray, int, float]:
     return np.full(_UNIFORM_SIZE, 1.0 / _UNIFORM_SIZE), (_UNIFORM_SIZE - 1) // 2, n / (n - 1)
 
 
-def _ssim_strip_sum(x: np.ndarray, y: np.ndarray, r0: int, window: str, dtype) -> float:
-    """Sum of the SSIM map over rows ``r0`` .. ``r0 + _STRIP_ROWS`` of the valid region of two uint8 planes.
+def _ssim_tile_sum(x: np.ndarray, y: np.ndarray, r0: int, c0: int, window: str, dtype) -> float:
+    """Sum of the SSIM map over the tile of rows ``r0`` .. ``r0 + _TILE_ROWS`` and columns ``c0`` ..
+    ``c0 + _TILE_COLS`` of the valid region of two uint8 planes (cut at the region's end).
 
     Four filtered maps instead of the usual five: with means m (shifted by -128, see _ssim_map_stats),
     ``var_x + var_y = 2 cov_xy + E[(x - y)^2] - (m_x - m_y)^2``, so filtering ``(x - y)^2`` replaces
     filtering ``x^2`` and ``y^2``; likewise ``m_x^2 + m_y^2 = 2 m_x m_y + (m_x - m_y)^2`` for the
-    luminance term. OpenCV's separable filter and arithmetic (which release the GIL and fuse
-    ``a*x + b*y + c`` into one pass) do the work.
+    luminance term. Every input of a filter holds exact integers (the shifted planes and their product in
+    int16, ``(x - y)^2 <= 255^2`` in float32: OpenCV filters uint16 four times slower). OpenCV's separable
+    filter and arithmetic (which release the GIL and fuse ``a*x + b*y + c`` into one pass) do the work.
     """
     k, radius, cov_norm = _ssim_window(window)
     k = k.astype(dtype)
     depth = cv2.CV_64F if dtype == np.float64 else cv2.CV_32F
     c1, c2 = (_K1 * 255.0) ** 2, (_K2 * 255.0) ** 2
-    r1 = min(r0 + _STRIP_ROWS, x.shape[0] - radius)
+    row_end = min(r0 + _TILE_ROWS, x.shape[0] - radius)
+    col_end = min(c0 + _TILE_COLS, x.shape[1] - radius)
 
     def filt(a):
         return cv2.sepFilter2D(a, depth, k, k, borderType=cv2.BORDER_REFLECT)[radius:-radius, radius:-radius]
 
-    xs = np.subtract(x[r0 - radius:r1 + radius], 128, dtype=np.int16)
-    ys = np.subtract(y[r0 - radius:r1 + radius], 128, dtype=np.int16)
-    diff = (xs - ys).astype(np.float32)                          # up to 255^2 squared: beyond int16
+    rows, cols = slice(r0 - radius, row_end + radius), slice(c0 - radius, col_end + radius)
+    xb, yb = x[rows, cols], y[rows, cols]                        # views: OpenCV reads the rows in place
+    xs = cv2.subtract(xb, 128, dtype=cv2.CV_16S)
+    ys = cv2.subtract(yb, 128, dtype=cv2.CV_16S)
+    absdiff = cv2.absdiff(xb, yb)
     mx, my = filt(xs), filt(ys)                                  # means, shifted by -128
-    xy, dd = filt(xs * ys), filt(diff * diff)                    # E[x y] (exact int16), E[(x - y)^2] (exact)
+    xy = filt(cv2.multiply(xs, ys))                              # E[x y] of the shifted planes (exact int16)
+    dd = filt(cv2.multiply(absdiff, absdiff, dtype=cv2.CV_32F))  # E[(x - y)^2] (exact in float32)
+    mxmy = cv2.multiply(mx, my)
     # contrast-structure numerator 2 cov + c2, and denominator var_x + var_y + c2 from it
-    cs_num = cv2.addWeighted(xy, 2 * cov_norm, cv2.multiply(mx, my), -2 * cov_norm, c2)
+    cs_num = cv2.addWeighted(xy, 2 * cov_norm, mxmy, -2 * cov_norm, c2)
     mean_diff = cv2.subtract(mx, my)
     d2 = cv2.multiply(mean_diff, mean_diff)                      # (m_x - m_y)^2, shift-invariant
     cs_den = cv2.addWeighted(cs_num, 1.0, cv2.subtract(dd, d2), cov_norm, 0.0)
-    # luminance 2 m_x m_y + c1 over m_x^2 + m_y^2 + c1, from the unshifted means
-    lum_num = cv2.multiply(cv2.add(mx, 128.0), cv2.add(my, 128.0), scale=2.0)
-    lum_num = cv2.add(lum_num, c1)
+    # luminance 2 (m_x + 128)(m_y + 128) + c1 = 2 m_x m_y + 256 (m_x + m_y) + 2 * 128^2 + c1, over the same
+    # plus (m_x - m_y)^2
+    lum_num = cv2.addWeighted(mxmy, 2.0, cv2.add(mx, my), 256.0, 2 * 128.0**2 + c1)
     lum_den = cv2.add(lum_num, d2)
     ssim_map = cv2.divide(cv2.multiply(lum_num, cs_num), cv2.multiply(lum_den, cs_den))
     return float(cv2.sumElems(ssim_map)[0])
@@ -138,8 +148,8 @@ def _ssim_planes(planes: list[tuple[np.ndarray, np.ndarray]], window: str, dtype
     """Mean SSIM of each pair of (H, W) uint8 planes (data range 255), the border of the window radius
     dropped (the "valid" region: what scikit-image's crop after reflect-padded filtering leaves).
 
-    All strips of all planes go to one thread pool of as many threads as torch uses (OpenCV releases the
-    GIL, and strip-sized maps stay in cache): no plane waits for the previous one's last strip. ``dtype``
+    All tiles of all planes go to one thread pool of as many threads as torch uses (OpenCV releases the
+    GIL, and tile-sized maps stay in cache): no plane waits for the previous one's last tile. ``dtype``
     (of the filtered maps) float64 matches scikit-image to ~1e-12; float32 stays within ~1e-6, because the
     planes are shifted by 128 before the second moments (variances are shift-invariant, and
     E[x^2] - E[x]^2 no longer cancels) and the shifted products are exact int16 values.
@@ -152,11 +162,12 @@ def _ssim_planes(planes: list[tuple[np.ndarray, np.ndarray]], window: str, dtype
         if min(x.shape) < 2 * radius + 1:
             raise ValueError(f"SSIM needs images of at least {2 * radius + 1}x{2 * radius + 1}, got shape "
                              f"{x.shape}")
-        jobs += [(i, r0) for r0 in range(radius, x.shape[0] - radius, _STRIP_ROWS)]
+        jobs += [(i, r0, c0) for r0 in range(radius, x.shape[0] - radius, _TILE_ROWS)
+                 for c0 in range(radius, x.shape[1] - radius, _TILE_COLS)]
 
     def run(job):
-        i, r0 = job
-        return i, _ssim_strip_sum(planes[i][0], planes[i][1], r0, window, dtype)
+        i, r0, c0 = job
+        return i, _ssim_tile_sum(planes[i][0], planes[i][1], r0, c0, window, dtype)
 
     threads = max(1, min(torch.get_num_threads(), len(jobs)))
     if threads == 1:
@@ -264,7 +275,7 @@ def ssim_torch(pred: torch.Tensor, target: torch.Tensor, protocol: str = "rgb",
     """
     if (quantize_input and pred.device.type == "cpu"
             and not (torch.is_grad_enabled() and (pred.requires_grad or target.requires_grad))):
-        # On a CPU, OpenCV's separable filters in row strips beat torch's depthwise convolution several
+        # On a CPU, OpenCV's separable filters in tiles beat torch's depthwise convolution several
         # times over (benchmarks/bench_ssim.py); the figures are the same up to float rounding.
         _check_protocol(protocol)
         _check_tensors(pred, target)

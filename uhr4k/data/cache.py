@@ -195,8 +195,9 @@ class CachedReader:
             return None
         return int(a[1]["shape"][0]), int(a[1]["shape"][1])
 
-    def crop(self, path: Path, top: int, left: int, height: int, width: int) -> np.ndarray:
-        """The (height, width, 3) region at (top, left) of a cached image, read through a memory map."""
+    def crop(self, path: Path, top: int, left: int, height: int, width: int, copy: bool = True) -> np.ndarray:
+        """The (height, width, 3) region at (top, left) of a cached image, read through a memory map: a copy,
+        or with ``copy=False`` the read-only view of the map itself (nothing read until it is used)."""
         npy, _ = self.entry(path)
-        array = np.load(npy, mmap_mode="r")
-        return np.array(array[top:top + height, left:left + width])
+        region = np.load(npy, mmap_mode="r")[top:top + height, left:left + width]
+        return np.array(region) if copy else region

@@ -8,14 +8,22 @@ from torch.utils.data import Dataset
 
 from uhr4k.data.sources import Pair, read_pair
 from uhr4k.errors import InputError
-from uhr4k.files import to_float
 
 DEFAULT_CROP = (960, 540)   # (width, height) of the paper's training crops (section V-A)
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8/uint16 -> (3, H, W) float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(to_float(img).transpose(2, 0, 1)))
+    """(H, W, 3) uint8/uint16 -> (3, H, W) float32 in [0, 1], the values of :func:`uhr4k.files.to_float`.
+
+    ``img`` may be any view (a crop of a memory map, rotated or flipped by strides): the scaling reads it
+    once and writes the planar result once, with no intermediate copy (the training crop path,
+    ``benchmarks/bench_loader.py``).
+    """
+    scale = np.float32(1.0 / (65535.0 if img.dtype == np.uint16 else 255.0))
+    planar = img.transpose(2, 0, 1)
+    out = np.empty(planar.shape, np.float32)
+    np.multiply(planar, scale, out=out, dtype=np.float32)
+    return torch.from_numpy(out)
 
 
 class PairedDataset(Dataset):
@@ -91,9 +99,10 @@ class PairedDataset(Dataset):
             inp = full_in[top:top + ch, left:left + cw]
             tgt = full_tgt[top:top + ch, left:left + cw]
         else:
-            inp = self._reader.crop(pair.input, top, left, ch, cw)
-            tgt = self._reader.crop(pair.target, top, left, ch, cw)
-        return augment_pair(inp, k, hflip, vflip), augment_pair(tgt, k, hflip, vflip)
+            inp = self._reader.crop(pair.input, top, left, ch, cw, copy=False)
+            tgt = self._reader.crop(pair.target, top, left, ch, cw, copy=False)
+        # views all the way: to_tensor makes the one copy (from the memory map when cached)
+        return augment_view(inp, k, hflip, vflip), augment_view(tgt, k, hflip, vflip)
 
 
 def draw_crop(seed: int, epoch: int, index: int, crop: tuple[int, int], augment: bool, height: int, width: int,
@@ -126,12 +135,17 @@ def draw_crop(seed: int, epoch: int, index: int, crop: tuple[int, int], augment:
     return top, left, ch, cw, k, hflip, vflip
 
 
-def augment_pair(img: np.ndarray, k: int, hflip: bool, vflip: bool) -> np.ndarray:
-    """Rotate an (H, W, C) array by ``k`` x 90 degrees counter-clockwise, then flip; returns a contiguous copy."""
+def augment_view(img: np.ndarray, k: int, hflip: bool, vflip: bool) -> np.ndarray:
+    """Rotate an (H, W, C) array by ``k`` x 90 degrees counter-clockwise, then flip: a view (strides only)."""
     if k:
         img = np.rot90(img, k, axes=(0, 1))
     if hflip:
         img = img[:, ::-1]
     if vflip:
         img = img[::-1]
-    return np.ascontiguousarray(img)
+    return img
+
+
+def augment_pair(img: np.ndarray, k: int, hflip: bool, vflip: bool) -> np.ndarray:
+    """:func:`augment_view` as a contiguous copy."""
+    return np.ascontiguousarray(augment_view(img, k, hflip, vflip))

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from uhr4k import layout
-from uhr4k.data.dataset import augment_pair, draw_crop, to_tensor
+from uhr4k.data.dataset import augment_view, draw_crop, to_tensor
 from uhr4k.errors import InputError
 
 
@@ -160,6 +160,6 @@ class ShardPairs(IterableDataset):
             height, width = inp.shape[:2]
             top, left, ch, cw, k, hflip, vflip = draw_crop(self.seed, self.epoch, int(record["index"]), self.crop,
                                                            self.augment, height, width, f"{path}:{key}")
-            inp = augment_pair(inp[top:top + ch, left:left + cw], k, hflip, vflip)
-            tgt = augment_pair(tgt[top:top + ch, left:left + cw], k, hflip, vflip)
+            inp = augment_view(inp[top:top + ch, left:left + cw], k, hflip, vflip)
+            tgt = augment_view(tgt[top:top + ch, left:left + cw], k, hflip, vflip)
         return {"input": to_tensor(inp), "target": to_tensor(tgt), "id": record["id"]}
