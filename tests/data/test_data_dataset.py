@@ -99,3 +99,29 @@ def test_cached_crops_are_the_drawn_regions_rotated_and_flipped(tmp_path):
             expected = torch.from_numpy(region.transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 255))
             assert torch.equal(ds[i]["target"], expected)
     assert len(seen) > 4
+
+
+def test_transport_items_become_the_same_floats_on_the_device(tmp_path):
+    """transport=True sends 8-bit crops as uint8 (a quarter of the bytes through the workers) and
+    unit_float makes them exactly the floats of the default items; a batch mixing 8- and 16-bit images
+    is scaled item by item instead of stacked raw."""
+    import numpy as np
+
+    from uhr4k.data.dataset import collate_transport, to_tensor, to_transport, unit_float
+
+    root = pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(2)], h=50, w=70)
+    pairs = find_pairs(root)
+    plain = PairedDataset(pairs, crop=(32, 20), augment=True, seed=2)
+    sent = PairedDataset(pairs, crop=(32, 20), augment=True, seed=2, transport=True)
+    batch = collate_transport([sent[0], sent[1]])
+    assert batch["input"].dtype == torch.uint8 and batch["id"] == [pairs[0].id, pairs[1].id]
+    assert torch.equal(unit_float(batch["input"]), torch.stack([plain[0]["input"], plain[1]["input"]]))
+    assert torch.equal(unit_float(batch["target"]), torch.stack([plain[0]["target"], plain[1]["target"]]))
+    deep = np.full((20, 32, 3), 65535, np.uint16)
+    assert to_transport(deep).dtype == torch.float32
+    mixed = collate_transport([{"input": to_transport(deep), "target": to_transport(deep), "id": "a"},
+                               {"input": sent[0]["input"], "target": sent[0]["target"], "id": "b"}])
+    assert mixed["input"].dtype == torch.float32
+    assert torch.equal(mixed["input"][0], torch.ones(3, 20, 32))
+    assert torch.equal(mixed["input"][1], plain[0]["input"])
+    assert torch.equal(to_tensor(deep), unit_float(to_transport(deep)))

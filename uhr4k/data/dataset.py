@@ -10,6 +10,7 @@ from uhr4k.data.sources import Pair, read_pair
 from uhr4k.errors import InputError
 
 DEFAULT_CROP = (960, 540)   # (width, height) of the paper's training crops (section V-A)
+_UINT8_SCALE = float(np.float32(1.0 / 255.0))   # the float32 factor of uhr4k.files.to_float, exactly
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -26,6 +27,38 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def to_transport(img: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) view -> what a DataLoader worker sends: 8-bit images as (3, H, W) uint8 (a quarter of
+    float32's bytes through the worker's shared memory, which at 960 x 540 costs more than making the
+    crop), anything else as :func:`to_tensor`'s float32. :func:`unit_float` finishes the conversion on
+    the training device with the same values."""
+    if img.dtype != np.uint8:
+        return to_tensor(img)
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+
+
+def unit_float(batch: torch.Tensor) -> torch.Tensor:
+    """A batch of :func:`to_transport` tensors -> float32 in [0, 1], bit-identical to :func:`to_tensor`
+    (uint8 times float32(1/255); float32 passes through)."""
+    if batch.dtype == torch.uint8:
+        # one pass: a float32 0-dim factor makes the product float32 (whatever the default dtype)
+        return batch * torch.tensor(_UINT8_SCALE, dtype=torch.float32)
+    return batch
+
+
+def collate_transport(items: list[dict]) -> dict:
+    """DataLoader ``collate_fn`` for ``PairedDataset(transport=True)`` items: stacks each key; a batch that
+    mixes 8-bit and 16-bit images is made float32 item by item first (stacking would otherwise promote
+    the uint8 values 0..255 to floats unscaled)."""
+    batch = {"id": [item["id"] for item in items]}
+    for key in ("input", "target"):
+        tensors = [item[key] for item in items]
+        if len({t.dtype for t in tensors}) > 1:
+            tensors = [unit_float(t) for t in tensors]
+        batch[key] = torch.stack(tensors)
+    return batch
+
+
 class PairedDataset(Dataset):
     """Pairs as tensors; optionally seeded random crops with flips and 90-degree rotations (training).
 
@@ -36,16 +69,20 @@ class PairedDataset(Dataset):
 
     Crops read only the needed rows when a cache made by ``uhr4k cache`` is present (see
     :mod:`uhr4k.data.cache`); otherwise the whole image is decoded.
+
+    ``transport=True`` (the training loader): 8-bit images come as uint8 tensors (:func:`to_transport`),
+    batched with :func:`collate_transport` and made float on the device with :func:`unit_float`.
     """
 
     def __init__(self, pairs: list[Pair], crop: tuple[int, int] | None = None, augment: bool = False,
-                 seed: int = 0, use_cache: bool = True):
+                 seed: int = 0, use_cache: bool = True, transport: bool = False):
         if not pairs:
             raise InputError("empty dataset: no pairs given")
         if crop is not None and (len(crop) != 2 or min(crop) <= 0):
             raise ValueError(f"crop must be (width, height) > 0, got {crop}")
         self.pairs, self.crop, self.augment, self.seed = list(pairs), crop, augment, int(seed)
         self.epoch = 0
+        self.convert = to_transport if transport else to_tensor
         self._reader = None
         if use_cache and crop is not None:
             from uhr4k.data.cache import CachedReader
@@ -82,7 +119,7 @@ class PairedDataset(Dataset):
             inp, tgt = read_pair(pair)
         else:
             inp, tgt = self._read_crop(index, pair)
-        return {"input": to_tensor(inp), "target": to_tensor(tgt), "id": pair.id}
+        return {"input": self.convert(inp), "target": self.convert(tgt), "id": pair.id}
 
     def _read_crop(self, index: int, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
         if self._reader is not None:

@@ -42,6 +42,7 @@ from uhr4k.benchmark import report
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
 from uhr4k.benchmark.speed import Speed
 from uhr4k.data import PairedDataset, find_pairs, resolve_dataset
+from uhr4k.data.dataset import collate_transport, unit_float
 from uhr4k.errors import InputError
 from uhr4k.files import from_float, write_image, write_text_atomic
 from uhr4k.models.checkpoint import load_checkpoint, save_checkpoint, unwrap
@@ -393,14 +394,14 @@ def _build_training_data(config: TrainConfig, rank: int, world: int, device: tor
     the sampler shards it over the processes."""
     train_data = resolve_dataset(config.data, config.subset, "train")
     pairs = train_data.pairs
-    train_set = PairedDataset(pairs, crop=crop, augment=config.augment, seed=config.seed)
+    train_set = PairedDataset(pairs, crop=crop, augment=config.augment, seed=config.seed, transport=True)
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=config.seed,
                                  drop_last=True)
     if len(sampler) < batch:
         raise InputError(f"{len(pairs)} training pairs cannot fill a batch of {batch} on {world} "
                          f"process(es)", train_data.root)
     loader = DataLoader(train_set, batch_size=batch, sampler=sampler, num_workers=config.workers,
-                        drop_last=True, pin_memory=device.type == "cuda",
+                        collate_fn=collate_transport, drop_last=True, pin_memory=device.type == "cuda",
                         persistent_workers=config.workers > 0)
     return train_set, sampler, loader, train_data.protocol
 
@@ -550,8 +551,9 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[int, dict[str, float]]:
         if step >= steps or run.finished:
             steps = step
             break
-        x = batch["input"].to(run.device, non_blocking=True)
-        y = batch["target"].to(run.device, non_blocking=True)
+        # uint8 from the workers, made float on the device (uhr4k.data.dataset.to_transport)
+        x = unit_float(batch["input"].to(run.device, non_blocking=True))
+        y = unit_float(batch["target"].to(run.device, non_blocking=True))
         _set_learning_rate(run, epoch, steps)
         parts = train_step(run, x, y)
         for k, v in parts.items():
