@@ -67,6 +67,7 @@ from uhr4k.models.glsgn_blocks import (
     PathwayResult,
     ResBlock,
     SpatialAttention,
+    apply_gate,
     consistent_attention,
     from_patches,
     regrid,
@@ -168,7 +169,7 @@ class Pathway(nn.Module):
         for level in range(self.scales):
             features = self.encoders[level](features)                              # E_k at this scale
             own = self.attention[level](features)                                  # f_k(E_k)
-            skips.append(features * self.gate(level, own, context, grid, consistency))  # eq. 2-3
+            skips.append(apply_gate(features, self.gate(level, own, context, grid, consistency)))  # eq. 2-3
             attention.append(F.avg_pool2d(own, 2) if export_pooled else own)
             features = self.downs[level](skips[-1])
         features = self.middle(features)

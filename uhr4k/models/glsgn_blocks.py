@@ -173,6 +173,18 @@ class SpatialAttention(nn.Module):
         return torch.sigmoid(self.body(x))
 
 
+def apply_gate(features: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """``features * gate``: (N, C, h, w) re-weighted by a one-channel map (N, 1, h, w) (eq. 3).
+
+    In channels-last order the gate is first expanded over the channels: broadcasting over the innermost
+    (channel) dimension takes a slow element-wise path, in bf16 4x slower than the expansion and a plain
+    product together (10 ms against 2.3 ms for 4 x 16 x 272 x 480 on this project's CPU).
+    """
+    if gate.shape[1] == 1 and features.shape[1] > 1 and is_channels_last(features):
+        gate = gate.expand_as(features).contiguous(memory_format=torch.channels_last)
+    return features * gate
+
+
 def consistent_attention(own: torch.Tensor, previous: torch.Tensor | None, global_: torch.Tensor | None,
                          sigma1: float, sigma2: float) -> torch.Tensor:
     """Eq. 2: ``(f_i(E_i) + s1 f_{i-1}(E_{i-1}) + s2 f_g(F_g)) / (1 + s1 + s2)``; missing terms drop out of

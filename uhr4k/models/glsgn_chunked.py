@@ -18,7 +18,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from uhr4k.models.glsgn_blocks import PathwayContext, PathwayResult, is_channels_last
+from uhr4k.models.glsgn_blocks import PathwayContext, PathwayResult, apply_gate, is_channels_last
 
 
 def map_chunks(fn: Callable[..., torch.Tensor], tensors: tuple[torch.Tensor, ...], chunk: int) -> torch.Tensor:
@@ -57,7 +57,7 @@ def chunked_pathway(pathway, x: torch.Tensor, grid: tuple[int, int], context: Pa
         features = each(pathway.encoders[level], features)
         own = each(pathway.attention[level], features)
         gate = pathway.gate(level, own, context, grid, consistency)
-        skips.append(each(torch.mul, features, gate))
+        skips.append(each(apply_gate, features, gate))
         attention.append(F.avg_pool2d(own, 2) if export_pooled else own)
         del features  # freed before the next tensor is allocated: at 4K each is 0.53 GB
         features = each(pathway.downs[level], skips[-1])
