@@ -59,3 +59,28 @@ def test_cli_applies_it_before_a_command(monkeypatch):
     monkeypatch.setattr(cli, "reuse_freed_memory", lambda: calls.append(1) or True)
     result = CliRunner().invoke(cli.cli, ["models", "--help"])
     assert result.exit_code == 0 and calls == [1]
+
+
+PEAK_AFTER_RESET = r"""
+import torch
+from uhr4k.allocator import reuse_freed_memory
+from uhr4k.benchmark.profiling import peak_memory, reset_peak_memory
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+reuse_freed_memory()
+block = torch.empty(512 * 2**20, dtype=torch.uint8)
+block.fill_(1)
+del block
+kept = rss()                                  # the freed 512 MB stay resident
+reset_peak_memory(torch.device("cpu"))
+small = torch.ones(16 * 2**20, dtype=torch.uint8)
+print(kept, peak_memory(torch.device("cpu")))
+"""
+
+
+@pytest.mark.skipif(not _glibc() or not os.path.exists("/proc/self/clear_refs"), reason="glibc on Linux")
+def test_a_new_peak_does_not_count_what_earlier_work_left_free():
+    done = subprocess.run([sys.executable, "-c", PEAK_AFTER_RESET], capture_output=True, text=True, check=True)
+    kept, peak = (int(v) for v in done.stdout.split())
+    assert peak < kept - 400 * 2**20

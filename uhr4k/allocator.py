@@ -55,3 +55,20 @@ def reuse_freed_memory() -> bool:
     # Both or neither: without mmap but with trimming, freed tensors at the top of the heap still go back.
     _applied = mallopt(_M_TRIM_THRESHOLD, _TRIM_NEVER) == 1 and mallopt(_M_MMAP_MAX, 0) == 1
     return _applied
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free memory back to the kernel now (glibc ``malloc_trim``; elsewhere nothing).
+
+    With :func:`reuse_freed_memory` in effect the resident set never shrinks on its own, so a peak-memory
+    measurement would include what earlier work left free; ``uhr4k.benchmark.profiling`` calls this
+    before it starts a new peak.
+    """
+    if not _glibc():
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)

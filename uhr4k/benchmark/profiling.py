@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from uhr4k.allocator import release_free_memory
+
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """Returns (trainable, total) parameter counts; shared tensors are counted once."""
@@ -87,10 +89,13 @@ def synchronize(device: torch.device) -> None:
 
 
 def reset_peak_memory(device: torch.device) -> None:
-    """Start a new peak: CUDA peak stats, or the process's VmHWM (Linux ``/proc/self/clear_refs``)."""
+    """Start a new peak: CUDA peak stats, or the process's VmHWM (Linux ``/proc/self/clear_refs``), after
+    handing free heap memory back (the command line keeps it otherwise, see :mod:`uhr4k.allocator`), so
+    that one model's peak does not include what an earlier one left behind."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         return
+    release_free_memory()
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")                      # resets the peak RSS counter to the current RSS
