@@ -5,9 +5,10 @@ hands it back with ``munmap`` on ``free``. A 4K feature map is far above that (o
 local pathway, 4 x 16 x 544 x 960 bf16, is 67 MB), so each new tensor costs the kernel a page fault and a
 zeroed page for every 4 KB of it, and a forward pass allocates hundreds of them. Telling ``malloc`` never
 to use ``mmap`` for blocks and not to trim its heap keeps freed tensors' memory mapped and reused: GLSGN's
-fp32 forward at 3840 x 2160 went from 27 s to 16 s on this project's 2-core CPU (BENCHMARKS.md, speed).
-The cost is that the process keeps its peak heap until it exits (peak RSS unchanged or slightly higher
-from fragmentation), which suits a command that runs one job and ends.
+fp32 forward at 3840 x 2160 went from 24-28 s to 14-15 s on this project's 2-core CPU (BENCHMARKS.md,
+speed). The cost is that the process keeps its peak heap until it exits, and fragmentation raises the
+peak (3.7 -> 5.3 GB for that forward), which suits a command that runs one job and ends. Measurements of
+peak memory call :func:`release_free_memory` first.
 
 The ``uhr4k`` command calls :func:`reuse_freed_memory` before every command; Python users call it
 themselves (it changes the whole process). ``UHR4K_SYSTEM_MALLOC=1`` in the environment leaves ``malloc``
