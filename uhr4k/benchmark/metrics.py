@@ -87,8 +87,8 @@ def _gaussian_1d(sigma: float = _GAUSS_SIGMA, radius: int = _GAUSS_RADIUS) -> np
 
 
 # Rows and columns of the valid region per work item. The dozen maps of a 64 x 960 tile (240 KB each in
-# float32) stay in a core's L2 cache; full-width strips of 128 rows did not and took 1.8x as long per plane
-# (benchmarks/bench_ssim.py). Tiles also spread evenly over the threads.
+# float32) stay in a core's L2 cache; full-width strips of 128 rows did not, and a 4K pair took 2.9x the
+# CPU time in them (BENCHMARKS.md, speed). Tiles also spread evenly over the threads.
 _TILE_ROWS, _TILE_COLS = 64, 960
 
 
