@@ -206,3 +206,25 @@ def test_a_kill_between_checkpoint_and_log_loses_no_log_row(root, tmp_path):
     with open(out / "log.csv") as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3]
     assert not list(out.glob(".*.part"))
+
+
+def test_the_training_loader_sends_uint8_and_the_step_sees_the_same_floats(root, tmp_path, monkeypatch):
+    """uhr4k train's loader carries 8-bit crops as uint8 (a quarter of the bytes through the workers);
+    the step receives exactly the float32 crops of the dataset's default items."""
+    import uhr4k.models.training as training
+    from uhr4k.data import PairedDataset
+
+    run = training.build_run(config(root, tmp_path / "run"), echo=lambda s: None)
+    batch = next(iter(run.loader))
+    assert batch["input"].dtype == torch.uint8 and batch["target"].dtype == torch.uint8
+    seen = []
+    monkeypatch.setattr(training, "train_step", lambda run, x, y: seen.append((x, y)) or {"total": 0.0})
+    training.train_one_epoch(run, 0)
+    plain = PairedDataset(run.train_set.pairs, crop=run.train_set.crop, augment=run.train_set.augment,
+                          seed=run.train_set.seed)
+    plain.set_epoch(0)
+    x, y = seen[0]
+    assert x.dtype == torch.float32
+    ids = list(run.sampler)[:len(x)]
+    assert torch.equal(x, torch.stack([plain[i]["input"] for i in ids]))
+    assert torch.equal(y, torch.stack([plain[i]["target"] for i in ids]))
