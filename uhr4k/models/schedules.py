@@ -31,9 +31,29 @@ OPTIMIZERS = ("adam", "adamw")
 UNITS = ("epoch", "step")
 
 
+class PlainData:
+    """``from_dict`` / ``to_dict`` for a frozen dataclass of options kept as plain data (an option file, a
+    checkpoint record): lists there, tuples here. ``kind`` names the options in errors."""
+
+    kind = "option"
+
+    @classmethod
+    def from_dict(cls, spec: dict | None):
+        spec = dict(spec or {})
+        unknown = sorted(set(spec) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown {cls.kind} option(s) {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
 @dataclass(frozen=True)
-class Schedule:
+class Schedule(PlainData):
     """A learning-rate schedule; see the module docstring for each ``name``."""
+
+    kind = "schedule"
 
     name: str = "constant"
     unit: str = "epoch"
@@ -60,18 +80,6 @@ class Schedule:
             raise ValueError(f"{len(floors)} eta_min values for {len(self.periods)} cosine periods")
         if list(self.milestones) != sorted(self.milestones):
             raise ValueError(f"multistep milestones must increase, got {list(self.milestones)}")
-
-    @classmethod
-    def from_dict(cls, spec: dict | None) -> Schedule:
-        """From plain data (an option file, a checkpoint record): lists become tuples."""
-        spec = dict(spec or {})
-        unknown = sorted(set(spec) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown schedule option(s) {unknown}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @property
     def depends_on_length(self) -> bool:
@@ -115,8 +123,10 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 @dataclass(frozen=True)
-class OptimizerSpec:
+class OptimizerSpec(PlainData):
     """``adam`` or ``adamw`` with its betas, weight decay and eps (the recipes' settings)."""
+
+    kind = "optimizer"
 
     name: str = "adam"
     betas: tuple[float, float] = (0.9, 0.999)
@@ -130,17 +140,6 @@ class OptimizerSpec:
             raise ValueError(f"betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.weight_decay < 0:
             raise ValueError(f"weight decay must be >= 0, got {self.weight_decay}")
-
-    @classmethod
-    def from_dict(cls, spec: dict | None) -> OptimizerSpec:
-        spec = dict(spec or {})
-        unknown = sorted(set(spec) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown optimizer option(s) {unknown}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     def build(self, params, lr: float) -> torch.optim.Optimizer:
         kind = torch.optim.AdamW if self.name == "adamw" else torch.optim.Adam
