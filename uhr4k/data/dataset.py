@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from uhr4k.data.sources import Pair, read_pair
 from uhr4k.errors import InputError
@@ -50,13 +50,12 @@ def collate_transport(items: list[dict]) -> dict:
     """DataLoader ``collate_fn`` for ``PairedDataset(transport=True)`` items: stacks each key; a batch that
     mixes 8-bit and 16-bit images is made float32 item by item first (stacking would otherwise promote
     the uint8 values 0..255 to floats unscaled)."""
-    batch = {"id": [item["id"] for item in items]}
     for key in ("input", "target"):
-        tensors = [item[key] for item in items]
-        if len({t.dtype for t in tensors}) > 1:
-            tensors = [unit_float(t) for t in tensors]
-        batch[key] = torch.stack(tensors)
-    return batch
+        if len({item[key].dtype for item in items}) > 1:
+            items = [{**item, key: unit_float(item[key])} for item in items]
+    # default_collate stacks straight into shared memory inside a worker (a plain stack would be copied
+    # there once more when the batch is sent)
+    return default_collate(items)
 
 
 class PairedDataset(Dataset):
