@@ -147,8 +147,15 @@ def card_text(rows: list[dict], *, license: str | None = None, sources: list[dic
 
 
 def write_card(root: str | os.PathLike, rows: list[dict], **kwargs) -> Path:
-    """Write ``<root>/README.md`` atomically (arguments as :func:`card_text`); returns its path."""
+    """Write ``<root>/README.md`` atomically (arguments as :func:`card_text`); returns its path.
+
+    Raises:
+        InputError: a README.md that uhr4k did not write is there; it is left as it is.
+    """
     path = Path(root) / CARD_NAME
+    if path.exists() and "uhr4k" not in read_card_meta(root):
+        raise InputError("not a dataset card uhr4k wrote: left as it is, no card written (move it away to get "
+                         "one)", path)
     write_text_atomic(path, card_text(rows, **kwargs))
     return path
 
@@ -159,7 +166,7 @@ def read_card_meta(root: str | os.PathLike) -> dict:
     path = Path(root) / CARD_NAME
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return {}
     if not text.startswith("---\n") or "\n---\n" not in text[3:]:
         return {}

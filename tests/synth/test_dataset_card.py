@@ -48,3 +48,25 @@ def test_merge_writes_the_card_of_the_merged_root(media, tmp_path):
     commands = meta["uhr4k"]["commands"]
     assert [c.split()[1] for c in commands] == ["build-syn", "build-syn", "merge"]
     assert "--shard 1/2" in commands[0] and "--shard 2/2" in commands[1]
+
+
+def test_a_readme_uhr4k_did_not_write_is_never_replaced(tmp_path):
+    """A user's own README.md in the root (any encoding) stays byte for byte; writing the card is refused
+    with one line naming it."""
+    import pytest
+
+    from uhr4k.card import write_card
+    from uhr4k.errors import InputError
+
+    rows = [{"id": "a", "subset": "UHR4K-Syn", "split": "train", "width": "64", "height": "36", "params": "{}"}]
+    theirs = "Notes for my lab: caf\xe9\n".encode("latin-1")
+    (tmp_path / "README.md").write_bytes(theirs)
+    assert read_card_meta(tmp_path) == {}                          # not UTF-8: not ours, no traceback
+    with pytest.raises(InputError, match="not a dataset card uhr4k wrote") as caught:
+        write_card(tmp_path, rows, command="uhr4k build-syn")
+    assert "README.md" in str(caught.value)
+    assert (tmp_path / "README.md").read_bytes() == theirs
+    (tmp_path / "README.md").unlink()
+    write_card(tmp_path, rows, command="uhr4k build-syn")          # ours is rewritten on the next run
+    write_card(tmp_path, rows, command="uhr4k build-syn")
+    assert "uhr4k" in read_card_meta(tmp_path)
