@@ -206,3 +206,14 @@ def test_compiled_training_takes_the_same_steps(root, tmp_path, monkeypatch):
     torch._dynamo.reset()
     assert len(compiled_models) == 1
     assert float(compiled.rows[0]["train_total"]) == pytest.approx(float(eager.rows[0]["train_total"]), rel=1e-5)
+
+
+def test_resuming_a_run_that_reached_its_iterations_adds_nothing(root, tmp_path):
+    """An iteration-based recipe ends inside an epoch; --resume of the finished run trains, validates and
+    logs nothing more, and leaves last.pt as it was."""
+    first = train(config(root, tmp_path / "run", epochs=5, iterations=1), echo=lambda s: None)
+    assert [r["epoch"] for r in first.rows] == [1]
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    again = train(config(root, tmp_path / "run", epochs=5, iterations=1, resume=True), echo=lambda s: None)
+    assert [r["epoch"] for r in again.rows] == [1]
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before

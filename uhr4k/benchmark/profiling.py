@@ -88,14 +88,18 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def reset_peak_memory(device: torch.device) -> None:
-    """Start a new peak: CUDA peak stats, or the process's VmHWM (Linux ``/proc/self/clear_refs``), after
-    handing free heap memory back (the command line keeps it otherwise, see :mod:`uhr4k.allocator`), so
-    that one model's peak does not include what an earlier one left behind."""
+def reset_peak_memory(device: torch.device, release_heap: bool = False) -> None:
+    """Start a new peak: CUDA peak stats, or the process's VmHWM (Linux ``/proc/self/clear_refs``).
+
+    ``release_heap`` first hands free heap memory back (the command line keeps it otherwise, see
+    :mod:`uhr4k.allocator`), so that the peak does not include what an earlier model left behind; the
+    next forward then pays its own page faults again.
+    """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         return
-    release_free_memory()
+    if release_heap:
+        release_free_memory()
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")                      # resets the peak RSS counter to the current RSS
@@ -121,6 +125,9 @@ def peak_memory(device: torch.device) -> int:
 def time_forward(model: nn.Module, x: torch.Tensor, warmup: int = 1, repeats: int = 5) -> Timing:
     """Time ``model(x)`` under ``inference_mode``: ``warmup`` untimed runs, then the median of ``repeats``.
 
+    The heap is emptied of earlier models' free memory before the warm-up (its peak is this model's alone),
+    not before the timed runs, which reuse the warm-up's memory as a long job does.
+
     ``x`` (B, C, H, W) sits on the device to measure (the model is expected there too); GPU work is
     synchronized before each clock read, and disk I/O is not part of the figure.
     """
@@ -131,6 +138,7 @@ def time_forward(model: nn.Module, x: torch.Tensor, warmup: int = 1, repeats: in
     times = []
     try:
         with torch.inference_mode():
+            release_free_memory()
             for _ in range(warmup):
                 model(x)
             synchronize(device)

@@ -255,10 +255,14 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
 
 
 def _run_one(model, name: str, x: torch.Tensor, dev, row: dict) -> np.ndarray | None:
-    """One forward pass, timed into ``row``; the (H, W, 3) uint8 output, or None when out of memory."""
+    """One forward pass, timed into ``row``; the (H, W, 3) uint8 output, or None when out of memory.
+
+    Models take turns image by image, so the heap is emptied of the previous model's free memory first
+    (its peak is this forward's own); the time then includes this forward's page faults, as without
+    :mod:`uhr4k.allocator`. The complexity table's runtime (``time_forward``) is the warm one."""
     try:
         synchronize(dev)
-        reset_peak_memory(dev)
+        reset_peak_memory(dev, release_heap=True)
         start = time.perf_counter()
         with torch.inference_mode():
             y = _first(model(x))

@@ -662,13 +662,13 @@ def train(config: TrainConfig, echo=print) -> TrainSummary:
     distribute(run)
     run_started = time.perf_counter()
     for epoch in range(run.epoch, config.epochs):
+        if run.finished:          # a resumed run that had reached its --iterations: nothing more to do
+            break
         started = time.perf_counter()
         steps, means = train_one_epoch(run, epoch)
         run.epoch = epoch + 1
         end_of_epoch(run, steps, means, time.perf_counter() - started, echo)
         _barrier(run.world)
-        if run.finished:
-            break
         if config.time_limit_s is not None and _all_agree(time.perf_counter() - run_started > config.time_limit_s,
                                                           run.world, run.device):
             if run.main_process:
