@@ -34,6 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from uhr4k.models.reflection_losses import raw_vgg_features
+
 
 def _images(outputs) -> list[torch.Tensor]:
     return list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
@@ -178,17 +180,6 @@ class MSELoss(nn.Module):
 CONTRASTIVE_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 
 
-def raw_vgg_features(vgg, x: torch.Tensor) -> list[torch.Tensor]:
-    """VGG-19 activations at ``vgg.layers`` of ``x`` as given (no ImageNet normalisation: AECR-Net's
-    ``Vgg19`` feeds torchvision's ``features`` the [0, 1] image)."""
-    out, h = [], x
-    for i, layer in enumerate(vgg.features):
-        h = layer(h)
-        if i in vgg.layers:
-            out.append(h)
-    return out
-
-
 class L1ContrastiveLoss(nn.Module):
     """AECR-Net: ``L1(out, target) + perceptual_weight * contrastive(out, target, inputs)``.
 
@@ -211,9 +202,10 @@ class L1ContrastiveLoss(nn.Module):
     def contrastive(self, pred: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
         vgg = self.vgg.to(pred.device)
         with torch.no_grad():  # the release detaches both anchors' features
-            pos, neg = raw_vgg_features(vgg, positive), raw_vgg_features(vgg, negative)
+            pos, neg = raw_vgg_features(vgg, positive, vgg.layers), raw_vgg_features(vgg, negative, vgg.layers)
         total = 0.0
-        for w, a, p, n in zip(CONTRASTIVE_WEIGHTS, raw_vgg_features(vgg, pred), pos, neg, strict=True):
+        anchors = raw_vgg_features(vgg, pred, vgg.layers)
+        for w, a, p, n in zip(CONTRASTIVE_WEIGHTS, anchors, pos, neg, strict=True):
             total = total + w * F.l1_loss(a, p) / (F.l1_loss(a, n) + 1e-7)
         return total
 
