@@ -142,12 +142,13 @@ def test_unknown_model_arguments_list_the_accepted_ones(tmp_path):
 def test_a_checkpoint_config_with_an_unknown_argument_names_the_file(tmp_path):
     import torch
 
+    from uhr4k.errors import InputError
     from uhr4k.models import create_model
     from uhr4k.models.checkpoint import load_model, save_checkpoint
 
     path = save_checkpoint(tmp_path / "x.pt", create_model("glsgn", width=2, mask_width=2), None, 1,
                            {"model": "glsgn", "kwargs": {"width": 2, "mask_width": 2, "bogus": 3}})
-    with pytest.raises(Exception, match=rf"{path}: config: model 'glsgn' takes no argument 'bogus'"):
+    with pytest.raises(InputError, match=rf"{path}: config: model 'glsgn' takes no argument 'bogus'"):
         load_model(path)
     assert torch.load(path, weights_only=True)["config"]["kwargs"]["bogus"] == 3
 
@@ -170,7 +171,7 @@ def test_bench_writes_scores_before_a_late_failure(tmp_path, monkeypatch):
         raise RuntimeError("the profile failed after every image was scored")
 
     monkeypatch.setattr(runner, "_complexity", failing_profile)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="the profile failed after every image was scored"):
         runner.run_benchmark({"identity": runner_identity()}, [runner.load_dataset(str(root), subset="syn")],
                              tmp_path / "b", save_images=False, profile_size=None)
     assert (tmp_path / "b" / "per_image.csv").read_text().count("\n") == 3   # header + 2 pairs

@@ -94,19 +94,22 @@ def test_bad_precision_is_an_input_error(image_set, tmp_path):
 def test_compiled_bench_matches_eager(image_set, tmp_path, monkeypatch):
     """--compile goes through torch.compile with frozen weights; the eager backend (dynamo's tracing without
     inductor's C++ build, which takes over a minute here) keeps the test fast."""
-    compiled_models = []
+    compiled_models, compiled_calls = [], []
     real_compile = torch.compile
 
     def compile_eagerly(model, **kwargs):
         compiled_models.append(model)
         assert kwargs == {"options": {"freezing": True}}      # inference: weights folded in as constants
-        return real_compile(model, backend="eager", fullgraph=True)
+        compiled = real_compile(model, backend="eager", fullgraph=True)
+        compiled.register_forward_pre_hook(lambda module, args: compiled_calls.append(1))
+        return compiled
 
     monkeypatch.setattr(torch, "compile", compile_eagerly)
     eager = run_benchmark({"probe": _Probe()}, [image_set], tmp_path / "eager", profile_size=None, save_images=False)
     compiled = run_benchmark({"probe": _Probe()}, [image_set], tmp_path / "compiled", profile_size=None,
                              save_images=False, compile=True)
     assert len(compiled_models) == 1 and isinstance(compiled_models[0], _Probe)
+    assert len(compiled_calls) == len(image_set.pairs)     # every image went through the compiled module
     assert compiled.summary[0]["psnr"] == pytest.approx(eager.summary[0]["psnr"], abs=1e-3)
     assert _read_csv(tmp_path / "compiled" / "complexity.csv")[0]["compile"] == "True"
 

@@ -9,7 +9,7 @@ from uhr4k.files import write_image
 from data_material import image, pairs_folder
 
 
-def test_cache_gives_the_same_crops_and_never_stale_ones(tmp_path):
+def test_cache_gives_the_same_crops_and_never_stale_ones(tmp_path, monkeypatch):
     root = pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(3)], h=50, w=70)
     write_image(root / "input" / "bad.png", image(5, 5, 0))
     (root / "input" / "bad.png").write_bytes(b"not a png")
@@ -22,9 +22,12 @@ def test_cache_gives_the_same_crops_and_never_stale_ones(tmp_path):
     cached = PairedDataset(pairs, crop=(24, 16), augment=True, seed=3)
     reader = cached._reader
     assert reader.entry(pairs[0].input) is not None
-    for i in range(3):
-        assert torch.equal(plain[i]["input"], cached[i]["input"])
-        assert torch.equal(plain[i]["target"], cached[i]["target"])
+    expected = [plain[i] for i in range(3)]
+    with monkeypatch.context() as m:          # the cached items come from the arrays, never from the PNGs
+        m.setattr("uhr4k.data.dataset.read_pair", lambda pair: pytest.fail(f"decoded {pair.input}"))
+        for i in range(3):
+            assert torch.equal(expected[i]["input"], cached[i]["input"])
+            assert torch.equal(expected[i]["target"], cached[i]["target"])
     # a source changed after caching is read from the PNG again, and a rerun recaches only it
     write_image(pairs[1].target, image(50, 70, 99))
     assert CachedReader().entry(pairs[1].target) is None
