@@ -19,7 +19,7 @@ from uhr4k.errors import InputError
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train with torchrun on this many GPUs (the paper: 4).")
 @click.option("--smoke", is_flag=True,
-              help="Tiny widths, a few steps, a generated dataset when --data is omitted: minutes on a CPU.")
+              help="Tiny widths, a few steps, a generated dataset when --data is omitted: seconds per row on a CPU.")
 @click.option("--weights", "weights", multiple=True, metavar="NAME=PATH",
               help="Score released weights for model NAME instead of training it (repeatable).")
 @click.option("--only", default=None, metavar="PATTERN", help="Only the rows whose model or label matches.")
