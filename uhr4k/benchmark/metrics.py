@@ -87,8 +87,9 @@ def _gaussian_1d(sigma: float = _GAUSS_SIGMA, radius: int = _GAUSS_RADIUS) -> np
 
 
 # Rows and columns of the valid region per work item. The dozen maps of a 64 x 960 tile (240 KB each in
-# float32) stay in a core's L2 cache; full-width strips of 128 rows did not, and a 4K pair took 2.9x the
-# CPU time in them (BENCHMARKS.md, speed). Tiles also spread evenly over the threads.
+# float32) stay in a core's L2 cache; full-width strips of 128 rows did not, and a 4K pair took 1.2x the
+# CPU time in them on a quiet machine, 1.8x beside another job (benchmarks/cpu_kernels.py). Tiles also
+# spread evenly over the threads.
 _TILE_ROWS, _TILE_COLS = 64, 960
 
 
@@ -109,7 +110,7 @@ def _ssim_tile_sum(x: np.ndarray, y: np.ndarray, r0: int, c0: int, window: str, 
     ``var_x + var_y = 2 cov_xy + E[(x - y)^2] - (m_x - m_y)^2``, so filtering ``(x - y)^2`` replaces
     filtering ``x^2`` and ``y^2``; likewise ``m_x^2 + m_y^2 = 2 m_x m_y + (m_x - m_y)^2`` for the
     luminance term. Every input of a filter holds exact integers (the shifted planes and their product in
-    int16, ``(x - y)^2 <= 255^2`` in float32: OpenCV filters uint16 four times slower). OpenCV's separable
+    int16, ``(x - y)^2 <= 255^2`` in float32: OpenCV filters uint16 3.5x slower). OpenCV's separable
     filter and arithmetic (which release the GIL and fuse ``a*x + b*y + c`` into one pass) do the work.
     """
     k, radius, cov_norm = _ssim_window(window)

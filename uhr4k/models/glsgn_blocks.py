@@ -177,11 +177,12 @@ def apply_gate(features: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     """``features * gate``: (N, C, h, w) re-weighted by a one-channel map (N, 1, h, w) (eq. 3).
 
     In channels-last order the gate is first expanded over the channels: broadcasting over the innermost
-    (channel) dimension takes a slow element-wise path, in bf16 4x slower than the expansion and a plain
-    product together (10 ms against 2.3 ms for 4 x 16 x 272 x 480 on this project's CPU). Not under
-    ``torch.compile``, which fuses the broadcast product and would only write the expanded gate out (the
-    compiled 4K forward took 9.6 s with it, 7.1 s without), and not under autograd, where the product
-    would save the expanded gate (one more full feature map per scale) for its backward.
+    (channel) dimension takes a slow element-wise path, in bf16 1.7x slower than the expansion and a plain
+    product together (10.3 ms against 6.2 ms for 4 x 16 x 272 x 480 on this project's CPU,
+    benchmarks/cpu_kernels.py). Not under ``torch.compile``, which fuses the broadcast product and would
+    only write the expanded gate out (the compiled 4K forward took 9.6 s with it, 7.1 s without), and not
+    under autograd, where the product would save the expanded gate (one more full feature map per scale)
+    for its backward.
     """
     if (gate.shape[1] == 1 and features.shape[1] > 1 and is_channels_last(features)
             and not torch.compiler.is_compiling() and not torch.is_grad_enabled()):
