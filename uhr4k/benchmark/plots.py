@@ -15,6 +15,7 @@ matplotlib.use("Agg")                    # never a GUI backend: bench runs on se
 import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
 
 from uhr4k.benchmark.report import model_label  # noqa: E402
+from uhr4k.files import atomic_path  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 LOG_SPAN = 20.0                          # a runtime axis goes logarithmic only past this max/min ratio
@@ -37,7 +38,9 @@ def save(fig, stem: Path) -> list[Path]:
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "uhr4k"}):   # reproducible SVG ids
         for fmt in FORMATS:
             path = stem.with_suffix(f".{fmt}")
-            fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if fmt != "png" else None)
+            with atomic_path(path) as tmp:      # an interrupted run never leaves a cut plot the page links to
+                fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight",
+                            metadata={"Date": None} if fmt != "png" else None)
             paths.append(path)
     return paths
 

@@ -18,7 +18,6 @@ import os
 import tarfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
@@ -26,16 +25,13 @@ from torch.utils.data import IterableDataset, get_worker_info
 from uhr4k import layout
 from uhr4k.data.dataset import augment_view, draw_crop, to_tensor
 from uhr4k.errors import InputError
+from uhr4k.files import decode_image
 
 
 def decode_png(data: bytes, name: str) -> np.ndarray:
-    """PNG bytes -> (H, W, 3) RGB uint8 / uint16, as :func:`uhr4k.files.read_image` reads a file."""
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        raise InputError("cannot decode image", name)
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    """PNG bytes -> (H, W, 3) RGB uint8 / uint16: :func:`uhr4k.files.decode_image` (the truncation check,
+    libpng's messages kept off the terminal, one-line errors naming ``name``)."""
+    return decode_image(np.frombuffer(data, np.uint8), Path(name))
 
 
 class _HashingReader:
