@@ -226,3 +226,35 @@ def test_pack_inherits_the_roots_declarations(root, tmp_path):
     assert meta["uhr4k"]["commands"][1].startswith("uhr4k pack ")
     assert meta["uhr4k"]["splits"] == {"UHR4K-Syn": {"train": 0, "val": 0, "test": 2},
                                        "UHR4K-Rain": {"train": 0, "val": 0, "test": 1}}
+
+
+def test_damaged_shards_and_index_are_one_line_errors_naming_the_file(root, tmp_path):
+    """A cut shard, a missing one, an index.json that is not JSON, lacks its keys or points outside its
+    folder: each an InputError naming the file, never a tarfile / JSON / KeyError traceback."""
+    import shutil
+
+    from uhr4k.errors import InputError
+
+    out = tmp_path / "shards"
+    pack(root, out, progress=False, card={"command": "x"})
+    index_path = out / "index.json"
+    index = json.loads(index_path.read_text())
+    first = next(s for s in index["shards"] if s["subset"] == "UHR4K-Syn" and s["split"] == "train")
+    shard = out / first["path"]
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[:len(whole) // 3])
+    with pytest.raises(InputError, match="truncated or corrupt shard") as cut:
+        list(ShardPairs(out, "syn", "train", verify=False))
+    assert str(shard) in str(cut.value)
+    shard.unlink()
+    with pytest.raises(InputError, match="shard listed in index.json is missing"):
+        list(ShardPairs(out, "syn", "train"))
+    shard.write_bytes(whole)
+    assert len(list(ShardPairs(out, "syn", "train"))) > 0
+    for text, message in (("{not json", "unreadable index.json"), ('{"shards": 3}', "damaged index.json"),
+                          (json.dumps({**index, "shards": [{**first, "path": "../escape.tar"}]}), "leads outside")):
+        index_path.write_text(text)
+        with pytest.raises(InputError, match=message) as caught:
+            ShardPairs(out, "syn", "train")
+        assert str(index_path) in str(caught.value) and "\n" not in str(caught.value)
+    shutil.rmtree(out)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from uhr4k import layout
+from uhr4k import layout, state
 from uhr4k.data.dataset import augment_view, draw_crop, to_tensor
 from uhr4k.errors import InputError
 from uhr4k.files import decode_image
@@ -52,23 +52,28 @@ def iter_shard(path: Path, expected_sha256: str | None = None):
     Raises:
         InputError: the shard's SHA-256 differs from ``expected_sha256`` (checked once it is read through).
     """
-    with open(path, "rb") as f:
-        reader = _HashingReader(f)
-        key, members = None, {}
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            for info in tar:
-                if not info.isfile():
-                    continue
-                stem, _, ext = info.name.partition(".")
-                if stem != key and members:
-                    yield key, members
-                    members = {}
-                key = stem
-                members[ext] = tar.extractfile(info).read()
-        if members:
-            yield key, members
-        while reader.read(1 << 20):          # the zero blocks after the last member are part of the file
-            pass
+    try:
+        with open(path, "rb") as f:
+            reader = _HashingReader(f)
+            key, members = None, {}
+            with tarfile.open(fileobj=reader, mode="r|") as tar:
+                for info in tar:
+                    if not info.isfile():
+                        continue
+                    stem, _, ext = info.name.partition(".")
+                    if stem != key and members:
+                        yield key, members
+                        members = {}
+                    key = stem
+                    members[ext] = tar.extractfile(info).read()
+            if members:
+                yield key, members
+            while reader.read(1 << 20):          # the zero blocks after the last member are part of the file
+                pass
+    except FileNotFoundError:
+        raise InputError("shard listed in index.json is missing", path) from None
+    except (tarfile.TarError, EOFError) as exc:
+        raise InputError(f"truncated or corrupt shard ({exc})", path) from None
     if expected_sha256 and reader.digest.hexdigest() != expected_sha256:
         raise InputError("shard checksum differs from index.json (corrupt or changed)", path)
 
@@ -95,11 +100,19 @@ class ShardPairs(IterableDataset):
         except FileNotFoundError:
             raise InputError("no index.json (not a folder written by uhr4k pack --format webdataset)",
                              self.out) from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"unreadable index.json ({exc})", index_path) from None
         name = layout.subset(subset).name
-        self.shards = [s for s in index["shards"] if s["subset"] == name and s["split"] == split]
+        try:
+            self.shards = [s for s in index["shards"] if s["subset"] == name and s["split"] == split]
+            self.length = int(index["samples"].get(f"{name}/{split}", 0))
+            for shard in self.shards:        # a shared index must not point outside its folder
+                shard["path"] = str(state.inside(self.out, shard["path"], str(index_path)).relative_to(
+                    self.out.resolve()))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise InputError(f"damaged index.json ({type(exc).__name__}: {exc})", index_path) from None
         if not self.shards:
             raise InputError(f"no shards of {name} {split}", index_path)
-        self.length = int(index["samples"].get(f"{name}/{split}", 0))
         if crop is not None and (len(crop) != 2 or min(crop) <= 0):
             raise ValueError(f"crop must be (width, height) > 0, got {crop}")
         self.crop, self.augment, self.seed, self.verify = crop, augment, int(seed), verify
