@@ -213,11 +213,13 @@ def write_log(path: Path, rows: list[dict]) -> None:
 @torch.no_grad()
 def validate(model: nn.Module, dataset: PairedDataset, protocol: str, device: torch.device,
              limit: int | None = None, preview: Path | None = None) -> tuple[float, float]:
-    """Mean PSNR and SSIM (``protocol``) of the model's final output over the dataset's images.
+    """Mean PSNR and SSIM (``protocol``) of the model's final output over the dataset's images, in eval
+    mode; the model is handed back in the mode it came in (an EMA copy stays in eval).
 
     With ``preview``, the first image's input | output | target strip is written there (PNG, at most
     ``PREVIEW_WIDTH`` pixels wide per panel), so that a run can be looked at while it trains.
     """
+    was_training = model.training
     model.eval()
     psnrs, ssims = [], []
     for i in range(len(dataset) if limit is None else min(limit, len(dataset))):
@@ -229,7 +231,7 @@ def validate(model: nn.Module, dataset: PairedDataset, protocol: str, device: to
         ssims.append(float(ssim_torch(final, y, protocol)[0]))
         if i == 0 and preview is not None:
             write_preview(preview, x, final, y, protocol)
-    model.train()
+    model.train(was_training)
     finite = [p for p in psnrs if math.isfinite(p)]
     return (sum(finite) / len(finite) if finite else float("inf")), sum(ssims) / len(ssims)
 
@@ -611,7 +613,6 @@ def _validate_run(run: Run, row: dict) -> float:
         return val_psnr
     ema_psnr, ema_ssim = validate(run.ema.module, run.val_set, run.protocol, run.device, config.val_limit,
                                   preview=run.out / PREVIEW)
-    run.ema.module.eval()   # validate() hands models back in train mode; the EMA copy stays in eval
     row.update({"val_psnr_ema": f"{ema_psnr:.4f}", "val_ssim_ema": f"{ema_ssim:.5f}"})
     return ema_psnr
 
