@@ -49,6 +49,10 @@ def test_identical_outputs_share_a_panel():
     shown = [{"name": "input", "image": a}, {"name": "identity", "image": a.copy()}, {"name": "net", "image": b},
              {"name": "oom", "image": None}]
     assert [e["name"] for e in merge_identical(shown)] == ["input = identity", "net", "oom"]
+    # names that hold " = " themselves (Figure 9's rows "N = 1", ...) stay whole: the panel lists them
+    rows = merge_identical([{"name": "N = 1", "image": b}, {"name": "N = 2", "image": b.copy()},
+                            {"name": "N = 3", "image": a}])
+    assert [e["names"] for e in rows] == [["N = 1", "N = 2"], ["N = 3"]]
 
 
 # ----------------------------------------------------------------------------------------- plots

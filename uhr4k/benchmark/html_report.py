@@ -170,7 +170,7 @@ def write_bench_report(out, summary, per_image, complexity, comparisons=(), untr
     for d in datasets:
         mine = [c for c in comparisons if c["dataset"] == d]
         if mine:
-            merged = any(" = " in p["name"] for c in mine for p in c["panels"])
+            merged = any(p.get("merged") for c in mine for p in c["panels"])
             sections.append(Section(f"Comparisons: {d}", [
                 "Each sample: the full views (downscaled; the outlined squares are the regions below; click "
                 "a model's view for its full-size output), then each region at 1:1, then the error maps. "

@@ -314,15 +314,17 @@ def _evaluate_dataset(models, d: BenchDataset, out: Path, dev, save_images, max_
 
 def merge_identical(shown: list[dict]) -> list[dict]:
     """One panel per distinct picture: an output equal to the input (identity) or to an earlier output is
-    named in that panel's title (``input = identity``) instead of being shown twice."""
+    named in that panel's title (``input = identity``) instead of being shown twice. Each panel keeps the
+    list of its ``names`` (a model may be called ``N = 1``: the title is not split back)."""
     kept = []
     for entry in shown:
         same = next((k for k in kept if entry["image"] is not None and k["image"] is not None
                      and np.array_equal(k["image"], entry["image"])), None)
         if same is None:
-            kept.append(dict(entry))
+            kept.append({**entry, "names": [entry["name"]]})
         else:
-            same["name"] = f"{same['name']} = {entry['name']}"
+            same["names"].append(entry["name"])
+            same["name"] = " = ".join(same["names"])
     return kept
 
 
@@ -350,7 +352,8 @@ def _comparison(out: Path, d: BenchDataset, pair_id: str, shown: list[dict], tar
             if panel[key]:
                 panel[key] = (folder / panel[key]).as_posix()
         panel["crops"] = [(folder / c).as_posix() for c in panel["crops"]]
-        first = panel["name"].split(" = ")[0]
+        panel["merged"] = entry is not None and len(entry.get("names", ())) > 1
+        first = entry.get("names", [entry["name"]])[0] if entry is not None else None
         # a model's restored image is saved at full size: the downscaled view links to it
         panel["full"] = f"images/{d.name}/{first}/{pair_id}.png" if entry is not None and first != "input" else None
     return {"dataset": d.name, "protocol": d.protocol, "id": pair_id, "size": f"{target.shape[1]}x{target.shape[0]}",
