@@ -221,3 +221,17 @@ def test_resuming_a_run_that_reached_its_iterations_adds_nothing(root, tmp_path)
     again = train(config(root, tmp_path / "run", epochs=5, iterations=1, resume=True), echo=lambda s: None)
     assert [r["epoch"] for r in again.rows] == [1]
     assert (tmp_path / "run" / "last.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("phases, message", [
+    ([{"until": 5, "crop": "128x128"}], "crop of two whole numbers"),
+    ([{"until": "ten"}], "whole 'until'"),
+    ([{"until": 10, "batch": 0}], "batch >= 1"),
+    ([{"until": 10}, {"until": 5}], "beyond the previous phase's"),
+    ([{"until": 10, "size": 3}], "must be {until"),
+])
+def test_bad_progressive_phases_are_refused_before_training(root, tmp_path, phases, message):
+    with pytest.raises(InputError, match=message) as caught:
+        train(config(root, tmp_path / "run", progressive=phases), echo=lambda s: None)
+    assert "--progressive" in str(caught.value)
+    assert not (tmp_path / "run" / "last.pt").exists()

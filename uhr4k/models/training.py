@@ -354,11 +354,28 @@ def _recipe_parts(config: TrainConfig) -> tuple[OptimizerSpec, Schedule, Speed]:
         raise InputError(f"iterations must be positive, got {config.iterations}", "--iterations")
     if config.grad_clip is not None and config.grad_clip <= 0:
         raise InputError(f"gradient clipping needs a norm > 0, got {config.grad_clip}", "--grad-clip")
-    for i, phase in enumerate(config.progressive):
-        if not isinstance(phase, dict) or set(phase) - {"until", "crop", "batch"} or "until" not in phase:
-            raise InputError(f"phase {i + 1} must be {{until: EPOCH, crop: WxH, batch: N}}, got {phase!r}",
-                             "progressive")
+    _check_phases(config.progressive)
     return parts[0], parts[1], speed
+
+
+def _check_phases(phases) -> None:
+    """Progressive phases: dicts of a whole ``until`` beyond the previous one's, an optional whole
+    ``batch`` >= 1 and an optional ``crop`` of two whole numbers >= 1 (InputError naming the phase)."""
+    last = None
+    for i, phase in enumerate(phases):
+        def bad(what):
+            return InputError(f"phase {i + 1} {what}, got {phase!r}", "--progressive")
+        if not isinstance(phase, dict) or set(phase) - {"until", "crop", "batch"} or "until" not in phase:
+            raise bad("must be {until: EPOCH, crop: [W, H], batch: N}")
+        until, batch, crop = phase["until"], phase.get("batch", 1), phase.get("crop", (1, 1))
+        if not isinstance(until, int) or isinstance(until, bool) or (last is not None and until <= last):
+            raise bad("needs a whole 'until' beyond the previous phase's")
+        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+            raise bad("needs a whole batch >= 1")
+        if (not isinstance(crop, (list, tuple)) or len(crop) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in crop)):
+            raise bad("needs a crop of two whole numbers [W, H]")
+        last = until
 
 
 def phase_of(config: TrainConfig, position: int) -> tuple[tuple[int, int] | None, int]:
