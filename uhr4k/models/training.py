@@ -361,21 +361,24 @@ def _recipe_parts(config: TrainConfig) -> tuple[OptimizerSpec, Schedule, Speed]:
 def _check_phases(phases) -> None:
     """Progressive phases: dicts of a whole ``until`` beyond the previous one's, an optional whole
     ``batch`` >= 1 and an optional ``crop`` of two whole numbers >= 1 (InputError naming the phase)."""
+    def whole(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
     last = None
     for i, phase in enumerate(phases):
-        def bad(what):
-            return InputError(f"phase {i + 1} {what}, got {phase!r}", "--progressive")
+        problem = None
         if not isinstance(phase, dict) or set(phase) - {"until", "crop", "batch"} or "until" not in phase:
-            raise bad("must be {until: EPOCH, crop: [W, H], batch: N}")
-        until, batch, crop = phase["until"], phase.get("batch", 1), phase.get("crop", (1, 1))
-        if not isinstance(until, int) or isinstance(until, bool) or (last is not None and until <= last):
-            raise bad("needs a whole 'until' beyond the previous phase's")
-        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-            raise bad("needs a whole batch >= 1")
-        if (not isinstance(crop, (list, tuple)) or len(crop) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in crop)):
-            raise bad("needs a crop of two whole numbers [W, H]")
-        last = until
+            problem = "must be {until: EPOCH, crop: [W, H], batch: N}"
+        elif not whole(phase["until"]) or (last is not None and phase["until"] <= last):
+            problem = "needs a whole 'until' beyond the previous phase's"
+        elif not whole(phase.get("batch", 1)) or phase.get("batch", 1) < 1:
+            problem = "needs a whole batch >= 1"
+        elif (not isinstance(phase.get("crop", (1, 1)), (list, tuple)) or len(phase.get("crop", (1, 1))) != 2
+              or not all(whole(v) and v >= 1 for v in phase.get("crop", (1, 1)))):
+            problem = "needs a crop of two whole numbers [W, H]"
+        if problem:
+            raise InputError(f"phase {i + 1} {problem}, got {phase!r}", "--progressive")
+        last = phase["until"]
 
 
 def phase_of(config: TrainConfig, position: int) -> tuple[tuple[int, int] | None, int]:
