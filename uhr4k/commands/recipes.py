@@ -88,5 +88,17 @@ def recipe_defaults(spec: str, command: click.Command) -> dict:
         param = names.get(str(key).replace("-", "_"))
         if param is None or param.name == "config_file":
             raise InputError(f"unknown option {key!r} (keys are `uhr4k train` options)", path)
-        defaults[param.name] = _as_option_value(param.name, value, param, path)
+        value = _as_option_value(param.name, value, param, path)
+        if getattr(param, "multiple", False) and not isinstance(value, (list, tuple)):
+            value = [value]                  # one phase / one model argument written without a list
+        try:                                 # checked here, so that a bad value names the file
+            param.type_cast_value(click.Context(command), value)
+            if param.name == "progressive":  # phases are text that the command parses itself
+                from uhr4k.commands.train import parse_phases
+                parse_phases(tuple(value))
+        except click.BadParameter as exc:
+            raise InputError(f"{key}: {exc.format_message()}", path) from None
+        except InputError as exc:
+            raise InputError(f"{key}: {exc}", path) from None
+        defaults[param.name] = value
     return defaults
