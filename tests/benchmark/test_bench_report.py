@@ -46,3 +46,15 @@ def test_cpu_peak_memory_resets():
     if after == before:
         pytest.skip("this kernel cannot reset the peak resident set (/proc/self/clear_refs)")
     assert before - after > 200_000_000
+
+
+def test_both_results_tables_show_one_runtime_the_median_of_the_datasets():
+    from uhr4k.benchmark.html_report import results_table
+
+    rows = [{"model": "a", "dataset": d, "protocol": "y", "n": 2, "psnr": 30.0, "ssim": 0.9, "runtime_s": t,
+             "peak_mem_gb": 1.0} for d, t in (("s1", 0.1), ("s2", 0.2), ("s3", 0.9))]
+    assert report.model_runtime(rows, "a") == pytest.approx(0.2)
+    assert report.summary_markdown(rows).splitlines()[2].endswith("| 0.200 |")
+    html = results_table(rows)
+    assert ">0.200<" in html
+    assert ">0.900<" not in html

@@ -24,7 +24,7 @@ from pathlib import Path
 from uhr4k import __version__
 from uhr4k.benchmark import plots
 from uhr4k.benchmark.paper_figures import published
-from uhr4k.benchmark.report import _fmt, model_label
+from uhr4k.benchmark.report import _fmt, model_label, model_runtime
 from uhr4k.html_page import Section, html_table, write_report
 
 REPORT_NAME = "report.html"
@@ -36,7 +36,7 @@ def _pair(psnr, ssim) -> str:
 
 def results_table(summary: list[dict]) -> str:
     """The paper's shape: one row per model; per dataset ``PSNR / SSIM`` (and the paper's where one
-    matches); the median runtime over all datasets' images."""
+    matches); the runtime of :func:`uhr4k.benchmark.report.model_runtime`."""
     models = list(dict.fromkeys(model_label(r) for r in summary))
     datasets = list(dict.fromkeys((r["dataset"], r["protocol"]) for r in summary))
     cell = {(model_label(r), r["dataset"]): r for r in summary}
@@ -56,13 +56,13 @@ def results_table(summary: list[dict]) -> str:
             if d in with_paper:
                 pub = published(m, d, p)
                 row.append("" if pub is None else f"{_pair(pub['psnr'], pub['ssim'])} ({pub['source']})")
-        times = [cell[(m, d)]["runtime_s"] for d, _ in datasets if (m, d) in cell]
-        finite = [t for t in times if isinstance(t, float) and math.isfinite(t)]
-        row.append(_fmt(max(finite), 3) if finite else "-")
+        runtime = model_runtime(summary, m)
+        row.append(_fmt(runtime, 3) if math.isfinite(runtime) else "-")
         rows.append(row)
     n = {d: max((r["n"] for r in summary if r["dataset"] == d), default=0) for d, _ in datasets}
     caption = ("Mean PSNR (dB) / SSIM over each set (" + ", ".join(f"{d}: {k} images" for d, k in n.items())
-               + "); runtime: median per image, forward pass only (the largest of the datasets' medians)")
+               + "); runtime: median per image, forward pass only (the median of the datasets' medians, as "
+               "summary.md)")
     return html_table(header, rows, caption, "summary.csv")
 
 

@@ -39,6 +39,14 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def model_runtime(summary: list[dict], model: str) -> float:
+    """A model's runtime in the results tables: the median over the datasets of its per-image medians
+    (NaN when none ran). summary.md and report.html both show this one figure."""
+    times = [float(r["runtime_s"]) for r in summary if model_label(r) == model]
+    finite = [t for t in times if math.isfinite(t)]
+    return float(np.median(finite)) if finite else math.nan
+
+
 def summary_markdown(summary: list[dict]) -> str:
     """The paper's results table: one row per model, ``PSNR / SSIM`` per dataset (protocol in the header)."""
     models = list(dict.fromkeys(model_label(r) for r in summary))
@@ -51,8 +59,7 @@ def summary_markdown(summary: list[dict]) -> str:
         for d, _ in datasets:
             r = cell.get((m, d))
             row.append("-" if r is None else f"{_fmt(r['psnr'], 2)} / {_fmt(r['ssim'], 3)}")
-        times = [cell[(m, d)]["runtime_s"] for d, _ in datasets if (m, d) in cell]
-        row.append(_fmt(float(np.nanmedian(times)) if times and not all(map(math.isnan, times)) else math.nan, 3))
+        row.append(_fmt(model_runtime(summary, m), 3))
         rows.append(row)
     return markdown_table(header, rows)
 
