@@ -75,6 +75,10 @@ def _manifest_with(tmp_path, **change):
     ({"subset": "Other"}, "line 2, column subset: unknown subset 'Other'"),
     ({"id": "../x"}, "line 2, column id"),
     ({"target": ""}, "line 2, column target: empty"),
+    ({"width": "12px"}, "line 2, column width: '12px' is not a whole number"),
+    ({"seed": "x"}, "line 2, column seed: 'x' is not a whole number"),
+    ({"params": "{bad"}, "line 2, column params: not a JSON object"),
+    ({"params": "[1]"}, "line 2, column params: not a JSON object"),
 ])
 def test_a_broken_manifest_row_names_its_line_and_column(tmp_path, change, message):
     _manifest_with(tmp_path, **change)

@@ -35,7 +35,7 @@ def test_manifest_of_an_empty_root_has_the_contract_columns(tmp_path):
 
 def test_manifest_bad_params_names_the_row(tmp_path):
     layout.write_manifest(tmp_path, [_row(1, params="{not json")])
-    with pytest.raises(InputError, match=r"manifest.csv.*row 's001', column params: not JSON"):
+    with pytest.raises(InputError, match=r"manifest.csv: line 2, column params: not a JSON object"):
         tables.manifest(tmp_path)
 
 

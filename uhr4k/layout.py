@@ -159,7 +159,25 @@ def _checked_row(row: dict[str, str], path: Path, line: int) -> dict[str, str]:
         parts = value.replace("\\", "/").split("/")
         if value.startswith("/") or os.path.isabs(value) or ".." in parts or (len(value) > 1 and value[1] == ":"):
             raise bad(column, f"path {value!r} leads outside the dataset root")
+    problem = _value_problem(row)
+    if problem:
+        raise bad(*problem)
     return row
+
+
+def _value_problem(row: dict[str, str]) -> tuple[str, str] | None:
+    """(column, reason) of the first value the card, pack and tables could not read back, else None."""
+    for column in ("width", "height", "seed"):
+        if row[column] and not row[column].lstrip("-").isdigit():
+            return column, f"{row[column]!r} is not a whole number"
+    if row["params"]:
+        try:
+            params = json.loads(row["params"])
+        except ValueError:
+            params = None
+        if not isinstance(params, dict):
+            return "params", "not a JSON object"
+    return None
 
 
 def update_manifest(root: str | os.PathLike, rows: Iterable[dict], *, subset_key: str | None = None) -> Path:

@@ -69,26 +69,20 @@ def manifest(root: str | os.PathLike) -> pd.DataFrame:
     An existing root with no manifest yet gives an empty frame with the contract's columns.
 
     Raises:
-        InputError: a header that is not a manifest's, or a ``params`` cell that is not JSON (row named).
+        InputError: a header that is not a manifest's, or a row that is not a valid one, as
+        :func:`uhr4k.layout.read_manifest` names them (a ``params`` cell that is not a JSON object among them).
     """
     rows = layout.read_manifest(root)
     frame = pd.DataFrame(rows, columns=list(layout.MANIFEST_COLUMNS)).astype("string")
     for column in MANIFEST_INT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column].replace("", pd.NA)).astype("Int64")
-    frame["params"] = [_parse_params(text, row_id, root)
-                       for text, row_id in zip(frame["params"], frame["id"], strict=True)]
+    frame["params"] = [_parse_params(text) for text in frame["params"]]
     return frame
 
 
-def _parse_params(text, row_id: str, root) -> dict:
-    if pd.isna(text) or not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"row {row_id!r}, column params: not JSON ({exc.msg})",
-                         Path(root) / layout.MANIFEST_NAME) from None
-    return value if isinstance(value, dict) else {"value": value}
+def _parse_params(text) -> dict:
+    """A ``params`` cell as a dict (read_manifest has checked that it is a JSON object or empty)."""
+    return {} if pd.isna(text) or not text else json.loads(text)
 
 
 def failures(root: str | os.PathLike) -> pd.DataFrame:
