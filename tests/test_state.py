@@ -32,7 +32,22 @@ def square_or_die(job):
         os.kill(os.getpid(), signal.SIGKILL)
     if job == -2:
         raise ValueError("a bug in the job function")
+    if job == -3:       # dies just after answering: killed while idle, before it is fed again
+        import threading
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGKILL)).start()
+        return "answered"
     return job * job
+
+
+def test_a_worker_killed_after_answering_loses_no_job():
+    """The parent feeds a worker after reading its answer; one killed in between is not fed (a broken
+    pipe), its next job goes to a new worker, and every job has its result."""
+    out = {}
+    for index, value in state.run_jobs(square_or_die, [-3, 1, 2, 3, 4], workers=2, progress=False, stage="test"):
+        out[index] = value
+        if value == "answered":
+            time.sleep(1.5)          # the worker dies before the parent gets round to feeding it
+    assert out == {0: "answered", 1: 1, 2: 4, 3: 9, 4: 16}
 
 
 def test_a_killed_worker_is_one_failed_job_and_the_others_finish():

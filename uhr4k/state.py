@@ -252,12 +252,16 @@ class _Workers:
         return process
 
     def _feed(self, process) -> None:
+        """The next job to ``process`` (None: no more). A worker that died after its last answer cannot be
+        fed: the job goes back to the queue, and the death is reaped (and replaced) like any other."""
         entry = self.busy[process]
-        if self.pending:
-            entry[1] = self.pending.pop()
-            entry[0].send((entry[1], self.jobs[entry[1]]))
-        else:
-            entry[0].send(None)
+        index = self.pending.pop() if self.pending else None
+        try:
+            entry[0].send(None if index is None else (index, self.jobs[index]))
+            entry[1] = index
+        except (BrokenPipeError, ConnectionResetError):
+            if index is not None:
+                self.pending.append(index)
             entry[1] = None
 
     def _answer(self, process):
