@@ -102,7 +102,7 @@ def test_rerun_reuses_every_step_and_released_weights_skip_training(tmp_path):
     table = read_table(out)
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and "0 step(s) run, 4 reused" in again.output and read_table(out) == table
-    weights = next((out / "runs").glob("glsgn-global-only@real20")) / "last.pt"
+    weights = next((out / "runs").glob("glsgn-global-only@real20-*")) / "last.pt"
     released = CliRunner().invoke(cli, args[:4] + [str(tmp_path / "w"), "--only", "glsgn-global-only", "--weights",
                                                   f"glsgn-global-only={weights}"])
     assert released.exit_code == 0, released.output
@@ -168,10 +168,10 @@ def test_loss_options_follow_what_each_loss_takes():
 
 @pytest.mark.slow
 def test_an_unfinished_or_longer_training_continues_from_its_last_checkpoint(tmp_path):
-    def mini(epochs):
+    def mini(epochs, crop=32):
         return parse_experiment("mini", {
             "title": "mini", "kind": "restoration", "datasets": [{"preset": "4kid"}],
-            "smoke": {"recipe": {"epochs": epochs, "batch": 1, "crop": [32, 32], "steps_per_epoch": 1}},
+            "smoke": {"recipe": {"epochs": epochs, "batch": 1, "crop": [crop, crop], "steps_per_epoch": 1}},
             "rows": [{"label": "Global-Only", "model": "glsgn-global-only"}]})
 
     options = ExperimentOptions(out=tmp_path, smoke=True, progress=False)
@@ -179,5 +179,12 @@ def test_an_unfinished_or_longer_training_continues_from_its_last_checkpoint(tmp
     lines = []
     run_experiment(mini(2), options, echo=lines.append)
     assert any("resuming" in line for line in lines)                   # not a fresh run
-    with open(tmp_path / "runs" / "glsgn-global-only@4kid" / "log.csv", newline="") as f:
+    (run,) = (tmp_path / "runs").glob("glsgn-global-only@4kid-*")      # the same folder, resumed
+    with open(run / "log.csv", newline="") as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
+    # another recipe is another training: a folder of its own, started fresh (it used to try to resume
+    # the first one's checkpoint and fail)
+    lines.clear()
+    run_experiment(mini(1, crop=64), options, echo=lines.append)
+    assert any(" (new, 1 epoch(s))" in line for line in lines)
+    assert len(list((tmp_path / "runs").glob("glsgn-global-only@4kid-*"))) == 2

@@ -20,6 +20,7 @@ our figure beside the paper's and their difference.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import shutil
@@ -267,15 +268,21 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
     recipe = _recipe(experiment, options)
     name = f"{row.slug}@{train_preset}"
     spec = locate(home, train_preset, "train")
-    out = options.out / "runs" / name
+    loss_kwargs = _loss_kwargs(loss, experiment, options)
     key = {"model": row.model, "kwargs": kwargs, "data": spec, "recipe": [recipe.epochs, recipe.batch, recipe.lr,
-           list(recipe.crop) if recipe.crop else None, recipe.seed, recipe.steps_per_epoch], "gpus": options.gpus}
+           list(recipe.crop) if recipe.crop else None, recipe.seed, recipe.steps_per_epoch], "gpus": options.gpus,
+           "loss": loss, "loss_kwargs": {k: v for k, v in loss_kwargs.items() if k != "vgg_weights"}}
+    # One folder per training: only the same one resumes it, with more epochs (a smoke run, another recipe
+    # or other loss options start their own instead of failing to resume a checkpoint of another model).
+    same_training = {**key, "recipe": key["recipe"][1:]}
+    digest = hashlib.sha256(json.dumps(same_training, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    out = options.out / "runs" / f"{name}-{digest}"
     record = steps.get("train", name, key)
     if record is not None and Path(record["weights"]).is_file():
         return Path(record["weights"])
     batch = max(1, recipe.batch // options.gpus)    # the paper's batch is the whole step's, over its GPUs
     config = TrainConfig(model=row.model, data=spec, out=str(out), subset=PRESETS[train_preset].subset,
-                         model_kwargs=kwargs, loss=loss, loss_kwargs=_loss_kwargs(loss, experiment, options),
+                         model_kwargs=kwargs, loss=loss, loss_kwargs=loss_kwargs,
                          epochs=recipe.epochs, batch=batch, lr=recipe.lr, crop=recipe.crop, seed=recipe.seed,
                          val_split="val" if _has_split(spec, "val") else "none",
                          steps_per_epoch=recipe.steps_per_epoch, device=options.device,
