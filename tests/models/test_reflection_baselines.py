@@ -356,9 +356,17 @@ def test_cfdnet_contrastive_split_sees_the_whole_image():
     with torch.no_grad():
         a, b = model(x), model(y)
     assert not torch.equal(a.head_transmission[..., -1], b.head_transmission[..., -1])
-    # The heads are 1x1 convs of f + f * w: with w the softmax, the weights of every channel sum to 1.
-    f = model.head(x).flatten(2)
-    torch.testing.assert_close(F.softmax(f, -1).sum(-1), torch.ones(1, 16))
+    # The heads are 1x1 convs of f + f * w: w the softmax over all positions for the reflection, the
+    # softmin for the transmission (float64, so that swapping them or dropping w shows).
+    model = model.double()
+    x = x.double()
+    with torch.no_grad():
+        out, f = model(x), model.head(x)
+        flat = f.flatten(2)
+        torch.testing.assert_close(out.head_reflection, model.outc1(f + f * F.softmax(flat, -1).view_as(f)),
+                                   atol=1e-12, rtol=0)
+        torch.testing.assert_close(out.head_transmission, model.outc2(f + f * F.softmin(flat, -1).view_as(f)),
+                                   atol=1e-12, rtol=0)
 
 
 def test_cfdnet_loss_terms():
