@@ -1,5 +1,6 @@
 """Report pieces: tables, comparison grids, peak-memory resets (plots and the page: test_bench_html.py)."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -41,9 +42,11 @@ def test_cpu_peak_memory_resets():
     big[::512] = 2.0
     before = peak_memory(cpu)
     del big
-    reset_peak_memory(cpu)
+    # release_heap: an earlier CLI test in this process may have set uhr4k.allocator, which keeps the freed
+    # array resident (what bench's per-image measurement asks for)
+    reset_peak_memory(cpu, release_heap=True)
     after = peak_memory(cpu)
-    if after == before:
+    if after == before and not os.path.exists("/proc/self/clear_refs"):
         pytest.skip("this kernel cannot reset the peak resident set (/proc/self/clear_refs)")
     assert before - after > 200_000_000
 
