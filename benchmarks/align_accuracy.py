@@ -45,7 +45,8 @@ from uhr4k.align.estimate import (
 from uhr4k.align.pair import AlignSettings, estimate_with_method
 from uhr4k.align.pipeline import align_dataset
 from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
-from uhr4k.files import iter_video_frames, read_image, write_image
+from uhr4k.core.images import read_image, write_image
+from uhr4k.core.video import iter_video_frames
 
 SIZE = (3840, 2160)
 MARGIN = 1.06  # the scene is 6 % larger than the pair: the glass photo sees beyond the background's edges
@@ -134,7 +135,7 @@ def pipeline_timing(pairs, workdir: Path):
               f"per pair (decode, estimate, checks, QA image, warp, 3 PNG writes); verdicts {summary.counts}")
     start = time.perf_counter()
     write_image(workdir / "probe.png", pairs[0][1])
-    print(f"one 4K PNG write alone (uhr4k.files) takes {time.perf_counter() - start:.2f} s")
+    print(f"one 4K PNG write alone (uhr4k.core.images) takes {time.perf_counter() - start:.2f} s")
 
 
 def main():

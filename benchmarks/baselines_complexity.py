@@ -64,7 +64,7 @@ def measure(name: str, device: str, size: tuple[int, int], warmup: int, repeats:
             overlap: int, threads: int | None, counts_only: bool = False) -> dict:
     """One model, in a fresh process: counts, then (unless ``counts_only``) the timed forward at ``size`` (W, H)."""
     from uhr4k.benchmark.profiling import count_macs, count_parameters, time_forward
-    from uhr4k.models.registry import create_model
+    from uhr4k.models.factory import create_model
 
     if threads:
         torch.set_num_threads(threads)
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:  # after every model: an interrupted run keeps what it measured
-            from uhr4k.files import write_text_atomic
+            from uhr4k.core.atomic import write_text_atomic
             write_text_atomic(args.json, json.dumps(rows, indent=1))
     if args.markdown:
         print()

@@ -12,9 +12,9 @@ Then the training data path as ``uhr4k train`` runs it: a ``DataLoader`` over th
 float32 items (uhr4k 0.1.0), 8-bit crops sent as uint8 and made float32 in this process (what a CPU-only
 ``uhr4k train`` does), and the same uint8 batches as a GPU receives them (it converts them after the
 copy). Each against what a training step consumes: ``--batch`` crops every ``--step-s`` seconds
-(default: the paper's batch of 4 at the 0.19 s per step measured on an H200, BENCHMARKS.md glsgn). The
+(default: the paper's batch of 4 at the 0.19 s per step measured on an H200, docs/benchmarks.md glsgn). The
 data path keeps up when the ratio is at least 1; the issue asks for 5x headroom. Like ``uhr4k train``,
-the process (and the workers it forks) keeps freed memory for reuse (:mod:`uhr4k.allocator`) unless
+the process (and the workers it forks) keeps freed memory for reuse (:mod:`uhr4k.core.allocator`) unless
 ``--system-malloc``.
 """
 import argparse
@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from uhr4k.allocator import reuse_freed_memory
+from uhr4k.core.allocator import reuse_freed_memory
+from uhr4k.core.images import read_image, write_image
 from uhr4k.data import PairedDataset, find_pairs
 from uhr4k.data.cache import CACHE_DIR, build_cache
 from uhr4k.data.dataset import collate_transport, unit_float
-from uhr4k.files import read_image, write_image
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "media" / "kodim03_768x512.png"
 

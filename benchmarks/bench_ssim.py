@@ -23,7 +23,7 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "media
 
 def make_pair(width, height):
     if SHARED.is_file():
-        from uhr4k.files import read_image
+        from uhr4k.core.images import read_image
         base = read_image(SHARED)
     else:
         from skimage import data

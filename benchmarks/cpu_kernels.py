@@ -1,7 +1,7 @@
 """The kernel-level figures behind this project's CPU speed choices, each beside its alternative, in one process.
 
 1. GLSGN's attention gate in channels-last bf16: ``features * gate`` broadcasting a one-channel gate over
-   the channels, against expanding the gate first (``uhr4k.models.glsgn_blocks.apply_gate``).
+   the channels, against expanding the gate first (``uhr4k.models.archs.glsgn.blocks.apply_gate``).
 2. bf16 against fp32 element-wise kernels (LeakyReLU, tanh, add) on a channels-last GLSGN-sized map.
 3. OpenCV's separable filter from uint16, int16 and float32 maps (the SSIM tile's inputs).
 4. SSIM of a 4K plane triple on one thread: 64 x 960 tiles against full-width strips of 128 rows.
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from uhr4k.benchmark import metrics
-from uhr4k.models.glsgn_blocks import apply_gate
+from uhr4k.models.archs.glsgn.blocks import apply_gate
 
 
 def ms(fn, repeats: int = 10) -> float:

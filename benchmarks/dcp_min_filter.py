@@ -3,7 +3,7 @@
 DCP's patch is 15 px at 400 px and scales with the image: 81 x 81 at 3840 x 2160. Compared in one
 process on the same random (1, 1, 2160, 3840) image, results checked equal:
 
-- ``running min``: the torch path of :func:`uhr4k.models.dcp.min_filter` (GPU, meta): separable van
+- ``running min``: the torch path of :func:`uhr4k.models.archs.dcp.min_filter` (GPU, meta): separable van
   Herk / Gil-Werman running minimum (cummin over blocks; O(1) per pixel);
 - ``max-pool``: the obvious torch alternative, separable ``-max_pool2d(-x)`` (O(window) per pixel);
 - ``cv2.erode``: OpenCV's erosion with an 81 x 81 rectangle, the path ``min_filter`` takes for CPU tensors.
@@ -22,8 +22,8 @@ import cv2
 import torch
 import torch.nn.functional as F
 
-import uhr4k.models.dcp as dcp_module
-from uhr4k.models.dcp import DarkChannelPrior, running_min
+import uhr4k.models.archs.dcp as dcp_module
+from uhr4k.models.archs.dcp import DarkChannelPrior, running_min
 
 
 def maxpool_min_filter(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -18,7 +18,7 @@ import sys
 CHILD = r"""
 import json, resource, sys, time, torch
 torch.set_num_threads(int(sys.argv[2]))
-from uhr4k.models.glsgn import GLSGN
+from uhr4k.models.archs.glsgn.model import GLSGN
 torch.manual_seed(0)
 model = GLSGN(patch_chunk=int(sys.argv[1])).eval()
 x = torch.rand(1, 3, 2160, 3840, generator=torch.Generator().manual_seed(1))

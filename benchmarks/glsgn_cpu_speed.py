@@ -1,8 +1,8 @@
 """GLSGN inference on this CPU: fp32 eager against bf16 / channels-last / torch.compile, at 3840 x 2160,
 and what bf16 costs in PSNR on real restored images.
 
-**Speed.** Each variant (``--variants``, labels of :class:`uhr4k.benchmark.speed.Speed`; ``@system`` after a
-label: glibc's malloc as it is, without :func:`uhr4k.allocator.reuse_freed_memory`) runs the paper's
+**Speed.** Each variant (``--variants``, labels of :class:`uhr4k.core.speed.Speed`; ``@system`` after a
+label: glibc's malloc as it is, without :func:`uhr4k.core.allocator.reuse_freed_memory`) runs the paper's
 GLSGN (random weights: the cost does not depend on them) on one 3840 x 2160 image in its own process
 (peak RSS is a per-process high-water mark), under ``inference_mode``, through the same wrapper
 ``uhr4k bench --precision/--channels-last/--compile`` uses. A compiled variant is called once to compile
@@ -36,9 +36,9 @@ CHILD = r"""
 import json, resource, sys, time, torch
 label, threads, width, height, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 torch.set_num_threads(threads)
-from uhr4k.allocator import reuse_freed_memory
-from uhr4k.benchmark.speed import Speed, SpeedWrapper
-from uhr4k.models.glsgn import GLSGN
+from uhr4k.core.allocator import reuse_freed_memory
+from uhr4k.core.speed import Speed, SpeedWrapper
+from uhr4k.models.archs.glsgn.model import GLSGN
 label, _, allocator = label.partition("@")
 if allocator != "system":
     reuse_freed_memory()             # what the uhr4k command does before every command
@@ -121,11 +121,11 @@ def psnr_table(variants: list[str], threads: int, data: Path, minutes: float, wi
     import torch
 
     from uhr4k.benchmark.metrics import psnr, quantize
-    from uhr4k.benchmark.speed import Speed, SpeedWrapper
+    from uhr4k.core.images import to_uint8
+    from uhr4k.core.speed import Speed, SpeedWrapper
     from uhr4k.data import read_pair, resolve_dataset, to_tensor
-    from uhr4k.files import to_uint8
-    from uhr4k.models.checkpoint import load_model
-    from uhr4k.models.training import TrainConfig, train
+    from uhr4k.models.factory import load_model
+    from uhr4k.models.train.loop import TrainConfig, train
 
     torch.set_num_threads(threads)
     labels = dict.fromkeys(v.partition("@")[0] for v in variants)       # the allocator does not change values

@@ -9,7 +9,7 @@ chunkings of the local pathways' patches (4 per chunk, the default, and all 16 a
 an unchunked implementation does) and three precisions (fp32, bf16 and fp16 autocast). An
 out-of-memory is reported as a result, not a crash.
 
-With ``--speeds`` (labels of :class:`uhr4k.benchmark.speed.Speed`, e.g.
+With ``--speeds`` (labels of :class:`uhr4k.core.speed.Speed`, e.g.
 ``fp16+channels_last,fp16+channels_last+compile``) also those switches at the default chunking, through
 the wrapper ``uhr4k bench --precision/--channels-last/--compile`` uses (compilation before the warm-up).
 
@@ -28,9 +28,9 @@ import time
 import torch
 
 from uhr4k.benchmark.profiling import count_parameters
-from uhr4k.models.glsgn import GLSGN
-from uhr4k.models.losses import GLSGNLoss
-from uhr4k.models.vgg import VGG19Features
+from uhr4k.models.archs.glsgn.model import GLSGN
+from uhr4k.models.archs.vgg import VGG19Features
+from uhr4k.models.losses.glsgn import GLSGNLoss
 
 PAPER = "paper Table IV (RTX 3090, fp32 presumably): 0.082 s, 8.626 GB"
 
@@ -118,7 +118,7 @@ def main():
             except torch.cuda.OutOfMemoryError:
                 print(f"chunk {chunk:2d} {label:14s} out of memory", flush=True)
     for label in filter(None, args.speeds.split(",")):
-        from uhr4k.benchmark.speed import Speed, SpeedWrapper
+        from uhr4k.core.speed import Speed, SpeedWrapper
         parts = label.split("+")
         model.patch_chunk = None
         wrapped = SpeedWrapper(model, Speed(parts[0], "channels_last" in parts, "compile" in parts))

@@ -6,7 +6,7 @@ reflections cut from the other photos of the pool), from the colour photos that 
 four scenes for training, two other scenes held out (scene-disjoint, like UHR4K), 128 x 128 tiles,
 written as a UHR4K root in ``--work``.
 
-Training: ``uhr4k.models.training.train`` (the code behind ``uhr4k train``) with a GLSGN variant at
+Training: ``uhr4k.models.train.loop.train`` (the code behind ``uhr4k train``) with a GLSGN variant at
 ``--width`` channels, the multi-stage pixel loss of eq. 8 (perceptual and adversarial weights 0: no
 pretrained VGG here, and a GAN does not raise PSNR in minutes), Adam at ``--lr``, ``--minutes`` of wall
 clock. Then PSNR/SSIM (the task's table protocol: Y for rain, band-wise for reflection) of identity and
@@ -28,9 +28,9 @@ import skimage.data
 import torch
 
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
+from uhr4k.core.images import from_float, write_image
 from uhr4k.data import PairedDataset, find_pairs
-from uhr4k.files import from_float, write_image
-from uhr4k.models.training import TrainConfig, train
+from uhr4k.models.train.loop import TrainConfig, train
 from uhr4k.synth import rain, reflection
 
 TILE = 128

@@ -68,8 +68,13 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(Path(__file__).parent))
     from synth_speed import make_material
 
-    from uhr4k import layout, state
-    from uhr4k.files import read_file_bytes, read_image, scan_media
+    from uhr4k import layout
+    from uhr4k.core.atomic import remove_stale_temporaries
+    from uhr4k.core.images import read_file_bytes, read_image
+    from uhr4k.core.locks import lock_root
+    from uhr4k.core.media import scan_media
+    from uhr4k.core.paths import verify
+    from uhr4k.core.records import fingerprint
     from uhr4k.synth import pipeline
 
     scratch = Path(args.work or tempfile.mkdtemp(prefix="uhr4k-state-cost-"))
@@ -95,17 +100,17 @@ def main(argv=None) -> int:
         sample_s = timed(make, repeats=3, children=True)
 
         refs = [frames_dir / task["frame"]["rel"]] + [refl_dir / r["rel"] for r in task["syn"]["reflections"]]
-        fingerprints_s = timed(lambda: [[state.fingerprint(p) for p in refs] for _ in range(100)], repeats=5) / 100
+        fingerprints_s = timed(lambda: [[fingerprint(p) for p in refs] for _ in range(100)], repeats=5) / 100
         rows = result["rows"]
-        verify_s = timed(lambda: [state.verify(opts.out, r) for r in rows], repeats=3)
+        verify_s = timed(lambda: [verify(opts.out, r) for r in rows], repeats=3)
         handoff_s = timed(lambda: [pickle.loads(pickle.dumps((task, result))) for _ in range(100)], repeats=5) / 100
 
         big = scratch / "paper-root"
         paper_sized_root(big, rows[0])
 
         def startup():
-            with state.lock_root(big, "bench"):
-                state.remove_stale_temporaries(big)
+            with lock_root(big, "bench"):
+                remove_stale_temporaries(big)
                 layout.read_manifest(big)                        # the row checks
                 pipeline._recorded_splits(big, ("syn", "rain"))   # reads it once more
                 scan_media(frames_dir)

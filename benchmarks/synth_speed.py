@@ -32,7 +32,7 @@ def make_material(folder: Path, seconds: float = 7.0, fps: int = 24) -> tuple[Pa
     import imageio_ffmpeg
     from skimage import data
 
-    from uhr4k.files import write_image
+    from uhr4k.core.images import write_image
 
     frames, refl = folder / "frames", folder / "reflections"
     frames.mkdir(parents=True, exist_ok=True)
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     args = ap.parse_args(argv)
 
-    from uhr4k.files import encode_image, read_image
+    from uhr4k.core.images import encode_image, read_image
     from uhr4k.synth import pipeline, rain, reflection
     from uhr4k.synth.frames import Frame, background, read_frame
 

@@ -1,13 +1,13 @@
 """One CPU training step of a small GLSGN, fp32 against bf16 autocast (with channels-last; compiled with
 ``--compile``), in one process.
 
-The step is what ``uhr4k train`` does (``uhr4k.models.training.train_step``): forward under the run's
+The step is what ``uhr4k train`` does (``uhr4k.models.train.loop.train_step``): forward under the run's
 autocast, the multi-stage L1 loss of eq. 8 (perceptual and adversarial weights 0: no VGG download, and a
 pixel-loss step is the part whose precision matters), backward, Adam. GLSGN at ``--width`` channels on a
 batch of ``--batch`` random crops of ``--crop``; the variants alternate step by step (so a change in the
 machine's load hits all of them alike), ``--warmup`` untimed rounds, then the median of ``--steps``.
 Prints wall and CPU time (user + system of this process) per step and the speed-ups over fp32. Like
-``uhr4k train``, the process keeps freed memory for reuse (:mod:`uhr4k.allocator`) unless ``--system-malloc``.
+``uhr4k train``, the process keeps freed memory for reuse (:mod:`uhr4k.core.allocator`) unless ``--system-malloc``.
 
     PYTHONPATH=. nice python benchmarks/train_step_cpu.py [--width 8] [--batch 2] [--crop 256x256] [--steps 5]
         [--compile]
@@ -22,9 +22,9 @@ import time
 
 import torch
 
-from uhr4k.allocator import reuse_freed_memory
-from uhr4k.benchmark.speed import Speed
-from uhr4k.models.glsgn import GLSGN
+from uhr4k.core.allocator import reuse_freed_memory
+from uhr4k.core.speed import Speed
+from uhr4k.models.archs.glsgn.model import GLSGN
 from uhr4k.models.losses import build_loss, loss_value
 
 VARIANTS = {"fp32": Speed(), "bf16": Speed("bf16"), "bf16+channels_last": Speed("bf16", channels_last=True)}

@@ -29,7 +29,7 @@ def test_size_options_share_one_parser_naming_the_option():
     import pytest
 
     from uhr4k.commands.options import parse_size
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
 
     assert parse_size("3840x2160", "--size") == (3840, 2160)
     assert parse_size("none", "--crop", allow_none=True) is None

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from uhr4k import layout
 from uhr4k.cli import cli
-from uhr4k.files import write_image
+from uhr4k.core.images import write_image
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -101,9 +101,9 @@ def test_bench_options_are_checked_before_anything_runs(tmp_path, args, needle):
 
 
 def test_the_image_readers_name_a_decompression_bomb(tmp_path):
+    from uhr4k.core.errors import InputError
+    from uhr4k.core.images import read_image
     from uhr4k.data.cache import build_cache
-    from uhr4k.errors import InputError
-    from uhr4k.files import read_image
 
     bomb = png_bomb(tmp_path / "set" / "input" / "a.png")
     with pytest.raises(InputError, match=r"a\.png: its header claims more than 2\^30 pixels"):
@@ -142,9 +142,10 @@ def test_unknown_model_arguments_list_the_accepted_ones(tmp_path):
 def test_a_checkpoint_config_with_an_unknown_argument_names_the_file(tmp_path):
     import torch
 
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
     from uhr4k.models import create_model
-    from uhr4k.models.checkpoint import load_model, save_checkpoint
+    from uhr4k.models.factory import load_model
+    from uhr4k.models.weights.checkpoint import save_checkpoint
 
     path = save_checkpoint(tmp_path / "x.pt", create_model("glsgn", width=2, mask_width=2), None, 1,
                            {"model": "glsgn", "kwargs": {"width": 2, "mask_width": 2, "bogus": 3}})

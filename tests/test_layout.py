@@ -4,7 +4,7 @@ import re
 import pytest
 
 from uhr4k import layout
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 def _row(i, sub="UHR4K-Syn", split="train"):
@@ -94,7 +94,7 @@ def test_a_garbage_manifest_is_one_error_line_in_every_command(tmp_path):
     (tmp_path / "manifest.csv").write_bytes(b"\xff\xfe\x00garbage\x00,\n\x89PNG")
     import numpy as np
 
-    from uhr4k.files import write_image
+    from uhr4k.core.images import write_image
 
     write_image(tmp_path / "frames" / "photo.png", np.random.default_rng(0).integers(0, 255, (60, 100, 3), np.uint8))
     runner = CliRunner()

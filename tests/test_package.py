@@ -2,7 +2,10 @@
 import re
 from pathlib import Path
 
-from setuptools.config.setupcfg import read_configuration
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 import uhr4k
 
@@ -11,15 +14,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_version_lives_in_one_place():
     assert re.fullmatch(r"\d+\.\d+\.\d+([ab]|rc)?\d*(\.dev\d+)?", uhr4k.__version__)
-    metadata = read_configuration(ROOT / "setup.cfg")["metadata"]
-    assert metadata["version"] == uhr4k.__version__
-    assert "version = attr: uhr4k.__version__" in (ROOT / "setup.cfg").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["dynamic"] == ["version"] and "version" not in project["project"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "uhr4k.__version__"}
+    assert not (ROOT / "setup.cfg").exists(), "one build configuration: pyproject.toml"
+    from importlib import metadata
+
+    assert metadata.version("uhr4k") == uhr4k.__version__
     assert f"## [{uhr4k.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
 
 
 def test_license_file_matches_the_declared_license():
-    metadata = read_configuration(ROOT / "setup.cfg")["metadata"]
-    assert metadata["license"] == "MIT"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == {"text": "MIT"}
     assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
 
 

@@ -13,8 +13,8 @@ import pytest
 
 import uhr4k.tables as tables
 from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
+from uhr4k.core.images import write_image
 from uhr4k.demo.material import load_photo, make_videos
-from uhr4k.files import write_image
 
 
 def _uhr4k(cwd: Path, *args: str) -> subprocess.CompletedProcess:

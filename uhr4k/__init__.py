@@ -8,7 +8,7 @@ registry, GLSGN, baselines, losses, training). ``tables`` reads the CSV files ba
 The notebook entry points (see :mod:`uhr4k.api`) load on first use, so ``import uhr4k`` stays light:
 ``uhr4k.build_syn``, ``uhr4k.align_pairs``, ``uhr4k.train``, ``uhr4k.bench``, ``uhr4k.create_model``,
 ``uhr4k.load_dataset``; ``uhr4k.reuse_freed_memory()`` gives a notebook the allocator setting the command
-line uses (:mod:`uhr4k.allocator`).
+line uses (:mod:`uhr4k.core.allocator`).
 """
 __version__ = "0.1.0"
 
@@ -20,7 +20,7 @@ _ENTRY_POINTS = {
     "bench": ("uhr4k.api", "bench"),
     "create_model": ("uhr4k.models.registry", "create_model"),
     "load_dataset": ("uhr4k.benchmark.runner", "load_dataset"),
-    "reuse_freed_memory": ("uhr4k.allocator", "reuse_freed_memory"),
+    "reuse_freed_memory": ("uhr4k.core.allocator", "reuse_freed_memory"),
 }
 
 

@@ -19,8 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from uhr4k.core.errors import InputError
 from uhr4k.data import presets
-from uhr4k.errors import InputError
 
 RUNS_DIR = "runs"            # where train writes and bench looks for trained weights by default
 BEST_CHECKPOINT = "best.pt"
@@ -92,16 +92,16 @@ def default_train_data(model: str, subset: str | None) -> tuple[str, str]:
 
 def train(model: str = "glsgn", data: str | None = None, out: str | os.PathLike | None = None,
           subset: str | None = None, **options):
-    """Train a registered model; returns :class:`uhr4k.models.training.TrainSummary`.
+    """Train a registered model; returns :class:`uhr4k.models.train.loop.TrainSummary`.
 
     Args:
         data: dataset root, preset or ``PRESET=PATH``; default: see :func:`default_train_data`.
         out: run folder (default ``runs/MODEL``, where :func:`bench` finds ``best.pt``).
-        options: the other fields of :class:`uhr4k.models.training.TrainConfig` (epochs, batch, lr, crop,
+        options: the other fields of :class:`uhr4k.models.train.loop.TrainConfig` (epochs, batch, lr, crop,
             model_kwargs, loss, loss_kwargs, ...), and ``echo`` (a function taking each progress line).
     """
-    from uhr4k.models.training import TrainConfig
-    from uhr4k.models.training import train as run_train
+    from uhr4k.models.train.loop import TrainConfig
+    from uhr4k.models.train.loop import train as run_train
 
     echo = options.pop("echo", lambda line: None)
     if data is None:
@@ -145,10 +145,10 @@ def bench_models(names=(), checkpoints=(), weights=()) -> BenchModels:
     """``names`` through the registry (with ``runs/NAME/best.pt`` when it exists), or with ``weights`` the
     i-th released file loaded into the i-th name (architecture detected for ``auto`` or no name, see
     :func:`uhr4k.models.zoo.build_with_weights`); ``checkpoints`` as ``NAME=PATH`` through
-    :func:`uhr4k.models.checkpoint.load_model`."""
+    :func:`uhr4k.models.factory.load_model`."""
     from uhr4k.benchmark.profiling import count_parameters
     from uhr4k.models import create_model
-    from uhr4k.models.checkpoint import load_model
+    from uhr4k.models.factory import load_model
 
     modules, notes, untrained = {}, [], []
     if weights:

@@ -32,8 +32,8 @@ from collections import Counter
 from pathlib import Path
 
 from uhr4k import __version__
-from uhr4k.errors import InputError
-from uhr4k.files import write_text_atomic
+from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.errors import InputError
 from uhr4k.layout import SPLITS, SUBSETS
 
 CARD_NAME = "README.md"

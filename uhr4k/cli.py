@@ -2,7 +2,7 @@
 
 Commands stay thin (parse options, call one library function, print its summary). Loading them lazily
 keeps ``uhr4k --help`` fast (no torch import) and lets each command live in a module of its own.
-A user error (:class:`uhr4k.errors.InputError`) prints one line and exits with status 2, never a traceback.
+A user error (:class:`uhr4k.core.errors.InputError`) prints one line and exits with status 2, never a traceback.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from uhr4k.allocator import reuse_freed_memory
-from uhr4k.errors import DISK_ERRORS, InputError
+from uhr4k.core.allocator import reuse_freed_memory
+from uhr4k.core.errors import DISK_ERRORS, InputError
 
 # name -> (module in uhr4k.commands, one-line help shown by `uhr4k --help`)
 COMMANDS = {
@@ -55,7 +55,7 @@ class LazyGroup(click.Group):
         return cmd
 
     def invoke(self, ctx):
-        reuse_freed_memory()    # 4K tensors reuse freed memory instead of page-faulting (uhr4k.allocator)
+        reuse_freed_memory()    # 4K tensors reuse freed memory instead of page-faulting (uhr4k.core.allocator)
         try:
             return super().invoke(ctx)
         except InputError as exc:
@@ -71,7 +71,7 @@ class LazyGroup(click.Group):
 
 def one_line(message: str) -> str:
     """An InputError's line; one raised in a DataLoader worker arrives wrapped in the worker's traceback,
-    whose last line is the original ``uhr4k.errors.InputError: <file>: <reason>``."""
+    whose last line is the original ``uhr4k.core.errors.InputError: <file>: <reason>``."""
     if "Traceback" not in message:
         return message
     last = [line for line in message.strip().splitlines() if line.strip()][-1]

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from uhr4k.errors import InputError
-from uhr4k.files import write_text_atomic
+from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.errors import InputError
 
 MANIFEST_NAME = "manifest.csv"
 SPLITS = ("train", "val", "test")

@@ -19,47 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from uhr4k import layout
-from uhr4k.errors import InputError
+from uhr4k.core.tables import read_csv_table
 
 # File names of the pipelines' tables (the pipelines import their own constants; these are the same names).
 FAILURES_NAME = "failures.csv"
 ALIGNMENT_NAME = "alignment.csv"
 LOG_NAME = "log.csv"
 MANIFEST_INT_COLUMNS = ("width", "height", "seed")
-
-
-def read_csv_table(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
-    """One CSV file as a DataFrame: every column read as text, then each column whose non-empty cells all
-    parse as numbers converted (``Int64`` for whole numbers, ``float64`` otherwise); empty cells are missing.
-
-    Raises:
-        InputError: no such file, not a CSV table, or one of ``required`` columns missing.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"not a CSV table ({reason})", path) from None
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", path)
-    return frame.apply(_typed_column)
-
-
-def _typed_column(column: pd.Series) -> pd.Series:
-    present = column.dropna()
-    if present.empty:
-        return column
-    numbers = pd.to_numeric(present, errors="coerce")
-    if numbers.isna().any():
-        return column.astype("string")
-    values = pd.to_numeric(column, errors="coerce")
-    if (numbers == numbers.round()).all() and not present.str.contains(r"[.eE]|inf|nan", case=False).any():
-        return values.astype("Int64")
-    return values.astype("float64")
 
 
 def manifest(root: str | os.PathLike) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 import pytest
 
 from uhr4k.align.conventions import find_raw_pairs
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 def make(root, names):

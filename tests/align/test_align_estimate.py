@@ -17,7 +17,7 @@ from uhr4k.align.estimate import (
     transfer,
 )
 from uhr4k.align.simulate import GlassParams
-from uhr4k.files import read_image
+from uhr4k.core.images import read_image
 
 from align_material import PAIR_SIZE, glass_pair, scene
 

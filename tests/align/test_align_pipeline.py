@@ -12,9 +12,10 @@ from uhr4k.align.estimate import corner_error
 from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings, assess_pair
 from uhr4k.align.pipeline import align_dataset
 from uhr4k.cli import cli
+from uhr4k.core.atomic import sha256_file
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import read_image, write_image
 from uhr4k.data.splits import find_leaks
-from uhr4k.errors import InputError
-from uhr4k.files import read_image, sha256_file, write_image
 
 from align_material import PAIR_SIZE, glass_pair, scene
 

@@ -15,7 +15,7 @@ from uhr4k.benchmark import comparison, plots
 from uhr4k.benchmark.html_report import write_bench_report
 from uhr4k.benchmark.paper_figures import published
 from uhr4k.benchmark.runner import load_dataset, merge_identical, run_benchmark
-from uhr4k.files import read_image, write_image
+from uhr4k.core.images import read_image, write_image
 
 from browser_check import check_page, find_browser, in_ci
 

@@ -8,7 +8,7 @@ from skimage.metrics import peak_signal_noise_ratio as sk_psnr
 from skimage.metrics import structural_similarity as sk_ssim
 
 from uhr4k.benchmark import metrics as m
-from uhr4k.files import read_image
+from uhr4k.core.images import read_image
 
 
 def _pair(seed=0, shape=(64, 80, 3)):

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from uhr4k.cli import cli
-from uhr4k.files import write_image
+from uhr4k.core.images import write_image
 
 
 def _tiny_set(root, n=2, size=(24, 32)):

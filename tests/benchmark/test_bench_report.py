@@ -42,7 +42,7 @@ def test_cpu_peak_memory_resets():
     big[::512] = 2.0
     before = peak_memory(cpu)
     del big
-    # release_heap: an earlier CLI test in this process may have set uhr4k.allocator, which keeps the freed
+    # release_heap: an earlier CLI test in this process may have set uhr4k.core.allocator, which keeps the freed
     # array resident (what bench's per-image measurement asks for)
     reset_peak_memory(cpu, release_heap=True)
     after = peak_memory(cpu)

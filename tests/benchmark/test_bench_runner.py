@@ -12,7 +12,7 @@ from uhr4k.benchmark.profiling import is_out_of_memory, time_forward
 from uhr4k.benchmark.runner import load_dataset, run_benchmark
 from uhr4k.benchmark.tiling import tile_starts, tiled_forward
 from uhr4k.cli import cli
-from uhr4k.files import read_image, write_image
+from uhr4k.core.images import read_image, write_image
 
 
 def _matlab_y(img):
@@ -180,7 +180,7 @@ def test_tiled_forward_is_exact_for_pointwise_models_and_close_for_local_ones():
 @pytest.mark.slow
 def test_bench_from_a_checkpoint_and_of_the_wrong_model(tmp_path):
     from uhr4k.models import create_model
-    from uhr4k.models.checkpoint import save_checkpoint
+    from uhr4k.models.weights.checkpoint import save_checkpoint
     torch.manual_seed(0)
     kwargs = {"stages": 2, "res_blocks": 1}            # a small configuration: the test is about the plumbing
     model = create_model("prenet", **kwargs)

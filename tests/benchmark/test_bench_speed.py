@@ -9,10 +9,10 @@ from torch import nn
 
 from uhr4k.benchmark import report
 from uhr4k.benchmark.runner import load_dataset, run_benchmark
-from uhr4k.benchmark.speed import Speed, SpeedWrapper
 from uhr4k.cli import cli
-from uhr4k.errors import InputError
-from uhr4k.files import write_image
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import write_image
+from uhr4k.core.speed import Speed, SpeedWrapper
 
 
 class _Probe(nn.Module):
@@ -128,7 +128,7 @@ def test_cli_precision_option(image_set, tmp_path):
 def test_to_float32_keeps_named_tuples():
     from collections import namedtuple
 
-    from uhr4k.benchmark.speed import to_float32
+    from uhr4k.core.speed import to_float32
 
     Output = namedtuple("Output", ["background", "reflection"])
     out = to_float32(Output(torch.ones(1, dtype=torch.bfloat16), [torch.zeros(1, dtype=torch.float16)]))

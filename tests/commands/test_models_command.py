@@ -23,7 +23,7 @@ def test_lists_tasks_and_exact_parameters_without_macs(cache):
     rows = {line.split()[0]: line for line in lines[1:3]}
     assert rows["prenet"].split()[1:3] == ["deraining", "yes"]   # the authors' release loads
     assert rows["glsgn"].split()[-3] == "-"                       # ours: nothing to convert
-    assert rows["glsgn"].endswith("15.688 M")          # 15,687,925 parameters (BENCHMARKS.md, glsgn)
+    assert rows["glsgn"].endswith("15.688 M")          # 15,687,925 parameters (docs/benchmarks.md, glsgn)
     assert rows["prenet"].endswith("0.169 M")          # 168,963
     assert "MACs @" not in res.output and "--macs" in lines[-1]
 

@@ -4,7 +4,7 @@ from click.testing import CliRunner
 
 from uhr4k.cli import cli
 from uhr4k.commands.options import parse_shard, parse_size
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 def test_parse_size():

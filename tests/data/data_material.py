@@ -1,7 +1,7 @@
 """Generated material for the data tests: small random images and paired folders."""
 import numpy as np
 
-from uhr4k.files import write_image
+from uhr4k.core.images import write_image
 
 
 def image(h, w, seed):

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
+from uhr4k.core.images import write_image
 from uhr4k.data import PairedDataset, find_pairs
 from uhr4k.data.cache import CACHE_DIR, CachedReader, build_cache
-from uhr4k.files import write_image
 
 from data_material import image, pairs_folder
 

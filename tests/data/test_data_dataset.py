@@ -2,8 +2,8 @@
 import pytest
 import torch
 
+from uhr4k.core.errors import InputError
 from uhr4k.data import PairedDataset, find_pairs
-from uhr4k.errors import InputError
 
 from data_material import pairs_folder
 
@@ -63,8 +63,8 @@ def test_to_tensor_of_any_view_equals_the_plain_conversion():
     contiguous, for 8 and 16 bits."""
     import numpy as np
 
+    from uhr4k.core.images import to_float
     from uhr4k.data import to_tensor
-    from uhr4k.files import to_float
 
     rng = np.random.default_rng(0)
     for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
@@ -80,8 +80,8 @@ def test_cached_crops_are_the_drawn_regions_rotated_and_flipped(tmp_path):
     """Each cached item is exactly its drawn region of the image, rotated and flipped as drawn."""
     import numpy as np
 
+    from uhr4k.core.images import read_image
     from uhr4k.data.cache import build_cache
-    from uhr4k.files import read_image
 
     root = pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(3)], h=50, w=70)
     build_cache(root)

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from uhr4k import layout
 from uhr4k.card import card_facts, read_card_meta
 from uhr4k.cli import cli
+from uhr4k.core.images import read_image, write_image
 from uhr4k.data import PairedDataset, find_pairs
 from uhr4k.data.pack import pack
 from uhr4k.data.shards import ShardPairs
-from uhr4k.files import read_image, write_image
 
 SPLITS = {"syn": {"train": 3, "val": 1, "test": 2}, "rain": {"train": 2, "test": 1}}
 
@@ -204,7 +204,7 @@ def test_shards_stream_the_same_seeded_crops_as_the_png_tree(root, tmp_path):
     data = bytearray(shard.read_bytes())
     data[-10] ^= 0xFF                  # in the trailing zero blocks: every member still reads
     shard.write_bytes(bytes(data))
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
     with pytest.raises(InputError, match="shard checksum differs"):
         list(ShardPairs(out, "syn", "train"))
 
@@ -233,7 +233,7 @@ def test_damaged_shards_and_index_are_one_line_errors_naming_the_file(root, tmp_
     folder: each an InputError naming the file, never a tarfile / JSON / KeyError traceback."""
     import shutil
 
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
 
     out = tmp_path / "shards"
     pack(root, out, progress=False, card={"command": "x"})

@@ -4,10 +4,10 @@ import pytest
 
 from uhr4k import layout
 from uhr4k.benchmark.runner import load_dataset
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import write_image
 from uhr4k.data import PRESETS, resolve_dataset
-from uhr4k.errors import InputError
-from uhr4k.files import write_image
-from uhr4k.models.training import TrainConfig, train
+from uhr4k.models.train.loop import TrainConfig, train
 
 SIZE = 64   # a training crop GLSGN takes without padding
 

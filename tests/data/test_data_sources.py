@@ -4,9 +4,9 @@ import os
 import pytest
 
 from uhr4k import layout
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import write_image
 from uhr4k.data import find_pairs, normalize_stem, read_pair
-from uhr4k.errors import InputError
-from uhr4k.files import write_image
 
 from data_material import image, pairs_folder
 

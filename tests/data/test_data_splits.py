@@ -8,6 +8,8 @@ from click.testing import CliRunner
 
 from uhr4k import layout
 from uhr4k.cli import cli
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import write_image
 from uhr4k.data import find_pairs
 from uhr4k.data.splits import (
     PAPER_SIZES,
@@ -17,8 +19,6 @@ from uhr4k.data.splits import (
     plan_splits,
     split_dataset,
 )
-from uhr4k.errors import InputError
-from uhr4k.files import write_image
 
 
 def _rows(scenes, frames, files_in=None):

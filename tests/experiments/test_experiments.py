@@ -12,7 +12,7 @@ from uhr4k.experiments import ExperimentOptions, experiment_names, load_experime
 from uhr4k.experiments.run import resolve_rows, torchrun_command
 from uhr4k.experiments.spec import parse_experiment
 from uhr4k.experiments.train_worker import config_from_json, config_to_json
-from uhr4k.models.training import TrainConfig
+from uhr4k.models.train.loop import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -11,7 +11,7 @@ def spandrel():
 
     A test oracle (installed --no-deps by .ci/run); required under CI, skipped elsewhere when missing.
     """
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
     from uhr4k.models.zoo import import_spandrel
 
     try:
@@ -26,7 +26,7 @@ def spandrel():
 def tiny_root(tmp_path_factory):
     """A UHR4K-Syn root of 40 x 40 images, two train pairs and one val pair (input = target + 40), for the
     tests that train models a step through the training library."""
-    from uhr4k.files import write_image
+    from uhr4k.core.images import write_image
 
     root = tmp_path_factory.mktemp("tiny-syn")
     rng = np.random.default_rng(0)
@@ -45,8 +45,8 @@ def train_and_reload(tiny_root, tmp_path):
     checkpoint names the model's default loss and the reloaded model computes what the trained one does."""
     import torch
 
-    from uhr4k.models.checkpoint import load_model
-    from uhr4k.models.training import TrainConfig, train
+    from uhr4k.models.factory import load_model
+    from uhr4k.models.train.loop import TrainConfig, train
 
     def first(output):
         return output[0] if isinstance(output, (tuple, list)) else output

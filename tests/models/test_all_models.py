@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from uhr4k.models.factory import create_model
 from uhr4k.models.losses import build_loss, loss_value
-from uhr4k.models.registry import create_model, list_models
+from uhr4k.models.registry import list_models
 
 MODELS = list_models()
 

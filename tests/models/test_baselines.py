@@ -15,24 +15,17 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch.utils.flop_counter import FlopCounterMode
 
-import uhr4k.models.dcp as dcp_module
+import uhr4k.models.archs.dcp as dcp_module
 from uhr4k.benchmark.profiling import count_macs, count_parameters
-from uhr4k.errors import InputError
-from uhr4k.models.baseline_losses import (
-    BASELINE_LOSSES,
-    CharbonnierEdgeLoss,
-    LaplacianEdges,
-    NegSSIMLoss,
-    PSNRLoss,
-    gaussian_window,
-    ssim_map,
-)
-from uhr4k.models.dcp import DarkChannelPrior, atmospheric_light, box_mean, guided_filter, min_filter, running_min
-from uhr4k.models.dmgn import DMGN, vgg19_features
-from uhr4k.models.nafnet import LayerNorm2d
-from uhr4k.models.registry import create_model
-from uhr4k.models.restormer import ChannelLayerNorm
-from uhr4k.models.zheng2021 import apply_affine, slice_grid
+from uhr4k.core.errors import InputError
+from uhr4k.models.archs.dcp import DarkChannelPrior, atmospheric_light, box_mean, guided_filter, min_filter, running_min
+from uhr4k.models.archs.dmgn import DMGN, vgg19_features
+from uhr4k.models.archs.nafnet import LayerNorm2d
+from uhr4k.models.archs.restormer import ChannelLayerNorm
+from uhr4k.models.archs.zheng2021 import apply_affine, slice_grid
+from uhr4k.models.factory import create_model
+from uhr4k.models.losses.baselines import BASELINE_LOSSES, CharbonnierEdgeLoss, LaplacianEdges, NegSSIMLoss, PSNRLoss
+from uhr4k.models.losses.terms import gaussian_window, ssim_map
 from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -370,7 +363,7 @@ VGG_LOSS_MODELS = {"errnet", "ibcln", "cfdnet"}
 
 @pytest.fixture(scope="module")
 def vgg_file(tmp_path_factory):
-    from uhr4k.models.vgg import VGG19Features
+    from uhr4k.models.archs.vgg import VGG19Features
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("vgg") / "vgg19.pth"
     torch.save(VGG19Features().state_dict(), path)
@@ -385,7 +378,7 @@ def test_baseline_trains_through_the_training_library(name, train_and_reload, vg
 
 
 def test_default_loss_is_overridable(tiny_root, tmp_path):
-    from uhr4k.models.training import TrainConfig, train
+    from uhr4k.models.train.loop import TrainConfig, train
     config = TrainConfig(model="prenet", data=str(tiny_root), subset="syn", out=str(tmp_path / "run"),
                          model_kwargs={"stages": 1}, loss="charbonnier_edge", epochs=1, batch=1, crop=(32, 32),
                          steps_per_epoch=1, val_split="none", progress=False)
@@ -395,7 +388,7 @@ def test_default_loss_is_overridable(tiny_root, tmp_path):
 
 @pytest.mark.parametrize("name", ["dcp", "identity"])
 def test_parameter_free_models_refuse_training(name, tiny_root, tmp_path):
-    from uhr4k.models.training import TrainConfig, train
+    from uhr4k.models.train.loop import TrainConfig, train
     config = TrainConfig(model=name, data=str(tiny_root), subset="syn", out=str(tmp_path / "run"), epochs=1,
                          batch=1, crop=(32, 32), progress=False)
     with pytest.raises(InputError, match="no trainable parameters"):

@@ -16,9 +16,10 @@ from torch import nn
 
 from uhr4k.benchmark.metrics import psnr
 from uhr4k.benchmark.profiling import count_parameters
-from uhr4k.files import read_image
+from uhr4k.core.images import read_image
+from uhr4k.models.factory import create_model
 from uhr4k.models.losses import build_loss
-from uhr4k.models.registry import create_model, model_info
+from uhr4k.models.registry import model_info
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
 
@@ -86,7 +87,7 @@ def test_release_file_format_loads_with_pretrained(name, tmp_path):
 
 
 def test_a_file_of_another_model_is_one_line(shared_data):
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
     with pytest.raises(InputError, match="Rain100H_PReNet6_net_latest.pth") as info:
         create_model("vrgnet", pretrained=shared_data / "released-weights" / "Rain100H_PReNet6_net_latest.pth")
     assert "\n" not in str(info.value) and "convfinal" in str(info.value)
@@ -296,7 +297,7 @@ def _direct_deform_conv(x, offset, mask, weight, bias, stride, padding, dilation
 
 @pytest.mark.parametrize(("stride", "padding", "dilation"), [(1, 1, 1), (2, 2, 2)])
 def test_modulated_deform_conv_matches_a_direct_computation(stride, padding, dilation):
-    from uhr4k.models.deform_conv import modulated_deform_conv2d
+    from uhr4k.models.archs.deform_conv import modulated_deform_conv2d
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1, 2, 6, 7, generator=g)
     weight, bias = torch.randn(3, 2, 3, 3, generator=g), torch.randn(3, generator=g)
@@ -314,7 +315,7 @@ def test_modulated_deform_conv_matches_a_direct_computation(stride, padding, dil
 
 
 def test_deform_conv_gradients_reach_offsets_and_masks():
-    from uhr4k.models.deform_conv import DCN
+    from uhr4k.models.archs.deform_conv import DCN
     torch.manual_seed(0)
     dcn = DCN(4, 5)
     with torch.no_grad():
@@ -324,7 +325,7 @@ def test_deform_conv_gradients_reach_offsets_and_masks():
 
 
 def test_isqrt_newton_schulz_is_the_inverse_square_root():
-    from uhr4k.models.aecrnet import isqrt_newton_schulz
+    from uhr4k.models.archs.aecrnet import isqrt_newton_schulz
     g = torch.Generator().manual_seed(0)
     a = torch.randn(27, 200, generator=g, dtype=torch.float64)
     cov = a @ a.t() / 200 + 0.1 * torch.eye(27, dtype=torch.float64)
@@ -334,7 +335,7 @@ def test_isqrt_newton_schulz_is_the_inverse_square_root():
 
 
 def test_fast_deconv_whitens_in_training_and_tracks_the_statistics():
-    from uhr4k.models.aecrnet import FastDeconv
+    from uhr4k.models.archs.aecrnet import FastDeconv
     torch.manual_seed(0)
     layer = FastDeconv(3, 3, kernel_size=3, padding=1)
     x = torch.rand(2, 3, 12, 15) * torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1)
@@ -346,7 +347,7 @@ def test_fast_deconv_whitens_in_training_and_tracks_the_statistics():
     cols = F.unfold(x, 3, padding=1, stride=3).transpose(1, 2).reshape(-1, 27)
     mean = cols.mean(0)
     cov = (cols - mean).t() @ (cols - mean) / cols.shape[0] + 1e-5 * torch.eye(27)
-    from uhr4k.models.aecrnet import isqrt_newton_schulz
+    from uhr4k.models.archs.aecrnet import isqrt_newton_schulz
     deconv = isqrt_newton_schulz(cov, 5)
     full = F.unfold(x, 3, padding=1).transpose(1, 2)  # (B, H * W, 27)
     expected = ((full - mean) @ deconv @ layer.weight.reshape(3, 27).t() + layer.bias).transpose(1, 2).reshape(y.shape)
@@ -367,7 +368,7 @@ def test_aecrnet_shares_one_dehaze_block_and_one_dcn():
 
 
 def test_l1_contrastive_terms():
-    from uhr4k.models.vgg import VGG19Features
+    from uhr4k.models.archs.vgg import VGG19Features
     torch.manual_seed(0)
     vgg = VGG19Features()
     for layer in vgg.features:  # He initialisation keeps relu5_1 far above the 1e-7 guard
@@ -391,7 +392,7 @@ def test_l1_contrastive_terms():
         h = layer(h)
         if i in (1, 6, 11, 20, 29):
             raw.append(h)
-    from uhr4k.models.reflection_losses import raw_vgg_features
+    from uhr4k.models.losses.terms import raw_vgg_features
     assert all(torch.equal(a, b) for a, b in zip(raw_vgg_features(vgg, out, vgg.layers), raw, strict=True))
     assert not torch.allclose(vgg(out)[0], raw[0])  # VGG19Features itself normalises
     with pytest.raises(ValueError, match="hazy input"):
@@ -428,7 +429,7 @@ def test_derainrlnet_feedback_branch_is_training_only():
 
 
 def test_derainrlnet_loss_without_training_outputs_is_l1_minus_ssim():
-    from uhr4k.models.baseline_losses import gaussian_window, ssim_map
+    from uhr4k.models.losses.terms import gaussian_window, ssim_map
     pred, target = torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)
     total, parts = build_loss("derainrlnet")(pred, target)
     expected = F.l1_loss(pred, target) - ssim_map(pred, target, gaussian_window()).mean()

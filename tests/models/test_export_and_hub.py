@@ -9,11 +9,12 @@ import torch
 from click.testing import CliRunner
 
 from uhr4k.cli import cli
-from uhr4k.errors import InputError
-from uhr4k.files import write_image
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import write_image
 from uhr4k.models import create_model, from_pretrained
-from uhr4k.models.checkpoint import load_checkpoint, load_model, save_checkpoint
-from uhr4k.models.training import TrainConfig, train
+from uhr4k.models.factory import load_model
+from uhr4k.models.train.loop import TrainConfig, train
+from uhr4k.models.weights.checkpoint import load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_GLSGN = {"width": 2, "mask_width": 2}

@@ -6,9 +6,9 @@ import torch
 
 from uhr4k.benchmark.profiling import count_macs, count_parameters
 from uhr4k.models import create_model, list_models
-from uhr4k.models.glsgn import GLSGN
-from uhr4k.models.glsgn_blocks import PatchNorm, consistent_attention, from_patches, to_patches
-from uhr4k.models.laplacian import LaplacianSynthesis, blur_halve, high_band, upsample2
+from uhr4k.models.archs.glsgn.blocks import PatchNorm, consistent_attention, from_patches, to_patches
+from uhr4k.models.archs.glsgn.laplacian import LaplacianSynthesis, blur_halve, high_band, upsample2
+from uhr4k.models.archs.glsgn.model import GLSGN
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -198,7 +198,7 @@ def test_patch_grid_keeps_channels_last_order_and_values():
 def test_channels_last_inference_stays_channels_last_and_agrees(monkeypatch):
     """The chunked pass of a channels-last model keeps every chunk-assembled tensor in channels-last order
     and returns what the NCHW model returns."""
-    import uhr4k.models.glsgn_chunked as chunked
+    import uhr4k.models.archs.glsgn.chunked as chunked
 
     assembled, original = [], chunked.map_chunks
     monkeypatch.setattr(chunked, "map_chunks", lambda *args: assembled.append(original(*args)) or assembled[-1])
@@ -419,8 +419,9 @@ def test_table5_band_variants_remove_exactly_their_bands(name, bands):
 
 
 def test_table5_ssim_variant_is_glsgn_pac_with_an_ssim_loss():
-    from uhr4k.models.baseline_losses import gaussian_window, ssim_map
-    from uhr4k.models.losses import GLSGNLoss, build_loss
+    from uhr4k.models.losses import build_loss
+    from uhr4k.models.losses.glsgn import GLSGNLoss
+    from uhr4k.models.losses.terms import gaussian_window, ssim_map
 
     variant, pac = create_model("glsgn-ssim", width=4), create_model("glsgn-pac", width=4)
     assert variant.synthesis is None and variant.default_loss == "glsgn_ssim" and pac.default_loss == "glsgn"
@@ -454,7 +455,7 @@ def test_no_lp_output_b3_default_or_b1():
 
 
 def test_attention_maps_are_the_ones_the_forward_used():
-    from uhr4k.models.glsgn_attention import attention_maps
+    from uhr4k.models.archs.glsgn.attention import attention_maps
 
     model = tiny()
     seen = {}
@@ -489,7 +490,7 @@ def test_attention_command_writes_the_maps(tmp_path):
     from click.testing import CliRunner
 
     from uhr4k.cli import cli
-    from uhr4k.files import read_image, write_image
+    from uhr4k.core.images import read_image, write_image
 
     image = tmp_path / "scene.png"
     write_image(image, (X[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))

@@ -3,10 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from uhr4k.errors import InputError
-from uhr4k.models.discriminator import SNPatchDiscriminator, generator_adversarial_loss, hinge_discriminator_loss
-from uhr4k.models.losses import GLSGNLoss, PerceptualDistance, build_loss, discriminator_value, loss_names, loss_value
-from uhr4k.models.vgg import PERCEPTUAL_LAYERS, VGG19_CONFIG, WEIGHTS_ENV, VGG19Features, load_vgg19
+from uhr4k.core.errors import InputError
+from uhr4k.models.archs.discriminator import SNPatchDiscriminator, generator_adversarial_loss, hinge_discriminator_loss
+from uhr4k.models.archs.vgg import PERCEPTUAL_LAYERS, VGG19_CONFIG, WEIGHTS_ENV, VGG19Features, load_vgg19
+from uhr4k.models.losses import build_loss, discriminator_value, loss_names, loss_value
+from uhr4k.models.losses.glsgn import GLSGNLoss, PerceptualDistance
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,10 +7,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 from uhr4k.models import create_model, from_pretrained, model_info, registry
-from uhr4k.models.checkpoint import save_checkpoint
-from uhr4k.models.pretrained import read_weights, rename_keys, unwrap_state_dict
+from uhr4k.models.weights.checkpoint import save_checkpoint
+from uhr4k.models.weights.keys import rename_keys
+from uhr4k.models.weights.read import read_weights, unwrap_state_dict
 
 SMALL = {"stages": 2, "channels": 4, "res_blocks": 2}   # a PReNet small enough for many loads
 

@@ -4,7 +4,7 @@ converter (``tests/models/release_keys/*.txt``: key names and shapes of the auth
 architecture invariants the releases imply, and their published losses.
 
 Output agreement with the authors' own code (same weights, two sizes) was measured beside it and is
-recorded in BENCHMARKS.md (section reflection baselines); the authors' code is not part of this
+recorded in docs/benchmarks.md (section reflection baselines); the authors' code is not part of this
 repository.
 """
 from __future__ import annotations
@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from release_layout import release_layout
 
 from uhr4k.benchmark.profiling import count_macs, count_parameters
+from uhr4k.models.archs.vgg import VGG19Features
+from uhr4k.models.factory import create_model
 from uhr4k.models.losses import build_loss
-from uhr4k.models.registry import create_model, model_info
-from uhr4k.models.vgg import VGG19Features
+from uhr4k.models.registry import model_info
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
 
@@ -117,7 +118,7 @@ def test_rmnet_pads_decoded_maps_on_the_top_left_like_the_release():
 def test_rmnet_macs_at_4k():
     # Our count (FlopCounterMode / 2, the 4K image reflection-padded to 3840 x 2176). Table I's 6.785 T
     # is close to what counting each transposed convolution per output pixel gives (x4): see
-    # BENCHMARKS.md.
+    # docs/benchmarks.md.
     with torch.device("meta"):
         model = create_model("rmnet")
     assert count_macs(model) == pytest.approx(1.756e12, rel=1e-3)
@@ -127,7 +128,7 @@ def test_rmnet_loss_terms_and_weights():
     t = torch.rand(1, 3, 16, 16)
     r, w, image = torch.rand_like(t), torch.rand_like(t), torch.rand_like(t)
     target, reflection, mix = torch.rand_like(t), torch.rand_like(t), torch.rand_like(t)
-    from uhr4k.models.rmnet import RmNetOutput
+    from uhr4k.models.archs.rmnet import RmNetOutput
     outputs = RmNetOutput(t, r, w, t * (1 - w) + r * w)
     loss = build_loss("rmnet")
     total, parts = loss(outputs, target, inputs=image)
@@ -151,7 +152,7 @@ def test_rmnet_loss_terms_and_weights():
 
 
 def test_rmnet_sobel_term_is_the_release_gradient():
-    from uhr4k.models.reflection_losses import sobel_l1
+    from uhr4k.models.losses.reflection import sobel_l1
     x, y = torch.rand(1, 3, 12, 12), torch.rand(1, 3, 12, 12)
     # The release's ImageGradient: a 3 -> 3 convolution whose every (out, in) kernel is Sobel-x (-y).
     kx = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
@@ -224,8 +225,8 @@ def test_errnet_release_checkpoint_loads_through_create_model(tmp_path):
 
 
 def test_errnet_loss_is_mse_gradient_and_vgg():
-    from uhr4k.models.losses import PerceptualDistance
-    from uhr4k.models.reflection_losses import difference_l1
+    from uhr4k.models.losses.glsgn import PerceptualDistance
+    from uhr4k.models.losses.reflection import difference_l1
     vgg = _random_vgg()
     pred, target = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
     total, parts = build_loss("errnet", vgg=vgg)(pred, target)
@@ -241,8 +242,8 @@ def test_errnet_loss_is_mse_gradient_and_vgg():
 
 
 def test_vgg_losses_need_weights(monkeypatch):
-    from uhr4k.errors import InputError
-    from uhr4k.models.vgg import WEIGHTS_ENV
+    from uhr4k.core.errors import InputError
+    from uhr4k.models.archs.vgg import WEIGHTS_ENV
     monkeypatch.delenv(WEIGHTS_ENV, raising=False)
     with pytest.raises(InputError, match="VGG-19"):
         build_loss("errnet")
@@ -260,7 +261,7 @@ def _ibcln_release_folder(tmp_path) -> Path:
 
 
 def test_ibcln_loads_the_two_generator_files(tmp_path):
-    from uhr4k.models.ibcln import release_weights
+    from uhr4k.models.archs.ibcln import release_weights
     folder = _ibcln_release_folder(tmp_path)
     state = release_state("ibcln")
     model = create_model("ibcln", pretrained=folder)
@@ -272,7 +273,7 @@ def test_ibcln_loads_the_two_generator_files(tmp_path):
 
 
 def test_ibcln_refuses_one_generator_alone(tmp_path):
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
     folder = _ibcln_release_folder(tmp_path)
     (folder / "200_net_G_R.pth").unlink()
     with pytest.raises(InputError, match="G_R"):
@@ -315,8 +316,8 @@ def test_ibcln_dropout_only_in_training():
 
 
 def test_ibcln_loss_terms():
-    from uhr4k.models.ibcln import IBCLNOutput
-    from uhr4k.models.reflection_losses import raw_vgg_features
+    from uhr4k.models.archs.ibcln import IBCLNOutput
+    from uhr4k.models.losses.terms import raw_vgg_features
     g = torch.Generator().manual_seed(0)
     ts = [torch.rand(1, 3, 16, 16, generator=g) for _ in range(3)]
     rs = [torch.rand(1, 3, 16, 16, generator=g) for _ in range(3)]
@@ -332,7 +333,7 @@ def test_ibcln_loss_terms():
     def v(a, b):
         fa, fb = raw_vgg_features(vgg, a, (1, 6)), raw_vgg_features(vgg, b, (1, 6))
         return F.l1_loss(fa[0], fb[0]) / 2.6 + F.l1_loss(fa[1], fb[1]) / 4.8
-    from uhr4k.models.losses import resize_target
+    from uhr4k.models.losses.terms import resize_target
     perceptual = v(ts[2], target) + 0.8 * v(half, resize_target(target, half)) + 0.6 * v(quarter, resize_target(
         target, quarter))
     expected = pixel + 10 * residual + 10 * refl + perceptual
@@ -370,8 +371,9 @@ def test_cfdnet_contrastive_split_sees_the_whole_image():
 
 
 def test_cfdnet_loss_terms():
-    from uhr4k.models.cfdnet import CFDNetOutput
-    from uhr4k.models.reflection_losses import raw_vgg_features, total_variation
+    from uhr4k.models.archs.cfdnet import CFDNetOutput
+    from uhr4k.models.losses.reflection import total_variation
+    from uhr4k.models.losses.terms import raw_vgg_features
     g = torch.Generator().manual_seed(0)
     images = [torch.rand(1, 3, 16, 16, generator=g) for _ in range(6)]
     target, reflection = torch.rand(1, 3, 16, 16, generator=g), torch.rand(1, 3, 16, 16, generator=g)
@@ -436,7 +438,7 @@ def test_zou2020_macs_at_4k():
 
 
 def test_zou2020_loss_is_l1_of_both_layers():
-    from uhr4k.models.zou2020 import Zou2020Output
+    from uhr4k.models.archs.zou2020 import Zou2020Output
     t, r, target, reflection = (torch.rand(1, 3, 8, 8) for _ in range(4))
     loss = build_loss("zou2020")
     total, parts = loss(Zou2020Output(t, r), target)
@@ -446,7 +448,7 @@ def test_zou2020_loss_is_l1_of_both_layers():
 
 
 def test_adversarial_term_is_optional_and_trains_its_discriminator():
-    from uhr4k.models.zou2020 import Zou2020Output
+    from uhr4k.models.archs.zou2020 import Zou2020Output
     torch.manual_seed(0)
     t, r, target = (torch.rand(2, 3, 32, 32) for _ in range(3))
     plain = build_loss("zou2020")

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from uhr4k.models import create_model
-from uhr4k.models.nafnet import ChannelAverage, tlc_window
+from uhr4k.models.archs.nafnet import ChannelAverage, tlc_window
 
 SMALL_NAFNET = {"width": 8, "enc_blocks": (1, 1, 1, 1)}
 
@@ -51,7 +51,7 @@ def test_nafnet_pads_with_zeros_like_check_image_size(one_thread):
 
 
 def test_dmgn_prior_stretch_is_the_releases_at_batch_one_and_per_image_beyond():
-    from uhr4k.models.dmgn import stretch_prior
+    from uhr4k.models.archs.dmgn import stretch_prior
 
     g = torch.Generator().manual_seed(3)
     one = torch.rand(1, 1, 6, 7, generator=g, dtype=torch.float64)

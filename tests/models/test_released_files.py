@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from uhr4k.benchmark.metrics import psnr
 from uhr4k.cli import cli
-from uhr4k.files import read_image, write_image
+from uhr4k.core.images import read_image, write_image
 from uhr4k.models import create_model
-from uhr4k.models.pretrained import read_weights
+from uhr4k.models.weights.read import read_weights
 
 PRENET = "released-weights/Rain100H_PReNet6_net_latest.pth"
 VRGNET = "released-weights/syn100l_DerainNet_state_700.pt"

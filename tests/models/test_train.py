@@ -10,10 +10,11 @@ import torch.multiprocessing as mp
 from click.testing import CliRunner
 
 from uhr4k.cli import cli
-from uhr4k.errors import InputError
-from uhr4k.files import read_image, write_image
-from uhr4k.models.checkpoint import load_checkpoint, load_model, save_checkpoint
-from uhr4k.models.training import TrainConfig, train
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import read_image, write_image
+from uhr4k.models.factory import load_model
+from uhr4k.models.train.loop import TrainConfig, train
+from uhr4k.models.weights.checkpoint import load_checkpoint, save_checkpoint
 
 TINY = {"width": 2, "mask_width": 2}
 NO_VGG_NO_GAN = {"perceptual_weight": 0.0, "adversarial_weight": 0.0}
@@ -177,7 +178,7 @@ def test_cli_models_lists_sizes():
 
 KILL_BETWEEN_CHECKPOINT_AND_LOG = """
 import os, signal, sys
-from uhr4k.models import training
+from uhr4k.models.train import loop as training
 real = training.write_log
 def dying(path, rows):
     if len(rows) == 2:  # epoch 2: last.pt is written, the log is not yet: the process is killed here
@@ -211,7 +212,7 @@ def test_a_kill_between_checkpoint_and_log_loses_no_log_row(root, tmp_path):
 def test_the_training_loader_sends_uint8_and_the_step_sees_the_same_floats(root, tmp_path, monkeypatch):
     """uhr4k train's loader carries 8-bit crops as uint8 (a quarter of the bytes through the workers);
     the step receives exactly the float32 crops of the dataset's default items."""
-    import uhr4k.models.training as training
+    import uhr4k.models.train.loop as training
     from uhr4k.data import PairedDataset
 
     run = training.build_run(config(root, tmp_path / "run"), echo=lambda s: None)

@@ -8,8 +8,8 @@ import uhr4k.api
 from uhr4k.cli import cli
 from uhr4k.commands.recipes import shipped_recipes
 from uhr4k.models import list_models
-from uhr4k.models.checkpoint import load_checkpoint
-from uhr4k.models.training import TrainConfig, _recipe_parts
+from uhr4k.models.train.loop import TrainConfig, _recipe_parts
+from uhr4k.models.weights.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,11 +7,12 @@ import torch
 from test_train import make_root
 from torch import nn
 
-from uhr4k.errors import InputError
-from uhr4k.models.checkpoint import load_checkpoint, load_model
-from uhr4k.models.ema import ModelEMA
-from uhr4k.models.schedules import OptimizerSpec, Schedule
-from uhr4k.models.training import TrainConfig, _backward_and_step, phase_of, train
+from uhr4k.core.errors import InputError
+from uhr4k.models.factory import load_model
+from uhr4k.models.train.ema import ModelEMA
+from uhr4k.models.train.loop import TrainConfig, _backward_and_step, phase_of, train
+from uhr4k.models.train.schedules import OptimizerSpec, Schedule
+from uhr4k.models.weights.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,7 +5,7 @@ import cv2
 import pytest
 from skimage import data
 
-from uhr4k.files import write_image
+from uhr4k.core.images import write_image
 
 from synth_material import pan_frames, write_video
 

@@ -56,7 +56,7 @@ def test_a_readme_uhr4k_did_not_write_is_never_replaced(tmp_path):
     import pytest
 
     from uhr4k.card import write_card
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
 
     rows = [{"id": "a", "subset": "UHR4K-Syn", "split": "train", "width": "64", "height": "36", "params": "{}"}]
     theirs = "Notes for my lab: caf\xe9\n".encode("latin-1")

@@ -16,9 +16,10 @@ from skimage import data
 
 from uhr4k import layout
 from uhr4k.cli import cli
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import write_image
+from uhr4k.core.video import probe_video
 from uhr4k.data.splits import split_dataset
-from uhr4k.errors import InputError
-from uhr4k.files import probe_video, write_image
 from uhr4k.synth import frames as frames_module
 from uhr4k.synth.merge import merge_shards
 from uhr4k.synth.pipeline import BuildOptions, build_syn

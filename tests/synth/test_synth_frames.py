@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from uhr4k.errors import InputError
-from uhr4k.files import iter_video_frames, write_image
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import write_image
+from uhr4k.core.video import iter_video_frames
 from uhr4k.synth import frames as F
 from uhr4k.synth.resize import cover_resize
 

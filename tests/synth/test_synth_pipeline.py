@@ -9,8 +9,8 @@ from skimage import data
 
 from uhr4k import layout
 from uhr4k.cli import cli
-from uhr4k.errors import InputError
-from uhr4k.files import read_image, write_image
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import read_image, write_image
 from uhr4k.synth import pipeline
 from uhr4k.synth.merge import merge_shards
 from uhr4k.synth.pipeline import BuildOptions, build_syn
@@ -113,21 +113,23 @@ def test_interrupted_run_leaves_no_partial_file_and_resumes_to_the_same_result(m
                                                                                 monkeypatch):
     ref_root, _ = reference
     root = tmp_path / "killed"
-    import uhr4k.files as uio
+    import uhr4k.core.atomic as atomic
+    import uhr4k.core.images as images
 
-    real_write = uio.write_bytes_atomic
+    real_write = atomic.write_bytes_atomic
     state = {"n": 0, "killed": None}
 
     def dying_write(path, data):
         state["n"] += 1
         if state["n"] == 19:  # 3 plan files, 7 per sample: the 2nd file of the 3rd sample, half written
             state["killed"] = Path(path)
-            with uio.atomic_path(path) as tmp:
+            with atomic.atomic_path(path) as tmp:
                 tmp.write_bytes(data[: len(data) // 2])
                 raise KeyboardInterrupt
         return real_write(path, data)
 
-    monkeypatch.setattr(uio, "write_bytes_atomic", dying_write)
+    monkeypatch.setattr(atomic, "write_bytes_atomic", dying_write)
+    monkeypatch.setattr(images, "write_bytes_atomic", dying_write)
     monkeypatch.setattr(pipeline, "write_bytes_atomic", dying_write)
     with pytest.raises(KeyboardInterrupt):
         build_syn(options(media, root), progress=False)

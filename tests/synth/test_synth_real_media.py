@@ -7,7 +7,8 @@ from click.testing import CliRunner
 
 from uhr4k import layout
 from uhr4k.cli import cli
-from uhr4k.files import read_image, sha256_file
+from uhr4k.core.atomic import sha256_file
+from uhr4k.core.images import read_image
 
 
 @pytest.mark.slow

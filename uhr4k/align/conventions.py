@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from uhr4k.errors import InputError
-from uhr4k.files import list_media
+from uhr4k.core.errors import InputError
+from uhr4k.core.media import list_media
 
 __all__ = ["RawPair", "find_raw_pairs", "FOLDER_PAIRS", "GLASS_MARKS", "NOGLASS_MARKS"]
 

@@ -398,7 +398,7 @@ def refine_ecc(gray_g: np.ndarray, gray_b: np.ndarray, H: np.ndarray, *, levels:
     """ECC (``cv2.findTransformECC``, MOTION_HOMOGRAPHY) coarse to fine, starting from ``H``.
 
     ECC's photometric model is a gain and an offset; the added reflection of a pane is neither, and pulls
-    plain ECC off by about half a pixel at 4K (BENCHMARKS.md). That reflection is out of focus, so with
+    plain ECC off by about half a pixel at 4K (docs/benchmarks.md). That reflection is out of focus, so with
     ``band_pass`` both images first go through a difference of Gaussians (sigma 1 px and 0.18 % of the
     diagonal, at least 4 px) that keeps the scene's detail and drops the reflection. ECC raises when it
     does not converge, and may wander off on weakly textured pairs: in both cases the input ``H`` is

@@ -16,7 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uhr4k import state
 from uhr4k.align.conventions import RawPair
 from uhr4k.align.estimate import (
     Estimate,
@@ -37,8 +36,9 @@ from uhr4k.align.warp import (
     validity_mask,
     warp_to_background,
 )
-from uhr4k.errors import InputError
-from uhr4k.files import exif_orientation, read_image, to_uint8, write_image
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import exif_orientation, read_image, to_uint8, write_image
+from uhr4k.core.records import derive_seed
 
 __all__ = ["AlignSettings", "PairResult", "assess_pair", "apply_size", "write_aligned_pair", "estimate_with_method",
            "display_path", "ALIGNMENT_COLUMNS", "H_COLUMNS", "METHODS"]
@@ -118,8 +118,8 @@ class PairResult:
 
 def pair_seed(seed: int, pair_id: str) -> int:
     """The estimation seed of one pair (31 bits, for OpenCV): from (seed, id) only, never from the order
-    of processing (:func:`uhr4k.state.derive_seed`)."""
-    return state.derive_seed(seed, "align", pair_id) & 0x7FFFFFFF
+    of processing (:func:`uhr4k.core.records.derive_seed`)."""
+    return derive_seed(seed, "align", pair_id) & 0x7FFFFFFF
 
 
 def display_path(path: Path | None, raw_dir: Path) -> str:

@@ -4,7 +4,7 @@ Three passes, each a function of its own:
 
 1. :func:`assess_pairs` (parallel over ``workers`` processes): homography, gates, photometric numbers,
    crop and QA image of every pair. The result is recorded per pair in ``ROOT/.uhr4k/align/<id>.json``
-   (a :class:`uhr4k.state.RecordStore`) keyed by the two files' fingerprints and the settings (but
+   (a :class:`uhr4k.core.records.RecordStore`) keyed by the two files' fingerprints and the settings (but
    ``size``), so a rerun skips pairs whose inputs and settings did not change; then ``--size`` narrows
    each crop.
 2. :func:`split_pairs`: the ``ok`` pairs by scene (``test`` pairs, then ``val``, the rest train; whole
@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from uhr4k import layout, state
+from uhr4k import layout
 from uhr4k.align.conventions import RawPair, find_raw_pairs
 from uhr4k.align.pair import (
     ALIGNMENT_COLUMNS,
@@ -38,8 +38,12 @@ from uhr4k.align.pair import (
     display_path,
     write_aligned_pair,
 )
-from uhr4k.errors import InputError
-from uhr4k.files import write_text_atomic
+from uhr4k.core.atomic import remove_stale_temporaries, write_text_atomic
+from uhr4k.core.errors import InputError
+from uhr4k.core.jobs import run_jobs
+from uhr4k.core.locks import STATE_DIR, lock_root
+from uhr4k.core.paths import inside, verify
+from uhr4k.core.records import Failure, RecordStore, fingerprint
 
 __all__ = ["align_dataset", "AlignSummary", "ALIGNMENT_NAME"]
 
@@ -74,7 +78,7 @@ class AlignSummary:
 
 def _record_key(pair: RawPair, settings: AlignSettings) -> dict:
     def stamp(path):
-        return state.fingerprint(path) if path is not None and path.is_file() else None
+        return fingerprint(path) if path is not None and path.is_file() else None
     return {"version": _RECORD_VERSION, "glass": [str(pair.glass), stamp(pair.glass)],
             "noglass": [str(pair.noglass), stamp(pair.noglass)], "problem": pair.problem,
             # --size only narrows the crop afterwards: changing it must not cost a new estimate
@@ -94,7 +98,7 @@ def _write_job(args) -> tuple[str, dict | str]:
         return pair.id, str(exc)
 
 
-def _cached_result(records: state.RecordStore, pair: RawPair, key: dict, qa_dir: Path) -> PairResult | None:
+def _cached_result(records: RecordStore, pair: RawPair, key: dict, qa_dir: Path) -> PairResult | None:
     data = records.get(pair.id, key)
     if data is None:
         return None
@@ -108,7 +112,7 @@ def _cached_result(records: state.RecordStore, pair: RawPair, key: dict, qa_dir:
 def assess_pairs(pairs: list[RawPair], raw_dir: Path, root: Path, settings: AlignSettings, workers: int,
                  summary: AlignSummary) -> dict[str, PairResult]:
     """Pass 1: every pair's result, from its record when inputs and settings are unchanged."""
-    records, qa_dir = state.RecordStore(root / state.STATE_DIR / _RECORDS), root / _SUBSET.name / "qa"
+    records, qa_dir = RecordStore(root / STATE_DIR / _RECORDS), root / _SUBSET.name / "qa"
     results: dict[str, PairResult] = {}
     todo, keys = [], {}
     for pair in pairs:
@@ -121,10 +125,10 @@ def assess_pairs(pairs: list[RawPair], raw_dir: Path, root: Path, settings: Alig
         else:
             todo.append((pair, raw_dir, settings, qa_dir / f"{pair.id}.jpg"))
     ids = [job[0].id for job in todo]
-    for index, outcome in state.run_jobs(_assess_job, todo, workers, desc="align: assess", unit="pair",
+    for index, outcome in run_jobs(_assess_job, todo, workers, desc="align: assess", unit="pair",
                                          stage="assess", ids=ids):
         pair = todo[index][0]
-        if isinstance(outcome, state.Failure):  # the worker died: failed now, assessed again next run
+        if isinstance(outcome, Failure):  # the worker died: failed now, assessed again next run
             results[pair.id] = PairResult(pair.id, pair.scene, display_path(pair.glass, raw_dir),
                                           display_path(pair.noglass, raw_dir), reason=outcome.reason)
             continue
@@ -133,7 +137,6 @@ def assess_pairs(pairs: list[RawPair], raw_dir: Path, root: Path, settings: Alig
         records.put(pair.id, keys[pair.id], data)
     records.keep_only(p.id for p in pairs)
     return {pair_id: apply_size(r, settings.size) for pair_id, r in results.items()}
-
 
 
 def split_pairs(pairs: list[RawPair], results: dict[str, PairResult], test: int, val: int, seed: int,
@@ -170,10 +173,10 @@ def write_pairs(pairs: list[RawPair], results: dict[str, PairResult], scene_spli
         rows.append(row)
         jobs.append((p, r, {k: root / v for k, v in rel.items()}))
     written: dict[str, dict | str] = {}
-    for index, outcome in state.run_jobs(_write_job, jobs, workers, desc="align: write", unit="pair",
+    for index, outcome in run_jobs(_write_job, jobs, workers, desc="align: write", unit="pair",
                                          stage="write", ids=[j[0].id for j in jobs]):
         pair_id = jobs[index][0].id
-        written[pair_id] = outcome.reason if isinstance(outcome, state.Failure) else outcome[1]
+        written[pair_id] = outcome.reason if isinstance(outcome, Failure) else outcome[1]
     final_rows = []
     for row in rows:
         outcome = written.get(row["id"])
@@ -207,8 +210,8 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
     settings = settings or AlignSettings(seed=seed)
     pairs, convention = find_raw_pairs(raw_dir)
     root.mkdir(parents=True, exist_ok=True)
-    with state.lock_root(root, "align"):
-        state.remove_stale_temporaries(root)
+    with lock_root(root, "align"):
+        remove_stale_temporaries(root)
         return _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings)
 
 
@@ -219,7 +222,7 @@ def _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings)
     for row in old_rows.values():
         for column in ("input", "target", "layer"):
             if row[column]:
-                state.inside(root, row[column], f"{root / layout.MANIFEST_NAME} row {row['id']!r}, {column}")
+                inside(root, row[column], f"{root / layout.MANIFEST_NAME} row {row['id']!r}, {column}")
     results = assess_pairs(pairs, raw_dir, root, settings, workers, summary)
     scene_split = split_pairs(pairs, results, test, val, seed, summary)
     final_rows = write_pairs(pairs, results, scene_split, root, old_rows, seed, workers)
@@ -251,7 +254,7 @@ def _manifest_row(pair: RawPair, r: PairResult, split: str, rel: dict[str, str],
 def _complete(root: Path, old: dict, new: dict) -> bool:
     """The old row describes the same files as the new one, and they exist with the recorded hashes."""
     same = all(old[c] == new[c] for c in ("split", "input", "target", "layer", "params", "width", "height"))
-    return same and state.verify(root, old) is None
+    return same and verify(root, old) is None
 
 
 def _remove_stale(root: Path, old_rows: Iterable[dict], new_rows: list[dict]) -> None:
@@ -260,7 +263,7 @@ def _remove_stale(root: Path, old_rows: Iterable[dict], new_rows: list[dict]) ->
     for row in old_rows:
         for column in ("input", "target", "layer"):
             if row[column] and row[column] not in keep:
-                state.inside(root, row[column], f"{root / layout.MANIFEST_NAME} row {row['id']!r}").unlink(
+                inside(root, row[column], f"{root / layout.MANIFEST_NAME} row {row['id']!r}").unlink(
                     missing_ok=True)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from uhr4k.align.estimate import resize_matrix
 from uhr4k.align.warp import warp_to_background
-from uhr4k.files import to_uint8
+from uhr4k.core.images import to_uint8
 
 __all__ = ["qa_image", "checkerboard"]
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from uhr4k.files import write_image
+from uhr4k.core.images import write_image
 
 BOX_COLOURS = ((255, 64, 64), (64, 160, 255), (255, 200, 0))
 

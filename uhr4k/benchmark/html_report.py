@@ -25,7 +25,7 @@ from uhr4k import __version__
 from uhr4k.benchmark import plots
 from uhr4k.benchmark.paper_figures import published
 from uhr4k.benchmark.report import _fmt, model_label, model_runtime
-from uhr4k.html_page import Section, html_table, write_report
+from uhr4k.core.html import Section, html_table, write_report
 
 REPORT_NAME = "report.html"
 

@@ -15,7 +15,7 @@ matplotlib.use("Agg")                    # never a GUI backend: bench runs on se
 import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
 
 from uhr4k.benchmark.report import model_label  # noqa: E402
-from uhr4k.files import atomic_path  # noqa: E402
+from uhr4k.core.atomic import atomic_path  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 LOG_SPAN = 20.0                          # a runtime axis goes logarithmic only past this max/min ratio

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from uhr4k.allocator import release_free_memory
+from uhr4k.core.allocator import release_free_memory
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
@@ -92,7 +92,7 @@ def reset_peak_memory(device: torch.device, release_heap: bool = False) -> None:
     """Start a new peak: CUDA peak stats, or the process's VmHWM (Linux ``/proc/self/clear_refs``).
 
     ``release_heap`` first hands free heap memory back (the command line keeps it otherwise, see
-    :mod:`uhr4k.allocator`), so that the peak does not include what an earlier model left behind; the
+    :mod:`uhr4k.core.allocator`), so that the peak does not include what an earlier model left behind; the
     next forward then pays its own page faults again.
     """
     if device.type == "cuda":

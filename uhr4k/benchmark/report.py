@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-# ``precision`` (fp32, bf16, fp16: uhr4k.benchmark.speed) keeps reduced-precision scores apart from fp32 ones.
+# ``precision`` (fp32, bf16, fp16: uhr4k.core.speed) keeps reduced-precision scores apart from fp32 ones.
 SUMMARY_COLUMNS = ("model", "dataset", "protocol", "n", "psnr", "ssim", "runtime_s", "peak_mem_gb", "precision")
 PER_IMAGE_COLUMNS = ("model", "dataset", "protocol", "id", "psnr", "ssim", "runtime_s", "peak_mem_gb", "status",
                      "precision")

@@ -48,11 +48,13 @@ from uhr4k.benchmark.profiling import (
     synchronize,
     time_forward,
 )
-from uhr4k.benchmark.speed import Speed, SpeedWrapper
 from uhr4k.benchmark.tiling import tiled_forward
+from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import looks_truncated, to_uint8, write_image
+from uhr4k.core.speed import Speed, SpeedWrapper
+from uhr4k.core.tables import write_csv
 from uhr4k.data import Pair, read_pair, resolve_dataset, to_tensor
-from uhr4k.errors import InputError
-from uhr4k.files import looks_truncated, to_uint8, write_csv, write_image, write_text_atomic
 
 
 @dataclass
@@ -207,7 +209,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
         profile_size: (width, height) of the complexity table's MACs and runtime; None counts parameters only.
         untrained: names of ``models`` that hold random weights: flagged in every output.
         notes: lines said before the scores and on the report (where each model's weights came from).
-        precision, channels_last, compile: how the models run (:class:`uhr4k.benchmark.speed.Speed`); every
+        precision, channels_last, compile: how the models run (:class:`uhr4k.core.speed.Speed`); every
             table carries the precision, summary.md labels reduced-precision models, complexity.csv all three.
         html_report: write report.html and its plots (False: the tables only, as smoke runs want).
     """
@@ -259,7 +261,7 @@ def _run_one(model, name: str, x: torch.Tensor, dev, row: dict) -> np.ndarray | 
 
     Models take turns image by image, so the heap is emptied of the previous model's free memory first
     (its peak is this forward's own); the time then includes this forward's page faults, as without
-    :mod:`uhr4k.allocator`. The complexity table's runtime (``time_forward``) is the warm one."""
+    :mod:`uhr4k.core.allocator`. The complexity table's runtime (``time_forward``) is the warm one."""
     try:
         synchronize(dev)
         reset_peak_memory(dev, release_heap=True)

@@ -1,12 +1,12 @@
 """``uhr4k attention IMAGE...``: GLSGN's perceptual-attention maps as images (the paper's Figure 8)
-(library calls: :func:`uhr4k.models.glsgn_attention.attention_maps` and ``write_attention``)."""
+(library calls: :func:`uhr4k.models.archs.glsgn.attention.attention_maps` and ``write_attention``)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 @click.command(name="attention")
@@ -26,11 +26,11 @@ def command(images, model, checkpoint, level, out, device):
     features (Figure 8: ASP vs APAC)."""
     import torch
 
+    from uhr4k.core.images import read_image, to_uint8
     from uhr4k.data import to_tensor
-    from uhr4k.files import read_image, to_uint8
-    from uhr4k.models.glsgn import GLSGN
-    from uhr4k.models.glsgn_attention import attention_maps, write_attention
-    from uhr4k.models.registry import create_model
+    from uhr4k.models.archs.glsgn.attention import attention_maps, write_attention
+    from uhr4k.models.archs.glsgn.model import GLSGN
+    from uhr4k.models.factory import create_model
 
     net = create_model(model, pretrained=checkpoint) if checkpoint else create_model(model)
     if not isinstance(net, GLSGN):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from uhr4k.commands.options import device_callback, parse_size
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 @click.command(name="bench")

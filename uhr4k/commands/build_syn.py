@@ -7,7 +7,7 @@ import click
 
 from uhr4k.commands.card_options import card_options, command_line, write_root_card
 from uhr4k.commands.options import parse_shard, parse_size
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 @click.command(name="build-syn", help="""Build UHR4K-Syn (reflections) and UHR4K-Rain (rain streaks)

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from uhr4k.commands.options import parse_size
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 def _demo_size(value: str) -> tuple[int, int]:

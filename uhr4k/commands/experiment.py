@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 @click.command(name="experiment")

@@ -119,7 +119,7 @@ def command(names, want_macs, size):
     import fnmatch
 
     from uhr4k.commands.model_facts import ModelFacts
-    from uhr4k.errors import InputError
+    from uhr4k.core.errors import InputError
 
     width_height = parse_size(size, "--size") if size is not None else (DEFAULT_SIZE if want_macs else None)
     facts = ModelFacts()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 def parse_size(text: str | None, option: str, allow_none: bool = False) -> tuple[int, int] | None:

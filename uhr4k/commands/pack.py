@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from uhr4k.commands.card_options import card_options, command_line, declared
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 

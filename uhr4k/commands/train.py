@@ -1,4 +1,4 @@
-"""``uhr4k train``: train a registered model (library call: :func:`uhr4k.models.training.train`).
+"""``uhr4k train``: train a registered model (library call: :func:`uhr4k.models.train.loop.train`).
 
 One process: ``uhr4k train --model glsgn --data ROOT --subset syn --out RUN``. Many GPUs:
 ``torchrun --nproc_per_node K -m uhr4k train ...`` (DDP; ``--batch`` is per process). A published recipe:
@@ -13,7 +13,7 @@ import click
 
 from uhr4k.commands.options import device_callback, parse_size
 from uhr4k.commands.recipes import recipe_defaults
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 
 def parse_model_args(specs: tuple[str, ...]) -> dict:
@@ -141,7 +141,7 @@ def _recipe_options(precision, channels_last, compile_model, optimizer, betas, w
 @click.option("--betas", default="0.9,0.999", show_default=True, help="The optimizer's beta1,beta2.")
 @click.option("--weight-decay", type=float, default=0.0, show_default=True)
 @click.option("--schedule", type=click.Choice(["constant", "cosine", "multistep", "linear"]), default="constant",
-              show_default=True, help="Learning-rate schedule (see uhr4k.models.schedules).")
+              show_default=True, help="Learning-rate schedule (see uhr4k.models.train.schedules).")
 @click.option("--schedule-unit", type=click.Choice(["epoch", "step"]), default="epoch", show_default=True,
               help="What --warmup, --periods, --milestones and --decay-start count.")
 @click.option("--warmup", type=float, default=0.0, show_default=True, help="Linear warm-up length.")

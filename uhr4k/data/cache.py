@@ -9,7 +9,7 @@ unfiltering) for 0.5 MP of pixels. ``uhr4k cache ROOT`` decodes each image once 
 ``index.json`` records, per source file, its fingerprint (size and modification time) when it was cached
 and the ``.npy`` file's own size: a source that changed since, or an array file that does not have its
 recorded size (cut by a kill or a full disk), is read from the PNG again (never a stale or short crop),
-and a rerun redoes only such files. The run holds the root's lock (:func:`uhr4k.state.lock_root`).
+and a rerun redoes only such files. The run holds the root's lock (:func:`uhr4k.core.locks.lock_root`).
 """
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from uhr4k import state
-from uhr4k.errors import InputError
-from uhr4k.files import atomic_path, list_media, read_image, write_text_atomic
+from uhr4k.core.atomic import atomic_path, remove_stale_temporaries, write_text_atomic
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import read_image
+from uhr4k.core.jobs import run_jobs
+from uhr4k.core.locks import lock_root
+from uhr4k.core.media import list_media
+from uhr4k.core.records import Failure, fingerprint
 
 CACHE_DIR = ".uhr4k-cache"
 INDEX_NAME = "index.json"
@@ -51,7 +55,7 @@ class CacheSummary:
 
 
 def _stamp(path: Path) -> dict:
-    size, mtime_ns = state.fingerprint(path)
+    size, mtime_ns = fingerprint(path)
     return {"size": size, "mtime_ns": mtime_ns}
 
 
@@ -104,8 +108,8 @@ def build_cache(root: str | os.PathLike, workers: int = 1) -> CacheSummary:
     """
     root = Path(root)
     images = cacheable_images(root)
-    with state.lock_root(root, "cache"):
-        state.remove_stale_temporaries(root / CACHE_DIR)
+    with lock_root(root, "cache"):
+        remove_stale_temporaries(root / CACHE_DIR)
         return _build(root, images, workers)
 
 
@@ -126,10 +130,10 @@ def _build(root: Path, images: list[Path], workers: int) -> CacheSummary:
             todo.append((src, dst, rel))
     jobs = [(src, dst) for src, dst, _ in todo]
     done = 0
-    for k, outcome in state.run_jobs(_cache_one, jobs, workers, desc="cache", unit="img", stage="cache",
+    for k, outcome in run_jobs(_cache_one, jobs, workers, desc="cache", unit="img", stage="cache",
                                      ids=[rel for _, _, rel in todo]):
         src, dst, rel = todo[k]
-        if isinstance(outcome, state.Failure):
+        if isinstance(outcome, Failure):
             summary.failures.append(f"{src}: {outcome.reason}")
             continue
         if isinstance(outcome, str):

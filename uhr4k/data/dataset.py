@@ -6,15 +6,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from uhr4k.core.errors import InputError
 from uhr4k.data.sources import Pair, read_pair
-from uhr4k.errors import InputError
 
 DEFAULT_CROP = (960, 540)   # (width, height) of the paper's training crops (section V-A)
-_UINT8_SCALE = float(np.float32(1.0 / 255.0))   # the float32 factor of uhr4k.files.to_float, exactly
+_UINT8_SCALE = float(np.float32(1.0 / 255.0))   # the float32 factor of uhr4k.core.images.to_float, exactly
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8/uint16 -> (3, H, W) float32 in [0, 1], the values of :func:`uhr4k.files.to_float`.
+    """(H, W, 3) uint8/uint16 -> (3, H, W) float32 in [0, 1], the values of :func:`uhr4k.core.images.to_float`.
 
     ``img`` may be any view (a crop of a memory map, rotated or flipped by strides): the scaling reads it
     once and writes the planar result once, with no intermediate copy (the training crop path,

@@ -39,8 +39,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from uhr4k import layout
-from uhr4k.errors import InputError
-from uhr4k.files import write_text_atomic
+from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.errors import InputError
 
 FORMATS = ("webdataset", "hf")
 DEFAULT_SHARD_BYTES = 1_000_000_000        # ~1 GB: a few dozen 4K pairs, the WebDataset authors' advice

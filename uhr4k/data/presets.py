@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uhr4k import layout
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 DATA_ENV = "UHR4K_DATA"
 

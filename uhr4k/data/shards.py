@@ -22,14 +22,15 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from uhr4k import layout, state
+from uhr4k import layout
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import decode_image
+from uhr4k.core.paths import inside
 from uhr4k.data.dataset import augment_view, draw_crop, to_tensor
-from uhr4k.errors import InputError
-from uhr4k.files import decode_image
 
 
 def decode_png(data: bytes, name: str) -> np.ndarray:
-    """PNG bytes -> (H, W, 3) RGB uint8 / uint16: :func:`uhr4k.files.decode_image` (the truncation check,
+    """PNG bytes -> (H, W, 3) RGB uint8 / uint16: :func:`uhr4k.core.images.decode_image` (the truncation check,
     libpng's messages kept off the terminal, one-line errors naming ``name``)."""
     return decode_image(np.frombuffer(data, np.uint8), Path(name))
 
@@ -107,7 +108,7 @@ class ShardPairs(IterableDataset):
             self.shards = [s for s in index["shards"] if s["subset"] == name and s["split"] == split]
             self.length = int(index["samples"].get(f"{name}/{split}", 0))
             for shard in self.shards:        # a shared index must not point outside its folder
-                shard["path"] = str(state.inside(self.out, shard["path"], str(index_path)).relative_to(
+                shard["path"] = str(inside(self.out, shard["path"], str(index_path)).relative_to(
                     self.out.resolve()))
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise InputError(f"damaged index.json ({type(exc).__name__}: {exc})", index_path) from None

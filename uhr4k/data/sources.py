@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from uhr4k import layout, state
+from uhr4k import layout
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import is_image, read_image_verified
+from uhr4k.core.paths import inside
 from uhr4k.data.presets import resolve
-from uhr4k.errors import InputError
-from uhr4k.files import is_image, read_image_verified
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,8 @@ def _uhr4k_pairs(root: Path, subset_key: str | None, split: str) -> list[Pair]:
         pairs = []
         for r in rows:
             where = f"{root / layout.MANIFEST_NAME} row {r['id']!r}"
-            pair = Pair(r["id"], state.inside(root, r["input"], f"{where}, input"),
-                        state.inside(root, r["target"], f"{where}, target"), r["scene"] or r["id"],
+            pair = Pair(r["id"], inside(root, r["input"], f"{where}, input"),
+                        inside(root, r["target"], f"{where}, target"), r["scene"] or r["id"],
                         r["sha256_input"], r["sha256_target"])
             for column, p in (("input", pair.input), ("target", pair.target)):
                 if not p.is_file():

@@ -34,9 +34,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uhr4k import layout, state
+from uhr4k import layout
+from uhr4k.core.atomic import remove_stale_temporaries
+from uhr4k.core.errors import InputError
+from uhr4k.core.locks import lock_root
+from uhr4k.core.paths import inside
 from uhr4k.data.protocol import resolve_root
-from uhr4k.errors import InputError
 
 # train + val + test = the paper's pair count of the subset (train + val = the paper's training set).
 PAPER_SIZES = {"syn": {"train": 2097, "val": 20, "test": 50},
@@ -284,8 +287,8 @@ def split_dataset(root: str | os.PathLike, seed: int = 0, apply: bool = False) -
     summary.moved = len(changing)
     if not apply:
         return summary
-    with state.lock_root(root, "split"):
-        state.remove_stale_temporaries(root)
+    with lock_root(root, "split"):
+        remove_stale_temporaries(root)
         _apply(root, rows, changing, summary)
     return summary
 
@@ -298,7 +301,7 @@ def _apply(root: Path, rows: list[dict], changing: list[dict], summary: SplitSum
         new_paths = {k: _moved_path(r[k], r["split"], new_split) for k in ("input", "target", "layer") if r[k]}
         for key, rel in new_paths.items():
             where = f"{root / layout.MANIFEST_NAME} row {r['id']!r}, {key}"
-            src, dst = state.inside(root, r[key], where), state.inside(root, rel, where)
+            src, dst = inside(root, r[key], where), inside(root, rel, where)
             if src.exists() and dst.exists():
                 raise InputError(f"would overwrite {dst} while moving it to split {new_split}", src)
             if not src.exists() and not dst.exists():

@@ -10,7 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uhr4k.files import atomic_path, write_image
+from uhr4k.core.atomic import atomic_path
+from uhr4k.core.images import write_image
 
 # scikit-image photographs bundled with the wheel (no pooch download): real camera pictures only.
 SCENE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle")

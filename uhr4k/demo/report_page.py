@@ -1,11 +1,11 @@
 """The demo's own ``report.html``: which sections it shows over the files the steps wrote (the page itself
-is written by :mod:`uhr4k.html_page`)."""
+is written by :mod:`uhr4k.core.html`)."""
 from __future__ import annotations
 
 import html
 from pathlib import Path
 
-from uhr4k.html_page import Figure, Section, Table, relative, write_report
+from uhr4k.core.html import Figure, Section, Table, relative, write_report
 
 MAX_FIGURES = 4  # per gallery: enough to judge, small enough to load
 
@@ -65,7 +65,7 @@ def build_report(o, timings: dict, aligned: dict, trained: dict, benched: dict, 
         Section("Reflection test splits: the reference row",
                 ["What the degraded inputs score against their targets (band-wise protocol): the row every "
                  "reflection-removal model has to beat. A few minutes on a CPU do not train one (see "
-                 "BENCHMARKS.md, glsgn); <code>uhr4k train --subset syn</code> on a GPU does. Benchmark page: "
+                 "docs/benchmarks.md, glsgn); <code>uhr4k train --subset syn</code> on a GPU does. Benchmark page: "
                  "<a href=\"bench/reflection/report.html\">bench/reflection/report.html</a>."],
                 tables=[Table("bench/reflection/summary.csv", "Reflection results")],
                 figures=_figures(out, out / "bench" / "reflection" / "grids", "*/*.png", "input and target")),

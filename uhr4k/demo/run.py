@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from uhr4k.core.images import write_image
 from uhr4k.demo.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo, make_reflections, make_videos
 from uhr4k.demo.steps import StepRunner
-from uhr4k.files import write_image
 
 
 @dataclass
@@ -92,7 +92,7 @@ def step_glass_pairs(o: DemoOptions) -> dict:
 def step_align(o: DemoOptions, glass: dict) -> dict:
     from uhr4k.align.estimate import corner_error
     from uhr4k.align.pipeline import align_dataset
-    from uhr4k.files import write_csv
+    from uhr4k.core.tables import write_csv
 
     summary = align_dataset(o.out / "material" / "glass_raw", o.out / "dataset", test=2, val=0,
                             seed=o.seed, workers=o.workers)
@@ -114,7 +114,7 @@ def step_align(o: DemoOptions, glass: dict) -> dict:
 
 def step_haze(o: DemoOptions) -> dict:
     """Hazy versions of the Middlebury motorcycle photo from its real stereo depth (scikit-image ships both)."""
-    from uhr4k.files import from_float
+    from uhr4k.core.images import from_float
     from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 
     photo, depth_m = motorcycle_with_depth()
@@ -139,7 +139,7 @@ def step_bench(o: DemoOptions, trained: dict) -> dict:
     subsets (a rain model has nothing to say there), and the dark channel prior on the hazy set."""
     from uhr4k.benchmark.runner import load_dataset, run_benchmark
     from uhr4k.models import create_model
-    from uhr4k.models.checkpoint import load_model
+    from uhr4k.models.factory import load_model
 
     glsgn, _ = load_model(trained["checkpoint"])
     dataset = str(o.out / "dataset")

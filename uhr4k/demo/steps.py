@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from uhr4k import state
+from uhr4k.core.records import RecordStore
 
 
 def options_key(options: dict) -> str:
@@ -21,11 +21,11 @@ def options_key(options: dict) -> str:
 
 class StepRunner:
     """Runs steps in order; ``timings`` maps each step to (seconds, reused). Records live in a
-    :class:`uhr4k.state.RecordStore` keyed by the demo's options."""
+    :class:`uhr4k.core.records.RecordStore` keyed by the demo's options."""
 
     def __init__(self, out: Path, options: dict):
         self.out = Path(out)
-        self.records = state.RecordStore(self.out / ".demo")
+        self.records = RecordStore(self.out / ".demo")
         self.key = options_key(options)
         self.timings: dict[str, tuple[float, bool]] = {}
 

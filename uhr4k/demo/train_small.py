@@ -25,7 +25,7 @@ def train_small_glsgn(dataset: Path, out: Path, minutes: float, size: tuple[int,
     """
     from uhr4k.data import resolve_dataset
     from uhr4k.models import create_model
-    from uhr4k.models.training import TrainConfig, train
+    from uhr4k.models.train.loop import TrainConfig, train
 
     # a crop that is a multiple of what GLSGN pads to wastes no compute on padding
     multiple = create_model("glsgn", width=WIDTH).multiple

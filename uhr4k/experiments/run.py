@@ -3,7 +3,7 @@
 A run is a list of steps, each finished step a JSON record under ``OUT/steps/`` that a rerun reuses:
 
 * ``train/<row>@<preset>.json``: one model trained on one preset's ``train`` split by
-  :func:`uhr4k.models.training.train` (``OUT/runs/<row>@<preset>/``, resumed from its ``last.pt`` when
+  :func:`uhr4k.models.train.loop.train` (``OUT/runs/<row>@<preset>/``, resumed from its ``last.pt`` when
   a run was interrupted); with ``--gpus K > 1`` in ``torchrun --nproc_per_node K`` processes
   (:mod:`uhr4k.experiments.train_worker` runs the same call in each);
 * ``bench/<row>@<dataset>.json``: its score on the dataset's test split by the benchmark runner
@@ -30,10 +30,10 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.errors import InputError
 from uhr4k.data.presets import PRESETS, Preset
-from uhr4k.errors import InputError
 from uhr4k.experiments.spec import DatasetSpec, Experiment, Row, load_experiment
-from uhr4k.files import write_text_atomic
 
 # Constructor arguments that set a model's channel width, tried in this order by --smoke.
 WIDTH_ARGUMENTS = ("width", "dim", "ngf", "n_feat", "nf", "channels", "base_channels")
@@ -202,7 +202,7 @@ def _smoke_kwargs(name: str, kwargs: dict, width: int) -> dict:
     """``kwargs`` plus the first width argument the model accepts and runs with (smoke runs), else ``kwargs``."""
     import torch
 
-    from uhr4k.models.registry import create_model
+    from uhr4k.models.factory import create_model
 
     for arg in WIDTH_ARGUMENTS:
         try:
@@ -226,10 +226,10 @@ def _model_kwargs(row: Row, experiment: Experiment, options: ExperimentOptions) 
 def _loss_kwargs(loss: str | None, experiment: Experiment, options: ExperimentOptions) -> dict:
     """The recipe's options of ``loss``; ``--vgg-weights`` for every loss that takes VGG-19 weights; in a
     smoke run no perceptual term (no VGG-19 weights there) and a narrow discriminator."""
-    from uhr4k.models.losses import _all_losses
+    from uhr4k.models.losses import all_losses
 
     kwargs = dict(_recipe(experiment, options).loss_kwargs.get(loss or "", {}))
-    takes = _options_of(_all_losses().get(loss or ""))
+    takes = _options_of(all_losses().get(loss or ""))
     if options.smoke:
         if "perceptual_weight" in takes:
             kwargs.setdefault("perceptual_weight", 0.0)
@@ -256,8 +256,8 @@ def _options_of(cls) -> set[str]:
 def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, options: ExperimentOptions,
               steps: Steps, echo) -> Path | None:
     """Weights of ``row`` trained on ``train_preset`` (a finished step is reused); None: nothing to train."""
-    from uhr4k.models.registry import create_model
-    from uhr4k.models.training import TrainConfig, train
+    from uhr4k.models.factory import create_model
+    from uhr4k.models.train.loop import TrainConfig, train
 
     kwargs = _model_kwargs(row, experiment, options)
     probe = create_model(row.model, **kwargs)
@@ -320,7 +320,7 @@ def bench_row(row: Row, dataset: DatasetSpec, weights: Path | None, home: Path, 
               options: ExperimentOptions, steps: Steps) -> dict:
     """The row's score on ``dataset``'s test split (a finished step is reused while its weights are the same)."""
     from uhr4k.benchmark.runner import load_dataset, run_benchmark
-    from uhr4k.models.registry import create_model
+    from uhr4k.models.factory import create_model
 
     name = f"{row.slug}@{dataset.preset}"
     spec = locate(home, dataset.preset, "test")
@@ -354,7 +354,7 @@ def profile_row(row: Row, experiment: Experiment, options: ExperimentOptions, st
     import torch
 
     from uhr4k.benchmark.profiling import count_macs, count_parameters, device_name, time_forward
-    from uhr4k.models.registry import create_model
+    from uhr4k.models.factory import create_model
 
     width, height = experiment.smoke.profile if options.smoke else experiment.profile
     device = torch.device(options.device or ("cuda" if _cuda() else "cpu"))

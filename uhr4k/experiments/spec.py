@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
 
 if sys.version_info >= (3, 11):
     import tomllib

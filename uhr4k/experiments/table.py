@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from uhr4k.files import write_csv, write_text_atomic
+from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.tables import write_csv
 
 TABLE_COLUMNS = ("method", "model", "dataset", "metric", "ours", "paper", "difference", "status")
 METRIC_DIGITS = {"psnr": 2, "ssim": 3, "tmacs": 3, "params_m": 2, "runtime_s": 3, "memory_gb": 3}

@@ -1,6 +1,6 @@
 """One ``torchrun`` process of an experiment's training: ``python -m uhr4k.experiments.train_worker
-CONFIG.json`` reads the :class:`~uhr4k.models.training.TrainConfig` the experiment wrote and calls
-:func:`~uhr4k.models.training.train` (which joins the process group ``torchrun`` set up), so that every
+CONFIG.json`` reads the :class:`~uhr4k.models.train.loop.TrainConfig` the experiment wrote and calls
+:func:`~uhr4k.models.train.loop.train` (which joins the process group ``torchrun`` set up), so that every
 option of the run, loss options included, reaches each process exactly."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from uhr4k.models.training import TrainConfig, train
+from uhr4k.models.train.loop import TrainConfig, train
 
 
 def config_to_json(config: TrainConfig) -> str:

@@ -4,7 +4,7 @@
 restoration network spandrel knows (SwinIR, Uformer, KBNet, MixDehazeNet, FFTformer, ...) through the
 benchmark's protocols and tiling. spandrel is optional: ``pip install uhr4k[zoo]``.
 
-The file is read by uhr4k first (``weights_only=True``, the wrappers of :mod:`uhr4k.models.pretrained`);
+The file is read by uhr4k first (``weights_only=True``, the wrappers of :mod:`uhr4k.models.weights.read`);
 uhr4k's own files (exports, checkpoints) name their model and need no detection.
 """
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from uhr4k.errors import InputError
+from uhr4k.core.errors import InputError
+from uhr4k.models.factory import create_model
+from uhr4k.models.weights.read import read_weights
 
 AUTO = "auto"
 
@@ -104,8 +106,6 @@ def detect(path: str | Path) -> tuple[str, nn.Module]:
         InputError: unreadable file, spandrel missing, an architecture spandrel does not know, or a model
         that is not a same-size 3-channel restorer (super-resolution, inpainting, grey images).
     """
-    from uhr4k.models.pretrained import read_weights
-    from uhr4k.models.registry import create_model
 
     path = Path(path)
     weights = read_weights(path)
@@ -143,7 +143,6 @@ def build_with_weights(names: tuple[str, ...], weights: tuple[str, ...]) -> dict
     Raises:
         InputError: counts that do not pair, or any weights that do not load.
     """
-    from uhr4k.models.registry import create_model
 
     free = [n for n in names if n != AUTO and _parameter_free(n)]
     paired = [n for n in names if n not in free] or [AUTO] * len(weights)
@@ -166,7 +165,6 @@ def build_with_weights(names: tuple[str, ...], weights: tuple[str, ...]) -> dict
 
 def _parameter_free(name: str) -> bool:
     """Whether the registered model ``name`` has no parameters (built on the meta device: no cost)."""
-    from uhr4k.models.registry import create_model
 
     try:
         with torch.device("meta"):

@@ -19,9 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uhr4k.errors import InputError
-from uhr4k.files import is_video, list_media, probe_video, read_image
-from uhr4k.state import Failure
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import read_image
+from uhr4k.core.media import list_media
+from uhr4k.core.records import Failure
+from uhr4k.core.video import is_video, probe_video
 from uhr4k.synth.resize import cover_resize, cover_scale
 
 # Usability thresholds on the gray thumbnail (values in [0, 1]); see usability().

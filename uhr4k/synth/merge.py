@@ -14,10 +14,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from uhr4k import layout, state
-from uhr4k.errors import InputError
-from uhr4k.files import atomic_path, sha256_file, write_text_atomic
-from uhr4k.state import STATE_DIR, read_failures
+from uhr4k import layout
+from uhr4k.core.atomic import atomic_path, remove_stale_temporaries, sha256_file, write_text_atomic
+from uhr4k.core.errors import InputError
+from uhr4k.core.locks import STATE_DIR, lock_root
+from uhr4k.core.paths import HASHED_COLUMNS, inside
+from uhr4k.core.records import read_failures, safe_id
 from uhr4k.synth.pipeline import finish
 
 
@@ -49,7 +51,7 @@ def _shard_state(root: Path) -> dict:
     state_ = _read_json(path, "the shard's state")
     try:
         i, n = (int(v) for v in state_["shard"])
-        ids = [state.safe_id(str(v)) for v in state_["ids"]]
+        ids = [safe_id(str(v)) for v in state_["ids"]]
         plan, complete = str(state_["plan"]), bool(state_.get("complete"))
     except (KeyError, TypeError, ValueError, InputError):
         raise InputError("damaged shard state (shard, plan, ids): rerun its build-syn command", path) from None
@@ -81,10 +83,10 @@ def _shard_files(root: Path, rows: list[dict]) -> list[tuple[Path, str, str]]:
     placed: inside the shard, present, with its manifest checksum (a bad file leaves ``out`` untouched)."""
     files = []
     for r in rows:
-        for col, sha in state.HASHED_COLUMNS:
+        for col, sha in HASHED_COLUMNS:
             if not r[col]:
                 continue
-            src = state.inside(root, r[col], str(root / layout.MANIFEST_NAME))
+            src = inside(root, r[col], str(root / layout.MANIFEST_NAME))
             if not src.is_file():
                 raise InputError(f"listed in {layout.MANIFEST_NAME} but missing", src)
             if sha256_file(src) != r[sha]:
@@ -136,8 +138,8 @@ def merge_shards(shards: list[str | Path], out: str | Path) -> MergeSummary:
     shard_rows = [[r for r in layout.read_manifest(root) if r["subset"] in names] for root in roots]
     files = [_shard_files(root, rows) for root, rows in zip(roots, shard_rows, strict=True)]
     out.mkdir(parents=True, exist_ok=True)
-    with state.lock_root(out, "merge"):
-        state.remove_stale_temporaries(out)
+    with lock_root(out, "merge"):
+        remove_stale_temporaries(out)
         return _merge(roots, states, shard_rows, files, out, info, subsets)
 
 
@@ -148,7 +150,7 @@ def _merge(roots, states, shard_rows, files, out: Path, info: dict, subsets) -> 
     for root, st, rows_of, files_of in tqdm(list(zip(roots, states, shard_rows, files, strict=True)), desc="merge",
                                             unit="shard"):
         for src, rel, sha in files_of:
-            linked += _place(src, state.inside(out, rel), sha)
+            linked += _place(src, inside(out, rel), sha)
         if root.resolve() != out.resolve():
             for sid in st["ids"]:
                 record = root / STATE_DIR / "rows" / f"{sid}.json"

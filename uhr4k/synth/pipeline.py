@@ -5,7 +5,7 @@
    survives a rerun), and draw every sample's parameters and reflection from ``(seed, subset, id)``.
    The selection is cached under ``ROOT/.uhr4k/plan-<key>.json``, keyed by the options and the sources'
    fingerprints; a cached plan with failures is used only while its failed sources still fail.
-2. **Samples** (workers, :func:`uhr4k.state.run_jobs`): each task is one background; it fetches the
+2. **Samples** (workers, :func:`uhr4k.core.jobs.run_jobs`): each task is one background; it fetches the
    frame, writes the target once and the Syn and Rain inputs and layers, every file atomically, then a
    record ``ROOT/.uhr4k/rows/<id>.json`` with its files' hashes, keyed by everything that went into the
    sample (frame and reflection fingerprints, drawn parameters, the synthesis version). A rerun trusts a
@@ -13,7 +13,7 @@
 3. **Finish**: manifest.csv (rows of the built subsets replaced, others kept), failures.csv,
    datasheet.md and preview.jpg, each rewritten atomically.
 
-The whole run holds the root's lock (:func:`uhr4k.state.lock_root`). Bad input (unreadable or truncated
+The whole run holds the root's lock (:func:`uhr4k.core.locks.lock_root`). Bad input (unreadable or truncated
 files, sources smaller than ``--size``, a reflections folder without images) becomes one line in
 failures.csv and on stderr; the run goes on and the summary counts it.
 """
@@ -27,21 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from uhr4k import layout, state
-from uhr4k.errors import InputError
-from uhr4k.files import (
-    describe_skipped,
-    encode_image,
-    exif_orientation,
-    list_media,
-    looks_truncated,
-    read_image,
-    scan_media,
-    write_bytes_atomic,
-    write_image,
-    write_text_atomic,
-)
-from uhr4k.state import STATE_DIR, Failure, read_failures, write_failures  # noqa: F401 (re-exported)
+from uhr4k import layout
+from uhr4k.core.atomic import remove_stale_temporaries, write_bytes_atomic, write_text_atomic
+from uhr4k.core.errors import InputError
+from uhr4k.core.images import encode_image, exif_orientation, looks_truncated, read_image, write_image
+from uhr4k.core.jobs import run_jobs
+from uhr4k.core.locks import STATE_DIR, lock_root
+from uhr4k.core.media import describe_skipped, list_media, scan_media
+from uhr4k.core.paths import verify
+from uhr4k.core.records import Failure, RecordStore, derive_seed, fingerprint, write_failures
 from uhr4k.synth import rain, reflection
 from uhr4k.synth.frames import (
     Frame,
@@ -54,7 +48,6 @@ from uhr4k.synth.frames import (
 # The version of the sample records a rerun reuses (part of every record key): bump it when a change
 # alters the output bytes for the same options, so that old records are recomputed, not trusted.
 CACHE_VERSION = "4"
-FAILURES_NAME = state.FAILURES_NAME
 PAPER_COUNT = 2167  # backgrounds of UHR4K-Syn / UHR4K-Rain in the paper
 REFLECTION_TRIES = 3  # candidate reflections per sample for Zhang's visibility filter
 
@@ -98,7 +91,7 @@ class BuildSummary:
 
 def sample_seed(seed: int, subset_key: str, sample_id: str) -> int:
     """The 63-bit seed of one sample of one subset: a function of ``(seed, subset, id)`` only."""
-    return state.derive_seed(seed, subset_key, sample_id)
+    return derive_seed(seed, subset_key, sample_id)
 
 
 # --------------------------------------------------------------------------------------------- plan
@@ -121,7 +114,7 @@ def _reflection_pool(folder: Path | None, failures: list[Failure]) -> list[dict]
             failures.append(Failure("reflections", "", str(path), reason))
         else:
             pool.append({"from": "reflections", "rel": path.relative_to(folder).as_posix(),
-                         "fp": state.fingerprint(path)})
+                         "fp": fingerprint(path)})
     if not pool:
         failures.append(Failure("reflections", "", str(folder), "no readable reflection image"))
     return pool
@@ -146,7 +139,7 @@ def _image_problem(path: Path) -> str | None:
 
 def _sources_key(frames_dir: Path, opts: BuildOptions) -> str:
     files = list_media(frames_dir)
-    prints = [(p.relative_to(frames_dir).as_posix(), *state.fingerprint(p)) for p in files]
+    prints = [(p.relative_to(frames_dir).as_posix(), *fingerprint(p)) for p in files]
     blob = json.dumps([CACHE_VERSION, prints, opts.count, list(opts.size), opts.allow_upscale])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -227,7 +220,7 @@ def _assign_splits(frames: list[Frame], opts: BuildOptions, messages: list[str])
 def _draw_syn(f: Frame, frames: list[Frame], pool: list[dict], opts: BuildOptions, failures: list[Failure]):
     s = sample_seed(opts.seed, "syn", f.id)
     rng = np.random.default_rng(s)
-    others = pool or [{"from": "frames", "frame": asdict(g), "fp": state.fingerprint(opts.frames / g.rel)}
+    others = pool or [{"from": "frames", "frame": asdict(g), "fp": fingerprint(opts.frames / g.rel)}
                       for g in frames if g.scene != f.scene]
     if not others:
         failures.append(Failure("plan", f.id, str(opts.frames / f.rel),
@@ -265,7 +258,7 @@ def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, l
     tasks = []
     for f in frames:
         task = {"id": f.id, "scene": f.scene, "split": splits[f.scene], "frame": asdict(f),
-                "fp": state.fingerprint(opts.frames / f.rel), "size": list(opts.size)}
+                "fp": fingerprint(opts.frames / f.rel), "size": list(opts.size)}
         if "syn" in opts.subsets:
             spec = _draw_syn(f, frames, pool, opts, failures)
             if spec is not None:
@@ -293,8 +286,8 @@ def task_key(task: dict) -> str:
 # ------------------------------------------------------------------------------------------ samples
 
 
-def _records(root: Path) -> state.RecordStore:
-    return state.RecordStore(root / STATE_DIR / "rows")
+def _records(root: Path) -> RecordStore:
+    return RecordStore(root / STATE_DIR / "rows")
 
 
 def _rows_here(task: dict, rows: list[dict]) -> list[dict]:
@@ -311,7 +304,7 @@ def _verified_record(root: Path, task: dict) -> list[dict] | None:
     if not data:
         return None
     rows = _rows_here(task, data["rows"])
-    return rows if all(state.verify(root, row) is None for row in rows) else None
+    return rows if all(verify(root, row) is None for row in rows) else None
 
 
 def _source_name(frame: Frame) -> str:
@@ -478,7 +471,7 @@ def _make_samples(mine: list[dict], opts: BuildOptions, progress: bool, summary:
     jobs = [(t, str(opts.out), str(opts.frames), refl_dir) for t in mine]
     rows: list[dict] = []
     failures: list[Failure] = []
-    results = state.run_jobs(make_sample, jobs, opts.workers, desc=f"build-syn {i}/{n}" if n > 1 else "build-syn",
+    results = run_jobs(make_sample, jobs, opts.workers, desc=f"build-syn {i}/{n}" if n > 1 else "build-syn",
                              unit="bg", progress=progress, stage="sample", ids=[t["id"] for t in mine])
     for _, result in results:
         if isinstance(result, Failure):
@@ -501,9 +494,9 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
     check_options(opts)
     opts.out = Path(opts.out)
     opts.out.mkdir(parents=True, exist_ok=True)
-    with state.lock_root(opts.out, "build-syn"):
+    with lock_root(opts.out, "build-syn"):
         layout.read_manifest(opts.out)  # a damaged manifest stops the run before any work
-        state.remove_stale_temporaries(opts.out)
+        remove_stale_temporaries(opts.out)
         return _build(opts, progress)
 
 

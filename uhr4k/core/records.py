@@ -1,0 +1,110 @@
+"""What a resumable pipeline remembers: input fingerprints (what changed since), seeds derived from
+``(seed, part, ...)`` (the one way), one JSON record per finished item (:class:`RecordStore`), and
+the failures of a run (:class:`Failure`, ``failures.csv``).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io as _io
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.errors import InputError
+
+FAILURES_NAME = "failures.csv"
+
+
+def fingerprint(path: str | os.PathLike) -> list[int]:
+    """``[size in bytes, modification time in ns]`` of a file: changes whenever the file is replaced."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A 63-bit seed from ``seed`` and ``parts`` only (never the order of processing or the worker)."""
+    text = "/".join(str(p) for p in (seed, *parts))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+def safe_id(item_id: str) -> str:
+    """``item_id`` when it can be a file name of its own (records are named by it), else InputError."""
+    if not item_id or item_id in (".", "..") or "/" in item_id or "\\" in item_id or "\x00" in item_id:
+        raise InputError(f"id {item_id!r} cannot name a file")
+    return item_id
+
+
+class RecordStore:
+    """One JSON record per finished item under ``folder``: ``{"key": ..., "data": ...}``.
+
+    ``key`` is whatever decided the item (inputs' fingerprints, options, code version); :meth:`get`
+    returns the data only while the key still matches, so a changed input is redone.
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+
+    def path(self, item_id: str) -> Path:
+        return self.folder / f"{safe_id(item_id)}.json"
+
+    def get(self, item_id: str, key) -> dict | None:
+        try:
+            record = json.loads(self.path(item_id).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("key") != json.loads(json.dumps(key)):
+            return None
+        return record.get("data")
+
+    def put(self, item_id: str, key, data) -> None:
+        write_text_atomic(self.path(item_id), json.dumps({"key": key, "data": data}, sort_keys=True))
+
+    def ids(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob("*.json")) if self.folder.is_dir() else []
+
+    def keep_only(self, ids: Iterable[str]) -> None:
+        """Remove the records of items no longer planned."""
+        keep = set(ids)
+        for item_id in self.ids():
+            if item_id not in keep:
+                self.path(item_id).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, order=True)
+class Failure:
+    """One bad input: where it happened, the item, the file and why; one line ``<file>: <reason>``."""
+
+    stage: str
+    id: str
+    file: str
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.file}: {self.reason}" if self.file else f"{self.id}: {self.reason}"
+
+
+def write_failures(root: str | os.PathLike, failures: Iterable[Failure]) -> Path:
+    """``ROOT/failures.csv``: stage, id, file, reason; de-duplicated and sorted (stable bytes)."""
+    buf = _io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["stage", "id", "file", "reason"])
+    writer.writerows((f.stage, f.id, f.file, f.reason) for f in sorted(set(failures)))
+    path = Path(root) / FAILURES_NAME
+    write_text_atomic(path, buf.getvalue())
+    return path
+
+
+def read_failures(root: str | os.PathLike) -> list[Failure]:
+    path = Path(root) / FAILURES_NAME
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or not {"stage", "id", "file", "reason"} <= set(reader.fieldnames):
+            raise InputError("not a uhr4k failures file (columns stage, id, file, reason)", path)
+        return [Failure(r["stage"] or "", r["id"] or "", r["file"] or "", r["reason"] or "") for r in reader]
+
