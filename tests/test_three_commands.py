@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import uhr4k.tables as tables
+import uhr4k.layout.tables as tables
 from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
 from uhr4k.core.images import write_image
-from uhr4k.demo.material import load_photo, make_videos
+from uhr4k.synth.material import load_photo, make_videos
 
 
 def _uhr4k(cwd: Path, *args: str) -> subprocess.CompletedProcess:

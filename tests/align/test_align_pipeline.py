@@ -245,7 +245,7 @@ def test_paper_method_runs_through_the_same_pipeline_and_is_recorded(raw, run, t
         assert (out / "UHR4K-Real" / "qa" / f"{row['id']}.jpg").is_file()
     assert sorted(r["id"] for r in layout.read_manifest(out)) == ["atrium-01", "bridge-01"]
     # align writes the dataset card (README.md) with the command that made UHR4K-Real
-    from uhr4k.card import read_card_meta
+    from uhr4k.layout.card import read_card_meta
     card = read_card_meta(out)["uhr4k"]
     assert card["command"].startswith("uhr4k align ") and "--method paper" in card["command"]
     assert card["splits"]["UHR4K-Real"]["test"] == 1 and "reflection-removal" in read_card_meta(out)["tags"]

@@ -86,7 +86,7 @@ def test_the_shipped_facts_are_this_trees():
     from uhr4k.models.registry import list_models, model_info
 
     entries = _entries_of(SHIPPED, source_fingerprint())
-    assert entries, f"{SHIPPED} is stale: run `python -m uhr4k.commands.model_facts` after editing uhr4k/models"
+    assert entries, f"{SHIPPED} is stale: run `python -m uhr4k.commands.models` after editing uhr4k/models"
     assert entries["registry"] == {n: {"tasks": list(model_info(n).tasks), "converter": model_info(n).converter
                                        is not None} for n in list_models()}
     for name in list_models():

@@ -107,7 +107,8 @@ def test_transport_items_become_the_same_floats_on_the_device(tmp_path):
     is scaled item by item instead of stacked raw."""
     import numpy as np
 
-    from uhr4k.data.dataset import collate_transport, to_tensor, to_transport, unit_float
+    from uhr4k.data.crops import to_tensor
+    from uhr4k.data.dataset import collate_transport, to_transport, unit_float
 
     root = pairs_folder(tmp_path / "set", [(f"{i}.png", f"{i}.png") for i in range(2)], h=50, w=70)
     pairs = find_pairs(root)

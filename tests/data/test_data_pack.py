@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from uhr4k import layout
-from uhr4k.card import card_facts, read_card_meta
 from uhr4k.cli import cli
 from uhr4k.core.images import read_image, write_image
 from uhr4k.data import PairedDataset, find_pairs
 from uhr4k.data.pack import pack
 from uhr4k.data.shards import ShardPairs
+from uhr4k.layout.card import card_facts, read_card_meta
 
 SPLITS = {"syn": {"train": 3, "val": 1, "test": 2}, "rain": {"train": 2, "test": 1}}
 
@@ -210,7 +210,7 @@ def test_shards_stream_the_same_seeded_crops_as_the_png_tree(root, tmp_path):
 
 
 def test_pack_inherits_the_roots_declarations(root, tmp_path):
-    from uhr4k.card import write_card
+    from uhr4k.layout.card import write_card
 
     work = tmp_path / "copy"
     import shutil

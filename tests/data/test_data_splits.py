@@ -11,14 +11,8 @@ from uhr4k.cli import cli
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import write_image
 from uhr4k.data import find_pairs
-from uhr4k.data.splits import (
-    PAPER_SIZES,
-    assign_scene_splits,
-    find_leaks,
-    paper_training_pairs,
-    plan_splits,
-    split_dataset,
-)
+from uhr4k.data.splits import PAPER_SIZES, find_leaks, paper_training_pairs, plan_splits, split_dataset
+from uhr4k.layout.scene_splits import assign_scene_splits
 
 
 def _rows(scenes, frames, files_in=None):

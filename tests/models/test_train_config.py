@@ -4,7 +4,7 @@ import yaml
 from click.testing import CliRunner
 from test_train import make_root
 
-import uhr4k.api
+import uhr4k.app.training
 from uhr4k.cli import cli
 from uhr4k.commands.recipes import shipped_recipes
 from uhr4k.models import list_models
@@ -29,7 +29,7 @@ def _parsed(monkeypatch, *args):
         seen.update(model=model, data=data, out=out, subset=subset, **options)
         raise SystemExit(0)
 
-    monkeypatch.setattr(uhr4k.api, "train", capture)
+    monkeypatch.setattr(uhr4k.app.training, "train", capture)
     result = CliRunner().invoke(cli, ["train", "--data", "somewhere", "--out", "run", *args])
     assert result.exit_code == 0, result.output
     return seen

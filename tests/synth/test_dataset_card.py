@@ -2,8 +2,8 @@
 import yaml
 from click.testing import CliRunner
 
-from uhr4k.card import read_card_meta
 from uhr4k.cli import cli
+from uhr4k.layout.card import read_card_meta
 
 
 def test_build_syn_writes_a_card_with_licences_ranges_and_command(media, tmp_path):
@@ -55,8 +55,8 @@ def test_a_readme_uhr4k_did_not_write_is_never_replaced(tmp_path):
     with one line naming it."""
     import pytest
 
-    from uhr4k.card import write_card
     from uhr4k.core.errors import InputError
+    from uhr4k.layout.card import write_card
 
     rows = [{"id": "a", "subset": "UHR4K-Syn", "split": "train", "width": "64", "height": "36", "params": "{}"}]
     theirs = "Notes for my lab: caf\xe9\n".encode("latin-1")

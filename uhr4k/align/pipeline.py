@@ -44,10 +44,11 @@ from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.paths import inside, verify
 from uhr4k.core.records import Failure, RecordStore, fingerprint
+from uhr4k.core.runs import ALIGNMENT_NAME
+from uhr4k.layout.scene_splits import assign_scene_splits
 
 __all__ = ["align_dataset", "AlignSummary", "ALIGNMENT_NAME"]
 
-ALIGNMENT_NAME = "alignment.csv"
 _SUBSET = layout.SUBSETS["real"]
 _RECORD_VERSION = 2
 _RECORDS = "align"   # under ROOT/.uhr4k
@@ -146,7 +147,6 @@ def split_pairs(pairs: list[RawPair], results: dict[str, PairResult], test: int,
     for p in pairs:
         if results[p.id].status == "ok":
             sizes[p.scene] = sizes.get(p.scene, 0) + 1
-    from uhr4k.data.splits import assign_scene_splits  # here: workers need no torch import
 
     scene_split, messages = assign_scene_splits(sizes, test, val, seed)
     summary.messages += messages

@@ -126,7 +126,7 @@ def _plot_section(out: Path, summary, per_image, untrained, datasets) -> tuple[S
 
 def invocation() -> str:
     """How this run was started: the ``uhr4k ...`` command line, or a Python call."""
-    from uhr4k.card import default_command
+    from uhr4k.layout.card import default_command
 
     command = default_command()
     return "run_benchmark(...) called from Python" if command == "called from Python" else command

@@ -43,8 +43,8 @@ def command(ctx, raw_dir, out, test, val, seed, workers, method, refine, size, m
     """
     from uhr4k.align.gates import GateSettings
     from uhr4k.align.pair import AlignSettings
-    from uhr4k.api import align_pairs
-    from uhr4k.card import parse_source_licenses
+    from uhr4k.app.pipelines import align_pairs
+    from uhr4k.layout.card import parse_source_licenses
 
     sources = parse_source_licenses(source_licenses)
 

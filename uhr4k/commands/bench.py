@@ -1,4 +1,4 @@
-"""``uhr4k bench``: evaluate models on datasets (library call: :func:`uhr4k.api.bench`)."""
+"""``uhr4k bench``: evaluate models on datasets (library call: :func:`uhr4k.app.bench.bench`)."""
 from __future__ import annotations
 
 import click
@@ -46,7 +46,7 @@ from uhr4k.core.errors import InputError
 def command(model_names, checkpoints, weights, data, subset, split, protocol, device, tile, overlap, out, profile_size,
             repeats, no_images, max_grids, precision, channels_last, compile_models):
     """Evaluate models on datasets: PSNR/SSIM per protocol, runtime, memory, tables, grids and plots."""
-    from uhr4k.api import bench
+    from uhr4k.app.bench import bench
 
     if tile is not None and overlap >= tile:
         raise InputError(f"--overlap {overlap} must be smaller than --tile {tile}")

@@ -42,8 +42,8 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --worker
 @click.pass_context
 def command(ctx, frames, reflections, out, count, size, test, val, seed, workers, shard, subsets,
             reflection_model, allow_upscale, license_, source_licenses, quiet):
-    from uhr4k.api import build_syn
-    from uhr4k.card import parse_source_licenses
+    from uhr4k.app.pipelines import build_syn
+    from uhr4k.layout.card import parse_source_licenses
 
     sources = parse_source_licenses(source_licenses)
 

@@ -42,7 +42,7 @@ def command_line(ctx: click.Context) -> str:
 def declared(root, license_, sources) -> dict:
     """Card arguments for data derived from ``root``: what this run declares, else what ``root``'s card
     declared (a rerun, or pack, need not repeat --license), and the commands that made ``root``."""
-    from uhr4k.card import read_card_meta
+    from uhr4k.layout.card import read_card_meta
 
     previous = read_card_meta(root)
     kept = previous.get("uhr4k", {}) if isinstance(previous.get("uhr4k"), dict) else {}
@@ -54,6 +54,6 @@ def declared(root, license_, sources) -> dict:
 def write_root_card(root, license_, sources, command: str) -> None:
     """The card of a dataset root from its manifest; declarations not repeated on this run are kept."""
     from uhr4k import layout
-    from uhr4k.card import write_card
+    from uhr4k.layout.card import write_card
 
     write_card(root, layout.read_manifest(root), command=command, **declared(root, license_, sources))

@@ -18,7 +18,7 @@ Example: uhr4k merge shard1/ shard2/ --out UHR4K""")
 @click.pass_context
 def command(ctx, shards, out):
     from uhr4k import layout
-    from uhr4k.card import write_card
+    from uhr4k.layout.card import write_card
     from uhr4k.synth.merge import merge_shards
 
     # the shards' cards (build-syn wrote one each) before a shard that is also --out is overwritten

@@ -9,7 +9,7 @@ ignored (a read-only home only costs the recount).
 The package ships the facts of its own tree beside this module (``model_facts.json``: the registry, every
 model's parameters and MACs at 3840 x 2160), so the first listing after an install counts nothing and
 imports no torch either. It is used only while its fingerprint is this tree's (an edited model, another
-uhr4k or torch version: counted afresh); ``python -m uhr4k.commands.model_facts`` writes it anew.
+uhr4k or torch version: counted afresh); ``python -m uhr4k.commands.models`` writes it anew.
 """
 from __future__ import annotations
 
@@ -92,18 +92,3 @@ def _entries_of(path: Path, fingerprint: str) -> dict:
     entries = stored.get(fingerprint, {}) if isinstance(stored, dict) else {}
     return entries if isinstance(entries, dict) else {}
 
-
-def write_shipped(path: Path = SHIPPED) -> Path:
-    """Count everything ``uhr4k models --macs`` shows for every registered model and write it to ``path``
-    (the package's own facts, see the module docstring)."""
-    from uhr4k.commands.models import model_rows, registry_facts
-
-    facts = ModelFacts(path=path, shipped=False)
-    facts.entries = {}
-    model_rows(sorted(registry_facts(facts)), SHIPPED_MACS_SIZE, facts)   # counts into facts, saves to path
-    facts.save(path)
-    return path
-
-
-if __name__ == "__main__":
-    print(write_shipped())

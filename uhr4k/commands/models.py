@@ -7,9 +7,14 @@ and source (:mod:`uhr4k.commands.model_facts`), so that asking again builds noth
 """
 from __future__ import annotations
 
+import fnmatch
+from pathlib import Path
+
 import click
 
+from uhr4k.commands.model_facts import SHIPPED, SHIPPED_MACS_SIZE, ModelFacts
 from uhr4k.commands.options import parse_size
+from uhr4k.core.errors import InputError
 
 DEFAULT_SIZE = (3840, 2160)
 
@@ -38,7 +43,6 @@ def model_rows(names, size: tuple[int, int] | None, facts=None) -> list[dict]:
     Counts come from ``facts`` (a :class:`ModelFacts` cache, the user's by default) or are counted and
     stored there; a model is built (on the meta device) only when something about it is not cached yet.
     """
-    from uhr4k.commands.model_facts import ModelFacts
 
     facts = facts if facts is not None else ModelFacts()
     registry = registry_facts(facts)
@@ -116,10 +120,6 @@ def command(names, want_macs, size):
     MACs are multiply-accumulates of one forward pass, counted by torch's FlopCounterMode (which counts 2
     FLOPs per MAC) divided by 2 on the meta device: the "FLOPs" of thop/ptflops and of most papers.
     """
-    import fnmatch
-
-    from uhr4k.commands.model_facts import ModelFacts
-    from uhr4k.core.errors import InputError
 
     width_height = parse_size(size, "--size") if size is not None else (DEFAULT_SIZE if want_macs else None)
     facts = ModelFacts()
@@ -141,3 +141,17 @@ def command(names, want_macs, size):
                    "meta device.")
     else:
         click.echo("MACs: uhr4k models --macs [--size WxH]")
+
+
+def write_shipped(path: Path = SHIPPED) -> Path:
+    """Count everything ``uhr4k models --macs`` shows for every registered model and write it to ``path``
+    (the package's own facts, see the module docstring)."""
+    facts = ModelFacts(path=path, shipped=False)
+    facts.entries = {}
+    model_rows(sorted(registry_facts(facts)), SHIPPED_MACS_SIZE, facts)   # counts into facts, saves to path
+    facts.save(path)
+    return path
+
+
+if __name__ == "__main__":
+    print(write_shipped())

@@ -46,8 +46,8 @@ def command(ctx, root, fmt, out, shard_size, subsets, splits, license_, source_l
 
     Every file's SHA-256 is checked against the manifest on the way.
     """
-    from uhr4k.card import parse_source_licenses
     from uhr4k.data.pack import pack
+    from uhr4k.layout.card import parse_source_licenses
 
     sources = parse_source_licenses(source_licenses)
     result = pack(root, out, fmt, subsets=subsets, splits=splits, shard_bytes=parse_bytes(shard_size),

@@ -94,7 +94,7 @@ def recipe_defaults(spec: str, command: click.Command) -> dict:
         try:                                 # checked here, so that a bad value names the file
             param.type_cast_value(click.Context(command), value)
             if param.name == "progressive":  # phases are text that the command parses itself
-                from uhr4k.commands.train import parse_phases
+                from uhr4k.commands.options import parse_phases
                 parse_phases(tuple(value))
         except click.BadParameter as exc:
             raise InputError(f"{key}: {exc.format_message()}", path) from None

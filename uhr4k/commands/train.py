@@ -11,7 +11,7 @@ import ast
 
 import click
 
-from uhr4k.commands.options import device_callback, parse_size
+from uhr4k.commands.options import device_callback, parse_phases, parse_size
 from uhr4k.commands.recipes import recipe_defaults
 from uhr4k.core.errors import InputError
 
@@ -41,25 +41,6 @@ def parse_numbers(text: str | None, option: str, count: int | None = None) -> tu
     if count is not None and len(values) != count:
         raise InputError(f"{option}: expected {count} numbers, got {text!r}")
     return values
-
-
-def parse_phases(specs: tuple[str, ...]) -> list[dict]:
-    """``UNTIL:WxH:BATCH`` phases of --progressive (crop or batch may be empty: the run's)."""
-    phases = []
-    for spec in specs:
-        parts = str(spec).split(":")
-        if len(parts) != 3:
-            raise InputError(f"--progressive must be UNTIL:WxH:BATCH, got {spec!r}")
-        try:
-            phase = {"until": int(parts[0])}
-            if parts[2]:
-                phase["batch"] = int(parts[2])
-        except ValueError:
-            raise InputError(f"--progressive must be UNTIL:WxH:BATCH with whole numbers, got {spec!r}") from None
-        if parts[1]:
-            phase["crop"] = parse_size(parts[1], "--progressive")
-        phases.append(phase)
-    return phases
 
 
 def _read_config(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -165,7 +146,7 @@ def command(config_file, model, data, subset, out, epochs, batch, lr, crop, resu
             protocol, steps_per_epoch, device, no_augment, **recipe):
     """Train a model: validation PSNR/SSIM every epoch; atomic checkpoints; exact --resume; published recipes
     through --config."""
-    from uhr4k.api import train
+    from uhr4k.app.training import train
 
     if epochs <= 0 or batch <= 0 or lr <= 0:
         raise InputError("--epochs, --batch and --lr must be positive")

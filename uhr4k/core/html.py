@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def render_figure(report_dir: Path, fig: Figure) -> str:
 
 
 def write_report(report_path: Path, title: str, summary_lines: list[str], sections: list[Section],
-                 banners: list[str] = ()) -> Path:
+                 banners: Sequence[str] = ()) -> Path:
     """Write ``report_path`` atomically. Paths in ``sections`` are relative to its folder; ``banners``
     (trusted HTML) are warnings shown above everything else.
 

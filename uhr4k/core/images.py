@@ -42,7 +42,7 @@ def read_image(path: str | os.PathLike, *, keep_16bit: bool = True) -> np.ndarra
     Raises:
         InputError: missing, unreadable or truncated file.
     """
-    return decode_image(read_file_bytes(path), path, keep_16bit=keep_16bit)
+    return decode_image(read_file_bytes(path), Path(path), keep_16bit=keep_16bit)
 
 
 def read_file_bytes(path: str | os.PathLike) -> np.ndarray:
@@ -63,7 +63,7 @@ def read_image_verified(path: str | os.PathLike, sha256: str, *, keep_16bit: boo
     """:func:`read_image`, refusing a file whose SHA-256 is not ``sha256`` (hashed from the bytes that
     are decoded: one read). Raises InputError: the checksum differs from the manifest's."""
     data = read_file_bytes(path)
-    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+    if sha256 and hashlib.sha256(data.data).hexdigest() != sha256:
         raise InputError("checksum differs from the manifest (file replaced or damaged)", path)
     return decode_image(data, Path(path), keep_16bit=keep_16bit)
 

@@ -28,7 +28,8 @@ class RootLock:
     """The held lock of one output root; :meth:`release` (or the process's end, even by SIGKILL) frees it."""
 
     def __init__(self, path: Path, fd: int):
-        self.path, self._fd = path, fd
+        self.path = path
+        self._fd: int | None = fd
 
     def release(self) -> None:
         if self._fd is not None:

@@ -32,7 +32,8 @@ def scan_media(folder: str | os.PathLike, kinds: Iterable[str] = ("image", "vide
     if not folder.is_dir():
         raise InputError("not a folder", folder)
     checks = {"image": is_image, "video": is_video}
-    found, skipped = [], {}
+    found: list[Path] = []
+    skipped: dict[str, int] = {}
     for p in folder.rglob("*"):
         is_file, reason = p.is_file(), None
         if p.is_symlink() and not p.exists():

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
-
-FAILURES_NAME = "failures.csv"
+from uhr4k.core.runs import FAILURES_NAME
 
 
 def fingerprint(path: str | os.PathLike) -> list[int]:

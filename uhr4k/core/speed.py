@@ -57,12 +57,12 @@ class Speed:
         """The model for inference in channels-last order and/or compiled with frozen weights (the module
         itself is converted in place; training compiles its own, unfrozen, see ``uhr4k.models.train.loop``)."""
         if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
         if self.compile:
             # Inference only (bench): freezing folds the weights into the graph as constants, which lets
             # inductor pre-pack them for oneDNN and fuse the element-wise work around each convolution
             # (docs/benchmarks.md, speed: GLSGN compiled without it was slower than eager on this CPU).
-            model = torch.compile(model, options={"freezing": True})
+            model = torch.compile(model, options={"freezing": True})  # type: ignore[assignment]  # an nn.Module
         return model
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:

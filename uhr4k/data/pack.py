@@ -227,13 +227,13 @@ def pack(root: str | os.PathLike, out: str | os.PathLike, fmt: str = "webdataset
         fmt: ``webdataset`` or ``hf``.
         subsets, splits: only these (subset keys or folder names; split names); all when empty.
         shard_bytes: a WebDataset shard is closed once it holds at least this many bytes.
-        card: keyword arguments of :func:`uhr4k.card.card_text` (licence, sources, command).
+        card: keyword arguments of :func:`uhr4k.layout.card.card_text` (licence, sources, command).
 
     Raises:
         InputError: no manifest, nothing selected, a missing or corrupt file, ``out`` inside ``root`` or
         not empty.
     """
-    from uhr4k.card import write_card
+    from uhr4k.layout.card import write_card
 
     root, out = Path(root), Path(out)
     if fmt not in FORMATS:

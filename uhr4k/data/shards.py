@@ -26,7 +26,7 @@ from uhr4k import layout
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import decode_image
 from uhr4k.core.paths import inside
-from uhr4k.data.dataset import augment_view, draw_crop, to_tensor
+from uhr4k.data.crops import augment_view, draw_crop, to_tensor
 
 
 def decode_png(data: bytes, name: str) -> np.ndarray:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from uhr4k.core.images import write_image
-from uhr4k.demo.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo, make_reflections, make_videos
 from uhr4k.demo.steps import StepRunner
+from uhr4k.synth.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo, make_reflections, make_videos
 
 
 @dataclass

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from uhr4k.core.runs import LAST_CHECKPOINT, TRAINING_LOG
+
 # Fixed steps rather than a wall-clock budget, so a demo's result does not depend on the machine's load;
 # this many (with the per-epoch validation) take about a minute on a quiet 2-core machine at 960x540
 # (measured: 72 steps of batch 2 at 320x192 plus 12 validations of 4 images in 116 s).
@@ -37,9 +39,9 @@ def train_small_glsgn(dataset: Path, out: Path, minutes: float, size: tuple[int,
                          out=str(out), loss="glsgn",
                          loss_kwargs={"perceptual_weight": 0.0, "adversarial_weight": 0.0},
                          epochs=epochs, batch=BATCH, lr=5e-4, crop=crop, seed=seed, val_limit=4,
-                         resume=(Path(out) / "last.pt").exists())
+                         resume=(Path(out) / LAST_CHECKPOINT).exists())
     summary = train(config, echo=lambda line: None)
     checkpoint = summary.best_checkpoint or summary.last_checkpoint
-    return {"checkpoint": str(checkpoint), "log": str(Path(out) / "log.csv"), "width": WIDTH,
+    return {"checkpoint": str(checkpoint), "log": str(Path(out) / TRAINING_LOG), "width": WIDTH,
             "subset": SUBSET, "steps": epochs * steps_per_epoch, "minutes": minutes,
             "best_val_psnr": summary.best_psnr}

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT
 from uhr4k.data.presets import PRESETS, Preset
 from uhr4k.experiments.spec import DatasetSpec, Experiment, Row, load_experiment
 
@@ -286,14 +287,14 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
                          epochs=recipe.epochs, batch=batch, lr=recipe.lr, crop=recipe.crop, seed=recipe.seed,
                          val_split="val" if _has_split(spec, "val") else "none",
                          steps_per_epoch=recipe.steps_per_epoch, device=options.device,
-                         resume=(out / "last.pt").is_file(), progress=options.progress)
+                         resume=(out / LAST_CHECKPOINT).is_file(), progress=options.progress)
     echo(f"train {row.label} on {train_preset} ({'resuming' if config.resume else 'new'}, {recipe.epochs} "
          f"epoch(s)) -> {out}")
     if options.gpus > 1:
         _torchrun(config, options.gpus, echo)
     else:
         train(config, echo=lambda line: None if options.smoke else echo(f"  {line}"))
-    weights = out / "best.pt" if (out / "best.pt").is_file() else out / "last.pt"
+    weights = out / BEST_CHECKPOINT if (out / BEST_CHECKPOINT).is_file() else out / LAST_CHECKPOINT
     steps.put("train", name, {"key": key, "weights": str(weights)})
     return weights
 

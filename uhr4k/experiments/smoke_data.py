@@ -16,7 +16,7 @@ import numpy as np
 from uhr4k import layout
 from uhr4k.core.images import write_image
 from uhr4k.data.presets import PRESETS
-from uhr4k.demo.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo
+from uhr4k.synth.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo
 
 # (input folder, target folder) each public preset's release uses
 PUBLIC_FOLDERS = {"real20": ("blended", "transmission_layer"), "nature": ("blended", "transmission_layer"),

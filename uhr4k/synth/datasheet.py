@@ -12,10 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uhr4k.card import numeric_leaves as _flatten
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.images import read_image, to_uint8, write_image
 from uhr4k.layout import SPLITS, SUBSETS
+from uhr4k.layout.card import numeric_leaves as _flatten
 
 PREVIEW_ROWS = 4       # samples shown per subset
 PREVIEW_TILE_WIDTH = 320

@@ -36,6 +36,7 @@ from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.media import describe_skipped, list_media, scan_media
 from uhr4k.core.paths import verify
 from uhr4k.core.records import Failure, RecordStore, derive_seed, fingerprint, write_failures
+from uhr4k.layout.scene_splits import assign_scene_splits
 from uhr4k.synth import rain, reflection
 from uhr4k.synth.frames import (
     Frame,
@@ -203,7 +204,6 @@ def _assign_splits(frames: list[Frame], opts: BuildOptions, messages: list[str])
     for f in frames:
         scene_counts[f.scene] = scene_counts.get(f.scene, 0) + 1
     recorded = {s: v for s, v in _recorded_splits(opts.out, opts.subsets).items() if s in scene_counts}
-    from uhr4k.data.splits import assign_scene_splits  # here: workers need no torch import
 
     splits, split_messages = assign_scene_splits(scene_counts, opts.test, opts.val, opts.seed)
     if recorded:

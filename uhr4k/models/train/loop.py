@@ -43,6 +43,7 @@ from uhr4k.core.atomic import remove_stale_temporaries, write_text_atomic
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import from_float, write_image
 from uhr4k.core.locks import acquire_lock
+from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, TRAINING_LOG, VALIDATION_PREVIEW
 from uhr4k.core.speed import Speed
 from uhr4k.data import PairedDataset, find_pairs, resolve_dataset
 from uhr4k.data.dataset import collate_transport, unit_float
@@ -53,7 +54,7 @@ from uhr4k.models.train.ema import ModelEMA
 from uhr4k.models.train.schedules import OptimizerSpec, Schedule, set_lr
 from uhr4k.models.weights.checkpoint import load_checkpoint, save_checkpoint, unwrap
 
-LAST, BEST, LOG, PREVIEW = "last.pt", "best.pt", "log.csv", "val_preview.png"
+LAST, BEST, LOG, PREVIEW = LAST_CHECKPOINT, BEST_CHECKPOINT, TRAINING_LOG, VALIDATION_PREVIEW
 PREVIEW_WIDTH = 640
 
 

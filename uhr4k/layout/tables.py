@@ -2,7 +2,7 @@
 
 The CSV files stay the on-disk record (byte-stable, diffable); these readers are for analysis::
 
-    import uhr4k.tables as tables
+    import uhr4k.layout.tables as tables
     rows = tables.manifest("data/UHR4K")          # one row per pair; params parsed to dicts
     rows.groupby(["subset", "split"]).size()
     tables.training_log("runs/glsgn").plot(x="epoch", y="val_psnr")
@@ -19,12 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from uhr4k import layout
+from uhr4k.core.runs import ALIGNMENT_NAME, FAILURES_NAME
+from uhr4k.core.runs import TRAINING_LOG as LOG_NAME
 from uhr4k.core.tables import read_csv_table
 
 # File names of the pipelines' tables (the pipelines import their own constants; these are the same names).
-FAILURES_NAME = "failures.csv"
-ALIGNMENT_NAME = "alignment.csv"
-LOG_NAME = "log.csv"
 MANIFEST_INT_COLUMNS = ("width", "height", "seed")
 
 

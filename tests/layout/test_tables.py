@@ -1,11 +1,12 @@
-"""The DataFrame readers of uhr4k.tables: typed columns, parsed params, clear errors."""
+"""The DataFrame readers of uhr4k.layout.tables: typed columns, parsed params, clear errors."""
 import json
 
 import pandas as pd
 import pytest
 
-from uhr4k import layout, tables
+from uhr4k import layout
 from uhr4k.core.errors import InputError
+from uhr4k.layout import tables
 
 
 def _row(i: int, **over) -> dict:
