@@ -42,3 +42,23 @@ def test_code_cites_only_documents_in_the_repository():
     assert cited, "the code cites docs/"
     for doc in cited:
         assert (ROOT / doc).is_file(), doc
+
+
+def test_pre_commit_runs_the_checks_of_the_readme_test_command():
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
+    readme = (ROOT / "README.md").read_text()
+    marker = readme.index("<!-- .ci/run runs the bash block below")
+    test_command = readme[marker:].split("```bash\n", 1)[1].split("\n```", 1)[0]
+    assert [h["id"] for h in hooks] == ["ruff", "lint-imports", "mypy"]
+    for hook in hooks:
+        assert f"&& {hook['entry']} " in test_command or test_command.endswith(hook["entry"]), hook
+
+
+def test_torch_is_pinned_in_one_place():
+    pins = [path for path in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / ".ci" / "run",
+                              ROOT / "pyproject.toml", *ROOT.glob("docs/**/*.md")]
+            if "torch==" in path.read_text()]
+    assert pins == [], pins
+    assert "torch==" in (ROOT / "constraints.txt").read_text()
