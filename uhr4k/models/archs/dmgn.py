@@ -66,6 +66,7 @@ import torch.nn.functional as F
 from uhr4k.models.archs.image_batch import check_image_batch
 from uhr4k.models.archs.vgg import PERCEPTUAL_LAYERS, VGG19Features, load_vgg19
 from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import substitute_keys
 
 # Indices (into torchvision's ``features``) of relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
 HYPERCOLUMN_LAYERS = PERCEPTUAL_LAYERS
@@ -355,7 +356,6 @@ def convert_release(state: dict) -> dict:
     """
     import re
 
-    from uhr4k.models.weights.keys import substitute_keys
 
     unread = re.compile(r"^head_feat\.vgg\.vgg_pretrained_features\.(\d+)\.")
     kept = {k: v for k, v in state.items()

@@ -45,6 +45,7 @@ from torch import nn
 from uhr4k.core.errors import InputError
 from uhr4k.models.archs.image_batch import check_image_batch, pad_to_multiple
 from uhr4k.models.registry import is_several_files, register_model
+from uhr4k.models.weights.read import Weights, read_weights
 
 ITERATIONS = 3
 
@@ -220,7 +221,6 @@ def release_weights(t_file: str | os.PathLike, r_file: str | os.PathLike):
     folder. Raises InputError (naming the file) for unreadable files."""
     from pathlib import Path
 
-    from uhr4k.models.weights.read import Weights, read_weights
     state = {"net_G_T.pth": read_weights(t_file).state, "net_G_R.pth": read_weights(r_file).state}
     return Weights(state, None, Path(t_file).parent)
 

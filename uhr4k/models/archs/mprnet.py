@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from uhr4k.models.archs.image_batch import check_image_batch, pad_to_multiple
 from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import one_based, substitute_keys
 
 
 def _conv(cin: int, cout: int, kernel: int, bias: bool = False) -> nn.Conv2d:
@@ -257,8 +258,6 @@ def convert_release(state: dict) -> dict:
     of ``MPRNet.py``) -> ours: numbered modules (``shallow_feat1``, ``encoder_level1``, ``down12``, ``orb1``,
     ``csff_enc1`` ...) become lists, ``CA.conv_du.{0,2}`` our ``attention.gate.{1,3}``, ``down.1`` / ``up.1``
     our ``conv``."""
-    from uhr4k.models.weights.keys import one_based, substitute_keys
-
     return substitute_keys(state, [
         (r"^shallow_feat(\d)", one_based("shallow")),
         (r"\.CA\.conv_du\.0\.", ".attention.gate.1."),

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from uhr4k.models.archs.image_batch import check_image_batch, pad_to_multiple
 from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import substitute_keys
 
 
 class LayerNorm2d(nn.Module):
@@ -201,8 +202,6 @@ class NAFNet(nn.Module):
 def convert_release(state: dict) -> dict:
     """The authors' release (megvii-research/NAFNet ``NAFNet-GoPro-width64.pth`` ...: BasicSR ``params`` of
     ``NAFNet_arch.py``) -> ours: ``middle_blks`` is ``middle`` here; everything else has the same name."""
-    from uhr4k.models.weights.keys import substitute_keys
-
     return substitute_keys(state, [(r"^middle_blks\.", "middle.")])
 
 

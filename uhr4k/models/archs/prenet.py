@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from uhr4k.models.archs.image_batch import check_image_batch
 from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import rename_keys
 
 
 class ConvLSTMGates(nn.Module):
@@ -94,8 +95,6 @@ RELEASE_RULES = [
 
 def convert_release(state: dict) -> dict:
     """The authors' ``net_latest.pth`` (``conv0``, ``res_conv1..5``, ``conv_i/f/g/o``, ``conv``) -> ours."""
-    from uhr4k.models.weights.keys import rename_keys
-
     renamed = rename_keys(state, RELEASE_RULES)
     return {_res_block(k): v for k, v in renamed.items()}
 

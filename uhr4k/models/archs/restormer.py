@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from uhr4k.models.archs.image_batch import check_image_batch, pad_to_multiple
 from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import substitute_keys
 
 
 class ChannelLayerNorm(nn.Module):
@@ -176,8 +177,6 @@ def convert_release(state: dict) -> dict:
     ``params`` of ``restormer_arch.py``) -> ours: ``patch_embed.proj`` -> ``patch_embed``,
     ``encoder_level1`` -> ``encoder1``, ``down1_2.body.0`` -> ``down12.0``, ``reduce_chan_level3`` ->
     ``reduce3``, LayerNorm ``norm1.body.weight`` -> ``norm1.weight``."""
-    from uhr4k.models.weights.keys import substitute_keys
-
     return substitute_keys(state, [
         (r"^patch_embed\.proj\.", "patch_embed."),
         (r"^(en|de)coder_level(\d)\.", r"\1coder\2."),

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from uhr4k.models.archs.image_batch import check_image_batch
 from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import substitute_keys
 
 
 class DoubleConv(nn.Sequential):
@@ -171,8 +172,6 @@ def convert_release(state: dict) -> dict:
     ``pre`` -> ``head``), ``guide_r/g/b`` -> ``guides.0-2``, ``r/g/b_point`` -> ``points.0-2``, ``p`` ->
     ``act``, ``x_r_fusion`` -> ``gain``; the PReLU ``smooth`` that the release registers but never uses is
     dropped."""
-    from uhr4k.models.weights.keys import substitute_keys
-
     kept = {k: v for k, v in state.items() if not k.startswith("smooth.")}
     return substitute_keys(kept, [
         (r"^u_net_mini\.", "context_net."),
