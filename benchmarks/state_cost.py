@@ -20,7 +20,6 @@ import pickle
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -66,7 +65,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from synth_speed import make_material
+    from synth_speed import make_material, scratch_folder
 
     from uhr4k import layout
     from uhr4k.core.atomic import remove_stale_temporaries
@@ -77,8 +76,7 @@ def main(argv=None) -> int:
     from uhr4k.core.records import fingerprint
     from uhr4k.synth import pipeline
 
-    scratch = Path(args.work or tempfile.mkdtemp(prefix="uhr4k-state-cost-"))
-    try:
+    with scratch_folder(args.work, "uhr4k-state-cost-") as scratch:
         if (scratch / "material" / "frames" / "pan.mp4").is_file():   # --work of an earlier run
             frames_dir, refl_dir = scratch / "material" / "frames", scratch / "material" / "reflections"
         else:
@@ -135,9 +133,6 @@ def main(argv=None) -> int:
         decode_s = timed(lambda: read_image(png), repeats=5)
         print(f"\n2. bench: a 4K PNG of {data.size / 1e6:.1f} MB: decode {decode_s * 1e3:.1f} ms, SHA-256 of its bytes "
               f"{hash_s * 1e3:.1f} ms = {100 * hash_s / decode_s:.1f} % of the decode")
-    finally:
-        if args.work is None:
-            shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 

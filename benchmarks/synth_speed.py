@@ -15,6 +15,7 @@ It prints three results:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -25,6 +26,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+
+@contextlib.contextmanager
+def scratch_folder(work: Path | None, prefix: str):
+    """The folder a benchmark works in: ``--work`` (kept, so a rerun reuses its material), else a temporary
+    one removed on exit."""
+    folder = Path(work or tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        if work is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_material(folder: Path, seconds: float = 7.0, fps: int = 24) -> tuple[Path, Path]:
@@ -120,8 +133,7 @@ def main(argv=None) -> int:
     from uhr4k.synth import pipeline, rain, reflection
     from uhr4k.synth.frames import Frame, background, read_frame
 
-    scratch = Path(args.work or tempfile.mkdtemp(prefix="uhr4k-synth-bench-"))
-    try:
+    with scratch_folder(args.work, "uhr4k-synth-bench-") as scratch:
         if args.frames is None:
             t0 = time.perf_counter()
             frames_dir, refl_dir = make_material(scratch / "material")
@@ -194,9 +206,6 @@ def main(argv=None) -> int:
               f"average (CPU / wall): {c1 / t1:.2f} and {c2 / t2:.2f}. On a shared machine the speed-up is "
               f"bounded by the second figure; the CPU ratio {c2 / c1:.2f} is the cost of parallelism itself")
         print(f"\nload average at end: {os.getloadavg()[0]:.2f} (figures are noisy when this exceeds the core count)")
-    finally:
-        if args.work is None:
-            shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
