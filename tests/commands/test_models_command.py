@@ -1,12 +1,18 @@
-"""`uhr4k models`: tasks, exact parameter counts, MACs on request, counts cached per source."""
+"""`uhr4k models`: tasks, default loss, recipe, exact parameter counts, MACs on request, counts cached per
+source; docs/models.md generated from the registry."""
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from uhr4k.cli import cli
-from uhr4k.commands.model_facts import ModelFacts
-from uhr4k.commands.models import build_on_meta, model_rows
+from uhr4k.commands.model_facts import ModelFacts, build_on_meta
+from uhr4k.commands.models import declared_facts, main, model_rows
+from uhr4k.commands.models_page import COMMAND, render_page
+from uhr4k.models.registry import list_models
+
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 
 
 @pytest.fixture
@@ -19,9 +25,10 @@ def test_lists_tasks_and_exact_parameters_without_macs(cache):
     res = CliRunner().invoke(cli, ["models", "glsgn", "prenet"])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert lines[0].split() == ["model", "task(s)", "converter", "parameters"]
+    assert lines[0].split() == ["model", "task(s)", "loss", "recipe", "converter", "parameters"]
     rows = {line.split()[0]: line for line in lines[1:3]}
-    assert rows["prenet"].split()[1:3] == ["deraining", "yes"]   # the authors' release loads
+    assert rows["prenet"].split()[1:5] == ["deraining", "neg_ssim", "prenet", "yes"]   # the authors' release loads
+    assert rows["glsgn"].split()[4:6] == ["glsgn", "glsgn"]       # its default loss, its shipped recipe
     assert rows["glsgn"].split()[-3] == "-"                       # ours: nothing to convert
     assert rows["glsgn"].endswith("15.688 M")          # 15,687,925 parameters (docs/benchmarks.md, glsgn)
     assert rows["prenet"].endswith("0.169 M")          # 168,963
@@ -83,14 +90,15 @@ def test_the_shipped_facts_are_this_trees():
     answered from it (no counting, no torch import), so its numbers must be the ones a recount gives."""
     from uhr4k.benchmark.profiling import count_parameters
     from uhr4k.commands.model_facts import SHIPPED, _entries_of, source_fingerprint
-    from uhr4k.models.registry import list_models, model_info
 
     entries = _entries_of(SHIPPED, source_fingerprint())
     assert entries, f"{SHIPPED} is stale: run `python -m uhr4k.commands.models` after editing uhr4k/models"
-    assert entries["registry"] == {n: {"tasks": list(model_info(n).tasks), "converter": model_info(n).converter
-                                       is not None} for n in list_models()}
+    assert entries["registry"] == {n: declared_facts(n) for n in list_models()}
+    assert entries["registry"]["prenet"] == {"tasks": ["deraining"], "converter": True, "default_loss": "neg_ssim",
+                                             "recipe": "prenet"}
     for name in list_models():
-        assert entries[f"{name}|params"] == count_parameters(build_on_meta(name))[1], name
+        trainable, total = count_parameters(build_on_meta(name))
+        assert entries[f"{name}|params"] == total and entries[f"{name}|trainable"] == trainable, name
         assert f"{name}|macs|3840x2160" in entries, name
 
 
@@ -105,3 +113,26 @@ def test_the_first_listing_after_an_install_counts_nothing(cache):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     imported, listing = out.split("\n", 1)
     assert imported == "False" and "glsgn " in listing and "0.628 T" in listing
+
+
+def test_the_models_page_is_generated_from_the_registry(cache):
+    """docs/models.md is what the generator writes (a fact changes where the model registers, then
+    `python -m uhr4k.commands.models --docs docs/models.md`), and says so at its top."""
+    page = render_page()
+    assert DOCS_PAGE.read_text() == page, f"docs/models.md is stale: run `{COMMAND}`"
+    assert page.startswith("<!-- Generated: do not edit.") and COMMAND in page.splitlines()[0]
+    rows = {line.split(" | ")[0].strip("| `"): line for line in page.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(list_models())
+    # one row, every fact: paper and configuration, tasks, ours / published, loss, recipe, code, weights
+    assert rows["restormer"] == (
+        "| `restormer` | Restormer (Zamir et al., CVPR 2022): dim 48, blocks [4, 6, 6, 8], heads [1, 2, 4, 8], "
+        "FFN x2.66, 4 refinement blocks | deraining, deblurring, reflection | 26,126,644 / 26.13 M | `l1` | "
+        "`restormer` | [swz30/Restormer](https://github.com/swz30/Restormer) `basicsr/models/archs/restormer_arch.py` "
+        "| load |")
+    assert "45,494,504 (25,440,488 trainable) / 45.49 M" in rows["dmgn"]      # frozen parameters said
+    assert "| none (classical: nothing to learn) |" in rows["dcp"]
+
+
+def test_the_generator_writes_the_page(cache, tmp_path):
+    out = tmp_path / "models.md"
+    assert main(["--docs", str(out)]) == out and out.read_text() == render_page()

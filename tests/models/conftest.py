@@ -58,7 +58,7 @@ def train_and_reload(tiny_root, tmp_path):
         summary = train(config, echo=lambda s: None)
         assert np.isfinite(float(summary.rows[0]["train_total"]))
         model, checkpoint = load_model(summary.last_checkpoint, expected_name=name)
-        assert checkpoint["config"]["run"]["loss"] == type(model).default_loss
+        assert checkpoint["config"]["run"]["loss"] == model.default_loss
         x = torch.rand(1, 3, 32, 32)
         with torch.no_grad():
             torch.testing.assert_close(first(model.eval()(x)), first(summary.model.eval()(x)))

@@ -1,16 +1,24 @@
-"""timm-style tests that every registered model gets automatically: forward at odd sizes, output
-shapes, backward to every trainable parameter, determinism and batch independence in eval mode, input
-checks, 4K shapes on the meta device, and a published default loss that resolves."""
+"""timm-style tests that every registered model gets automatically: the facts its registration declares,
+forward at odd sizes, output shapes, backward to every trainable parameter, determinism and batch
+independence in eval mode, input checks, 4K shapes on the meta device, and a published default loss that
+resolves."""
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
 
+from uhr4k.benchmark.profiling import count_parameters
+from uhr4k.commands.recipes import shipped_recipes
 from uhr4k.models.factory import create_model
-from uhr4k.models.losses import build_loss, loss_value
-from uhr4k.models.registry import list_models
+from uhr4k.models.losses import build_loss, loss_names, loss_value
+from uhr4k.models.registry import list_models, model_info, register_model
 
 MODELS = list_models()
+TASKS = {"reflection", "deraining", "dehazing", "deblurring"}
+# Models registered without a task, and why: a task makes a model a competitor row of that task's tables.
+TASKLESS = {"identity": "the reference row of every table, never a competitor"}
 
 # Input size (H, W) per model: odd on purpose (every model pads inside and crops back). A model that
 # needs a larger minimum gets its own entry here.
@@ -69,6 +77,39 @@ def test_registry_lists_every_baseline():
                  "dmgn", "zheng2021", "prenet", "dcp", "rmnet", "errnet", "ibcln", "cfdnet", "zou2020",
                  "vrgnet", "rescan", "rescan-gru", "ffanet", "msbdn", "aecrnet", "derainrlnet"):
         assert name in MODELS
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_declares_its_facts(name):
+    """What docs/models.md and `uhr4k models` show of a model is declared, and holds: its tasks, a loss the
+    loss registry knows (or none with a reason, and nothing to train), a recipe that ships, the code it
+    follows, and a published parameter count that ours rounds to."""
+    info = model_info(name)
+    assert set(info.tasks) <= TASKS and (info.tasks or name in TASKLESS), info.tasks
+    assert info.summary and (info.paper or info.untrained)
+    with torch.device("meta"):
+        model = create_model(name)
+    assert model.default_loss == info.default_loss            # where the trainer reads it
+    trainable, total = count_parameters(model)
+    if info.default_loss is None:
+        assert info.untrained and trainable == 0
+    else:
+        assert info.default_loss in loss_names() and info.untrained is None
+    assert info.recipe is None or info.recipe in shipped_recipes(), info.recipe
+    if info.release is not None:
+        repository, file = info.release
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+", repository) and re.fullmatch(r"[\w./-]+\.py", file), info.release
+    if info.published_params is not None:
+        number, unit = re.match(r"([\d,]+(?:\.\d+)?)( M)?(?: \(|$)", info.published_params).groups()
+        decimals = len(number.partition(".")[2])
+        assert round(total / (1e6 if unit else 1), decimals) == float(number.replace(",", "")), info.published_params
+
+
+def test_a_registration_declares_a_loss_or_why_it_has_none():
+    for facts in ({}, {"default_loss": "l1", "untrained": "classical"}):
+        with pytest.raises(ValueError, match="declare default_loss or, with nothing to train, untrained="):
+            register_model("never-registered", **facts)
+    assert "never-registered" not in list_models()
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,4 +1,5 @@
-"""A small on-disk cache of what ``uhr4k models`` counts (parameters, MACs), so each is counted once.
+"""What ``uhr4k models`` and docs/models.md count of a model (parameters, MACs), and a small on-disk cache of
+it, so that each is counted once.
 
 An entry is keyed by the model's name, the uhr4k and torch versions and a fingerprint of the source of
 the ``uhr4k.models`` package (every ``.py`` file's bytes): an edited architecture is counted afresh even
@@ -10,6 +11,9 @@ The package ships the facts of its own tree beside this module (``model_facts.js
 model's parameters and MACs at 3840 x 2160), so the first listing after an install counts nothing and
 imports no torch either. It is used only while its fingerprint is this tree's (an edited model, another
 uhr4k or torch version: counted afresh); ``python -m uhr4k.commands.models`` writes it anew.
+
+Counts are taken on models built on the ``meta`` device (:func:`build_on_meta`: no weights are allocated
+or initialised), each model built only when something asked of it is not cached (:class:`CountedModel`).
 """
 from __future__ import annotations
 
@@ -92,3 +96,55 @@ def _entries_of(path: Path, fingerprint: str) -> dict:
     entries = stored.get(fingerprint, {}) if isinstance(stored, dict) else {}
     return entries if isinstance(entries, dict) else {}
 
+
+
+def build_on_meta(name: str):
+    """The registered model ``name`` built on the ``meta`` device (shapes only, no memory, no init cost);
+    a model whose constructor needs real values (an ``.item()`` in ``__init__``) is built on the CPU."""
+    import torch
+
+    from uhr4k.models import create_model
+
+    try:
+        with torch.device("meta"):
+            return create_model(name)
+    except (RuntimeError, NotImplementedError):
+        return create_model(name)
+
+
+class CountedModel:
+    """The counts of one registered model, each read from ``facts`` or counted and stored there; the model
+    is built (on the meta device) on the first count that is not cached, so a cached one builds nothing."""
+
+    def __init__(self, name: str, facts: ModelFacts):
+        self.name, self.facts, self.model = name, facts, None
+
+    def params(self) -> int:
+        """Parameters, all of them (shared tensors once)."""
+        return self.facts.get(f"{self.name}|params", lambda: self._parameters()[1])
+
+    def trainable(self) -> int:
+        """Parameters that train (``requires_grad``): fewer than :meth:`params` where some are frozen."""
+        return self.facts.get(f"{self.name}|trainable", lambda: self._parameters()[0])
+
+    def macs(self, size: tuple[int, int]) -> int | str:
+        """Multiply-accumulates of one forward pass at ``size`` (width, height), or why they are n/a."""
+        return self.facts.get(f"{self.name}|macs|{size[0]}x{size[1]}", lambda: self._macs(size))
+
+    def _built(self):
+        if self.model is None:
+            self.model = build_on_meta(self.name)
+        return self.model
+
+    def _parameters(self) -> tuple[int, int]:
+        from uhr4k.benchmark.profiling import count_parameters
+
+        return count_parameters(self._built())
+
+    def _macs(self, size: tuple[int, int]) -> int | str:
+        from uhr4k.benchmark.profiling import count_macs
+
+        try:
+            return int(count_macs(self._built(), (1, 3, size[1], size[0])))
+        except Exception as exc:   # noqa: BLE001 - a model the meta device cannot trace: say why, go on
+            return type(exc).__name__

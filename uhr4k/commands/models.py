@@ -1,44 +1,38 @@
-"""``uhr4k models``: every registered model with its task(s), parameters and, on request, MACs.
+"""``uhr4k models``: every registered model with its task(s), default loss, recipe, whether its authors'
+weights convert, its parameters and, on request, MACs; one line per model (the rest of what the registry
+declares, the papers, releases and published sizes, is on docs/models.md, which ``--docs`` below writes).
 
 Parameters are counted on models built on the ``meta`` device (no weights are allocated or initialised,
 so listing every model takes a fraction of a second); MACs are counted only with ``--macs`` (or
-``--size``). Both, and the registry's names, tasks and converters, are kept in a cache keyed by version
-and source (:mod:`uhr4k.commands.model_facts`), so that asking again builds nothing and imports no torch.
+``--size``). Both, and what the registry declares, are kept in a cache keyed by version and source
+(:mod:`uhr4k.commands.model_facts`), so that asking again builds nothing and imports no torch.
+
+``python -m uhr4k.commands.models`` writes the facts the package ships; ``--docs docs/models.md`` writes
+that page from the registry and those facts.
 """
 from __future__ import annotations
 
+import argparse
 import fnmatch
 from pathlib import Path
 
 import click
 
-from uhr4k.commands.model_facts import SHIPPED, SHIPPED_MACS_SIZE, ModelFacts
+from uhr4k.commands.model_facts import SHIPPED, SHIPPED_MACS_SIZE, CountedModel, ModelFacts
+from uhr4k.commands.models_page import write_page
 from uhr4k.commands.options import parse_size
 from uhr4k.core.errors import InputError
 
 DEFAULT_SIZE = (3840, 2160)
 
 # (header, row key, width, align): one entry per column, so a new column is one line here
-COLUMNS = [("model", "model", 22, "<"), ("task(s)", "tasks", 33, "<"), ("converter", "converter", 9, "<"),
-           ("parameters", "params", 12, ">")]
-
-
-def build_on_meta(name: str):
-    """The registered model ``name`` built on the ``meta`` device (shapes only, no memory, no init cost);
-    a model whose constructor needs real values (an ``.item()`` in ``__init__``) is built on the CPU."""
-    import torch
-
-    from uhr4k.models import create_model
-
-    try:
-        with torch.device("meta"):
-            return create_model(name)
-    except (RuntimeError, NotImplementedError):
-        return create_model(name)
+COLUMNS = [("model", "model", 19, "<"), ("task(s)", "tasks", 33, "<"), ("loss", "loss", 16, "<"),
+           ("recipe", "recipe", 18, "<"), ("converter", "converter", 9, "<"), ("parameters", "params", 12, ">")]
 
 
 def model_rows(names, size: tuple[int, int] | None, facts=None) -> list[dict]:
-    """Per model: name, tasks, parameters and (``size`` (width, height) given) MACs of one forward pass.
+    """Per model: name, tasks, default loss, recipe, converter, parameters and (``size`` (width, height)
+    given) MACs of one forward pass.
 
     Counts come from ``facts`` (a :class:`ModelFacts` cache, the user's by default) or are counted and
     stored there; a model is built (on the meta device) only when something about it is not cached yet.
@@ -48,56 +42,37 @@ def model_rows(names, size: tuple[int, int] | None, facts=None) -> list[dict]:
     registry = registry_facts(facts)
     rows = []
     for name in names:
-        lazy = _LazyModel(name)
-        params = facts.get(f"{name}|params", lambda lazy=lazy: _count_params(lazy.get()))
+        counted = CountedModel(name, facts)
         info = registry[name]
-        row = {"model": name, "tasks": ", ".join(info["tasks"]) or "-", "params": f"{params / 1e6:.3f} M",
+        row = {"model": name, "tasks": ", ".join(info["tasks"]) or "-", "loss": info["default_loss"] or "-",
+               "recipe": info["recipe"] or "-", "params": f"{counted.params() / 1e6:.3f} M",
                # a converter: the authors' released weights load with `--weights` / pretrained=
                "converter": "yes" if info["converter"] else "-"}
         if size is not None:
-            macs = facts.get(f"{name}|macs|{size[0]}x{size[1]}", lambda lazy=lazy: _count_macs(lazy.get(), size))
+            macs = counted.macs(size)
             row["macs"] = f"{macs / 1e12:.3f} T" if isinstance(macs, int) else f"n/a ({macs})"
         rows.append(row)
     facts.save()
     return rows
 
 
+def declared_facts(name: str) -> dict:
+    """What the registry declares of ``name`` that the listing shows, as JSON values."""
+    from uhr4k.models.registry import model_info
+
+    info = model_info(name)
+    return {"tasks": list(info.tasks), "converter": info.converter is not None, "default_loss": info.default_loss,
+            "recipe": info.recipe}
+
+
 def registry_facts(facts) -> dict[str, dict]:
-    """``{name: {"tasks": [...], "converter": bool}}`` of every registered model, from the cache when this
-    source tree was listed before (then neither torch nor any model module is imported)."""
+    """``{name: declared_facts(name)}`` of every registered model, from the cache when this source tree was
+    listed before (then neither torch nor any model module is imported)."""
     def collect():
-        from uhr4k.models.registry import list_models, model_info
+        from uhr4k.models.registry import list_models
 
-        return {n: {"tasks": list(model_info(n).tasks), "converter": model_info(n).converter is not None}
-                for n in list_models()}
+        return {n: declared_facts(n) for n in list_models()}
     return facts.get("registry", collect)
-
-
-class _LazyModel:
-    """Builds the model on first use only: a fully cached listing builds nothing."""
-
-    def __init__(self, name: str):
-        self.name, self.model = name, None
-
-    def get(self):
-        if self.model is None:
-            self.model = build_on_meta(self.name)
-        return self.model
-
-
-def _count_params(model) -> int:
-    from uhr4k.benchmark.profiling import count_parameters
-
-    return count_parameters(model)[1]
-
-
-def _count_macs(model, size) -> int | str:
-    from uhr4k.benchmark.profiling import count_macs
-
-    try:
-        return int(count_macs(model, (1, 3, size[1], size[0])))
-    except Exception as exc:   # noqa: BLE001 - a model the meta device cannot trace: say why, go on
-        return type(exc).__name__
 
 
 def format_table(rows: list[dict], columns) -> list[str]:
@@ -115,7 +90,8 @@ def format_table(rows: list[dict], columns) -> list[str]:
 @click.option("--size", default=None, help="WIDTHxHEIGHT at which MACs are counted (implies --macs) "
                                             "[default: 3840x2160].")
 def command(names, want_macs, size):
-    """List registered models (or only NAMES, shell patterns allowed) with task(s) and parameters.
+    """List registered models (or only NAMES, shell patterns allowed) with task(s), default loss, recipe
+    (`uhr4k train --config NAME`), converter (the authors' weights load) and parameters.
 
     MACs are multiply-accumulates of one forward pass, counted by torch's FlopCounterMode (which counts 2
     FLOPs per MAC) divided by 2 on the meta device: the "FLOPs" of thop/ptflops and of most papers.
@@ -144,14 +120,25 @@ def command(names, want_macs, size):
 
 
 def write_shipped(path: Path = SHIPPED) -> Path:
-    """Count everything ``uhr4k models --macs`` shows for every registered model and write it to ``path``
-    (the package's own facts, see the module docstring)."""
+    """Count everything ``uhr4k models --macs`` shows and docs/models.md reads for every registered model
+    and write it to ``path`` (the package's own facts, see the module docstring)."""
     facts = ModelFacts(path=path, shipped=False)
     facts.entries = {}
-    model_rows(sorted(registry_facts(facts)), SHIPPED_MACS_SIZE, facts)   # counts into facts, saves to path
+    for name in sorted(registry_facts(facts)):
+        counted = CountedModel(name, facts)
+        counted.params(), counted.trainable(), counted.macs(SHIPPED_MACS_SIZE)
     facts.save(path)
     return path
 
 
+def main(argv: list[str] | None = None) -> Path:
+    """``python -m uhr4k.commands.models``: the shipped facts anew; ``--docs docs/models.md``: that page."""
+    parser = argparse.ArgumentParser(prog="python -m uhr4k.commands.models", description=main.__doc__)
+    parser.add_argument("--docs", type=Path, metavar="PATH", help="write the page of the registered models "
+                        "(docs/models.md) instead of the shipped facts")
+    args = parser.parse_args(argv)
+    return write_page(args.docs) if args.docs is not None else write_shipped()
+
+
 if __name__ == "__main__":
-    print(write_shipped())
+    print(main())

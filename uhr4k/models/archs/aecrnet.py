@@ -128,8 +128,6 @@ class AECRNet(nn.Module):
     """AECR-Net's ``Dehaze``. Args: ``ngf`` (64), ``block_repeats`` (6 applications of the shared
     DehazeBlock), ``dcn_repeats`` (2 of the shared DCN)."""
 
-    default_loss = "l1_contrastive"
-
     def __init__(self, ngf: int = 64, block_repeats: int = 6, dcn_repeats: int = 2):
         super().__init__()
         self.block_repeats, self.dcn_repeats = block_repeats, dcn_repeats
@@ -167,6 +165,9 @@ def convert_release(state: StateDict) -> StateDict:
     return dict(state)
 
 
-@register_model("aecrnet", tasks=("dehazing",), converter=convert_release)
+@register_model("aecrnet", tasks=("dehazing",), paper="AECR-Net (Wu et al., CVPR 2021)",
+                summary="FastDeconv, one DehazeBlock x 6 and one DCNv2 conv x 2 (shared weights) at 1/4",
+                release=("GlassyWu/AECR-Net", "models/AECRNet.py"), published_params="2,614,229",
+                default_loss="l1_contrastive", converter=convert_release)
 def aecrnet(**kwargs) -> nn.Module:
     return AECRNet(**kwargs)

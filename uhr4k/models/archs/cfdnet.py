@@ -152,8 +152,6 @@ class SptBlk(nn.Module):
 class CFDNet(nn.Module):
     """CFDNet's generator (see the module docstring)."""
 
-    default_loss = "cfdnet"
-
     def __init__(self, in_channel: int = 3, feature_channel: int = 64, s_channel: int = 8, out_channel: int = 3):
         super().__init__()
         f = feature_channel
@@ -189,6 +187,9 @@ def convert_release(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
 
-@register_model("cfdnet", tasks=("reflection",), converter=convert_release)
+@register_model("cfdnet", tasks=("reflection",), paper="CFDNet (Feng et al., ICME 2021)",
+                summary="contrastive feature split, one shared U-Net and SptBlk",
+                release=("funkdub/Contrastive-Feature-Decomposition-for-Image-Reflection-Removal", "model.py"),
+                published_params="9.650 M", default_loss="cfdnet", converter=convert_release)
 def cfdnet(**kwargs) -> nn.Module:
     return CFDNet(**kwargs)

@@ -159,8 +159,6 @@ class DarkChannelPrior(nn.Module):
     ``forward(x)``: x (B, 3, H, W) in [0, 1] -> dehazed (B, 3, H, W) in [0, 1]; any H, W.
     """
 
-    default_loss = None  # classical: nothing to train
-
     def __init__(self, patch: int = 15, omega: float = 0.95, t0: float = 0.1, radius: int = 60,
                  eps: float = 1e-4, reference_size: int = 400):
         super().__init__()
@@ -191,6 +189,8 @@ class DarkChannelPrior(nn.Module):
         return ((x - light) / t + light).clamp(0.0, 1.0)
 
 
-@register_model("dcp")
+@register_model("dcp", tasks=("dehazing",), paper="Dark channel prior (He et al., CVPR 2009)",
+                summary="with guided-filter refinement, window sizes scaled to the image",
+                untrained="classical: nothing to learn")
 def dcp(**kwargs) -> nn.Module:
     return DarkChannelPrior(**kwargs)

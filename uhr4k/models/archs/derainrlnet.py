@@ -252,7 +252,6 @@ class DerainRLNetTraining(NamedTuple):
 class DerainRLNet(nn.Module):
     """DerainRLNet's ``Dense_rainall`` (no constructor options: the release has none)."""
 
-    default_loss = "derainrlnet"
     trains_with_target = True
 
     def __init__(self):
@@ -308,6 +307,10 @@ def convert_release(state: StateDict) -> StateDict:
     return dict(state)
 
 
-@register_model("derainrlnet", tasks=("deraining",), converter=convert_release)
+@register_model("derainrlnet", tasks=("deraining",), paper="DerainRLNet (Chen and Li, CVPR 2021)",
+                summary="multi-scale dense encoders, rain estimates at 1/2 and 1/4, confidence, "
+                        "training-only feedback (189,970 of the parameters)",
+                release=("LI-Hao-SJTU/DerainRLNet", "derain/models/derain_dense_relu_test.py"),
+                published_params="5,822,137", default_loss="derainrlnet", converter=convert_release)
 def derainrlnet(**kwargs) -> nn.Module:
     return DerainRLNet(**kwargs)

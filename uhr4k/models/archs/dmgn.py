@@ -265,7 +265,6 @@ class DMGN(nn.Module):
     back).
     """
 
-    default_loss = "l1"
     MIN_SIZE = 17
 
     def __init__(self, register_unused: bool = True, vgg_weights: str | os.PathLike | None = None):
@@ -363,6 +362,9 @@ def convert_release(state: dict) -> dict:
     return substitute_keys(kept, RELEASE_RULES)
 
 
-@register_model("dmgn", tasks=("reflection",), converter=convert_release)
+@register_model("dmgn", tasks=("reflection",), paper="DMGN (Feng et al., TIP 2021; the GLSGN authors)",
+                summary="the reflection release; the frozen VGG-19 is not counted, its unused convolutions are",
+                release=("funkdub/DMGN-Deep-Masking-Generative-Network-TIP2021", "model_reflection.py"),
+                published_params="45.49 M", default_loss="l1", recipe="dmgn", converter=convert_release)
 def dmgn(**kwargs) -> nn.Module:
     return DMGN(**kwargs)

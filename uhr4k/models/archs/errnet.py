@@ -136,8 +136,6 @@ class ERRNet(nn.Module):
         vgg_weights: optional path to a torchvision ``vgg19`` state dict for the frozen VGG-19.
     """
 
-    default_loss = "errnet"
-
     def __init__(self, n_feats: int = 256, n_resblocks: int = 13, se_reduction: int = 8, res_scale: float = 0.1,
                  vgg_weights: str | os.PathLike | None = None):
         super().__init__()
@@ -183,6 +181,9 @@ def convert_release(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
 
-@register_model("errnet", tasks=("reflection",), converter=convert_release)
+@register_model("errnet", tasks=("reflection",), paper="ERRNet (Wei et al., CVPR 2019)",
+                summary="DRNet on a frozen VGG-19 hypercolumn (the VGG-19 trunk is not counted)",
+                release=("Vandermode/ERRNet", "models/arch/default.py"), published_params="18.95 M",
+                default_loss="errnet", recipe="errnet", converter=convert_release)
 def errnet(**kwargs) -> nn.Module:
     return ERRNet(**kwargs)

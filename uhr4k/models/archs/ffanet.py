@@ -87,7 +87,6 @@ class FFANet(nn.Module):
     """FFA-Net. Args: ``blocks`` per group (19), ``dim`` channels (64). Three groups, as the release
     asserts."""
 
-    default_loss = "l1"
     groups = 3
 
     def __init__(self, blocks: int = 19, dim: int = 64):
@@ -118,6 +117,9 @@ def convert_release(state: StateDict) -> StateDict:
     return dict(state)
 
 
-@register_model("ffanet", tasks=("dehazing",), converter=convert_release)
+@register_model("ffanet", tasks=("dehazing",), paper="FFA-Net (Qin et al., AAAI 2020)",
+                summary="`FFA(gps=3, blocks=19)`, 64 channels at full resolution",
+                release=("zhilin007/FFA-Net", "net/models/FFA.py"), published_params="4,455,913", default_loss="l1",
+                recipe="ffanet", converter=convert_release)
 def ffanet(**kwargs) -> nn.Module:
     return FFANet(**kwargs)

@@ -144,8 +144,6 @@ class IBCLN(nn.Module):
         n_feats: generator width (release 64: 64 / 128 / 256 channels, a 256-channel LSTM).
     """
 
-    default_loss = "ibcln"
-
     def __init__(self, n_feats: int = 64):
         super().__init__()
         self.lstm_channels = 4 * n_feats
@@ -225,6 +223,9 @@ def release_weights(t_file: str | os.PathLike, r_file: str | os.PathLike):
     return Weights(state, None, Path(t_file).parent)
 
 
-@register_model("ibcln", tasks=("reflection",), converter=convert_release)
+@register_model("ibcln", tasks=("reflection",), paper="IBCLN (Li et al., CVPR 2020)",
+                summary="two ConvLSTM generators, 3 cascaded iterations",
+                release=("JHL-HUST/IBCLN", "models/networks.py"), published_params="21.61 M", default_loss="ibcln",
+                converter=convert_release)
 def ibcln(**kwargs) -> nn.Module:
     return IBCLN(**kwargs)

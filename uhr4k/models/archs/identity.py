@@ -14,6 +14,7 @@ class Identity(nn.Module):
         return x
 
 
-@register_model("identity")
+@register_model("identity", summary="the input itself, the reference row of every table",
+                untrained="nothing to learn")
 def identity(**kwargs) -> nn.Module:
     return Identity(**kwargs)

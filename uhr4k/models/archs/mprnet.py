@@ -195,8 +195,6 @@ class MPRNet(nn.Module):
     twice in the U-Nets), cropped back.
     """
 
-    default_loss = "charbonnier_edge"
-
     def __init__(self, n_feat: int = 40, scale_unetfeats: int = 20, scale_orsnetfeats: int = 16,
                  num_cab: int = 8, kernel: int = 3, reduction: int = 4, bias: bool = False):
         super().__init__()
@@ -275,11 +273,17 @@ def convert_release(state: dict) -> dict:
     ])
 
 
-@register_model("mprnet-derain", tasks=("deraining",), converter=convert_release)
+@register_model("mprnet-derain", tasks=("deraining",), paper="MPRNet (Zamir et al., CVPR 2021)",
+                summary="the deraining release: 40 / 20 / 16 features",
+                release=("swz30/MPRNet", "Deraining/MPRNet.py"), published_params="3.64 M",
+                default_loss="charbonnier_edge", recipe="mprnet-derain", converter=convert_release)
 def mprnet_derain(**kwargs) -> nn.Module:
     return MPRNet(**{"n_feat": 40, "scale_unetfeats": 20, "scale_orsnetfeats": 16, **kwargs})
 
 
-@register_model("mprnet-deblur", tasks=("deblurring",), converter=convert_release)
+@register_model("mprnet-deblur", tasks=("deblurring",), paper="MPRNet (Zamir et al., CVPR 2021)",
+                summary="the deblurring release: 96 / 48 / 32 features",
+                release=("swz30/MPRNet", "Deblurring/MPRNet.py"), published_params="20.13 M",
+                default_loss="charbonnier_edge", recipe="mprnet-deblur", converter=convert_release)
 def mprnet_deblur(**kwargs) -> nn.Module:
     return MPRNet(**{"n_feat": 96, "scale_unetfeats": 48, "scale_orsnetfeats": 32, **kwargs})

@@ -155,8 +155,6 @@ def _resize(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 class MSBDN(nn.Module):
     """MSBDN-DFF. Args: ``res_blocks`` at 1/16 scale (18)."""
 
-    default_loss = "mse"
-
     def __init__(self, res_blocks: int = 18):
         super().__init__()
         self.conv_input = ConvLayer(3, 16, 11, 1)
@@ -212,6 +210,9 @@ def convert_release(state: StateDict) -> StateDict:
     return dict(state)
 
 
-@register_model("msbdn", tasks=("dehazing",), converter=convert_release)
+@register_model("msbdn", tasks=("dehazing",), paper="MSBDN-DFF (Dong et al., CVPR 2020)",
+                summary="4-level boosted U-Net with dense feature fusion, 18 residual blocks at 1/16",
+                release=("BookerDeWitt/MSBDN-DFF", "networks/MSBDN-DFF-v1-1.py"), published_params="31.35 M (Table I)",
+                default_loss="mse", recipe="msbdn", converter=convert_release)
 def msbdn(**kwargs) -> nn.Module:
     return MSBDN(**kwargs)

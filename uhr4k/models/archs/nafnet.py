@@ -153,8 +153,6 @@ class NAFNet(nn.Module):
     multiple of ``2 ** len(enc_blocks)`` and cropped back).
     """
 
-    default_loss = "psnr"
-
     def __init__(self, width: int = 64, enc_blocks=(1, 1, 1, 28), middle_blocks: int = 1,
                  dec_blocks=(1, 1, 1, 1), in_channels: int = 3, tlc: bool = False, train_size: int = 256):
         super().__init__()
@@ -209,11 +207,17 @@ GOPRO = {"enc_blocks": (1, 1, 1, 28), "middle_blocks": 1, "dec_blocks": (1, 1, 1
          "train_size": 256}
 
 
-@register_model("nafnet-w64", tasks=("deblurring",), converter=convert_release)
+@register_model("nafnet-w64", tasks=("deblurring",), paper="NAFNet (Chen et al., ECCV 2022)",
+                summary="GoPro: width 64, encoder [1, 1, 1, 28], middle 1, decoder [1, 1, 1, 1], TLC",
+                release=("megvii-research/NAFNet", "basicsr/models/archs/NAFNet_arch.py"),
+                published_params="67.89 M", default_loss="psnr", recipe="nafnet-w64", converter=convert_release)
 def nafnet_w64(**kwargs) -> nn.Module:
     return NAFNet(**{"width": 64, **GOPRO, **kwargs})
 
 
-@register_model("nafnet-w32", tasks=("deblurring",), converter=convert_release)
+@register_model("nafnet-w32", tasks=("deblurring",), paper="NAFNet (Chen et al., ECCV 2022)",
+                summary="GoPro: the same layout at width 32",
+                release=("megvii-research/NAFNet", "basicsr/models/archs/NAFNet_arch.py"),
+                default_loss="psnr", recipe="nafnet-w32", converter=convert_release)
 def nafnet_w32(**kwargs) -> nn.Module:
     return NAFNet(**{"width": 32, **GOPRO, **kwargs})

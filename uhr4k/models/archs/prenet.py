@@ -49,8 +49,6 @@ class PReNet(nn.Module):
     (B, 3, H, W). Fully convolutional at stride 1: any H, W without padding.
     """
 
-    default_loss = "neg_ssim"
-
     def __init__(self, stages: int = 6, channels: int = 32, res_blocks: int = 5):
         super().__init__()
         if stages < 1:
@@ -107,6 +105,8 @@ def _res_block(key: str) -> str:
     return key
 
 
-@register_model("prenet", tasks=("deraining",), converter=convert_release)
+@register_model("prenet", tasks=("deraining",), paper="PReNet (Ren et al., CVPR 2019)", summary="6 recurrent stages",
+                release=("csdwren/PReNet", "networks.py"), published_params="0.169 M", default_loss="neg_ssim",
+                recipe="prenet", converter=convert_release)
 def prenet(**kwargs) -> nn.Module:
     return PReNet(**kwargs)

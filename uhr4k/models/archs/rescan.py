@@ -92,8 +92,6 @@ class RESCAN(nn.Module):
     """RESCAN. Args: ``unit`` ("RNN" / "GRU"), ``frame`` ("Add" / "Full"), ``channels`` (24),
     ``stages`` (4), ``depth`` (7: ``depth - 2`` recurrent units per stage, dilations 1, 1, 2, 4, ...)."""
 
-    default_loss = "mse_stages"
-
     def __init__(self, unit: str = "RNN", frame: str = "Add", channels: int = 24, stages: int = 4, depth: int = 7):
         super().__init__()
         if unit not in UNITS:
@@ -131,11 +129,17 @@ def convert_release(state: StateDict) -> StateDict:
     return dict(state)
 
 
-@register_model("rescan", tasks=("deraining",), converter=convert_release)
+@register_model("rescan", tasks=("deraining",), paper="RESCAN (Li et al., ECCV 2018)",
+                summary="4 stages of 5 dilated conv-RNN units with SE, `Add` frame (the ECCV release)",
+                release=("XiaLiPKU/RESCAN", "config/model.py"), published_params="54,735", default_loss="mse_stages",
+                recipe="rescan", converter=convert_release)
 def rescan(**kwargs) -> nn.Module:
     return RESCAN(**{"unit": "RNN", "frame": "Add", **kwargs})
 
 
-@register_model("rescan-gru", tasks=("deraining",), converter=convert_release)
+@register_model("rescan-gru", tasks=("deraining",), paper="RESCAN (Li et al., ECCV 2018)",
+                summary="GRU units, `Full` frame (the later settings, the README's figures)",
+                release=("XiaLiPKU/RESCAN", "config/model.py"), published_params="149,823", default_loss="mse_stages",
+                recipe="rescan-gru", converter=convert_release)
 def rescan_gru(**kwargs) -> nn.Module:
     return RESCAN(**{"unit": "GRU", "frame": "Full", **kwargs})

@@ -125,8 +125,6 @@ class Restormer(nn.Module):
     (padded inside to a multiple of 8).
     """
 
-    default_loss = "l1"
-
     def __init__(self, dim: int = 48, blocks=(4, 6, 6, 8), heads=(1, 2, 4, 8), refinement_blocks: int = 4,
                  ffn_expansion: float = 2.66, bias: bool = False, norm_bias: bool = True,
                  in_channels: int = 3):
@@ -186,6 +184,10 @@ def convert_release(state: dict) -> dict:
     ])
 
 
-@register_model("restormer", tasks=("deraining", "deblurring", "reflection"), converter=convert_release)
+@register_model("restormer", tasks=("deraining", "deblurring", "reflection"),
+                paper="Restormer (Zamir et al., CVPR 2022)",
+                summary="dim 48, blocks [4, 6, 6, 8], heads [1, 2, 4, 8], FFN x2.66, 4 refinement blocks",
+                release=("swz30/Restormer", "basicsr/models/archs/restormer_arch.py"), published_params="26.13 M",
+                default_loss="l1", recipe="restormer", converter=convert_release)
 def restormer(**kwargs) -> nn.Module:
     return Restormer(**kwargs)

@@ -84,8 +84,6 @@ class RmNet(nn.Module):
             release's own behaviour on even sizes).
     """
 
-    default_loss = "rmnet"
-
     def __init__(self, ngf: int = 64, pad_multiple: int = 64):
         super().__init__()
         self.pad_multiple = pad_multiple
@@ -135,6 +133,9 @@ def convert_release(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
 
-@register_model("rmnet", tasks=("reflection",), converter=convert_release)
+@register_model("rmnet", tasks=("reflection",), paper="RmNet (Wen et al., CVPR 2019)",
+                summary="reflection removal beyond linearity: one encoder, decoders T, R, W",
+                release=("csqiangwen/Single-Image-Reflection-Removal-Beyond-Linearity", "Removal/model/networks.py"),
+                published_params="65.43 M", default_loss="rmnet", recipe="rmnet", converter=convert_release)
 def rmnet(**kwargs) -> nn.Module:
     return RmNet(**kwargs)

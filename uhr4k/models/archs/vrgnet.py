@@ -16,7 +16,7 @@ Registered configuration ``vrgnet``: 170,697 parameters. Module names are the re
 state dicts (``derainet.conv0.0.weight``, ...) load after dropping the ``derainet.`` prefix of the
 ``Derain`` wrapper (:func:`convert_release`).
 
-Training (``default_loss = "gaussian_kl"``): the release trains BNet jointly with a rain generator
+Training (default loss ``gaussian_kl``): the release trains BNet jointly with a rain generator
 (EDNet: an encoder of rain factors and a decoder) and a WGAN-GP critic; BNet's own term is the KL
 divergence between N(mu_b, exp(logvar_b)) and the prior N(target, eps^2) with eps^2 = 1e-6, logvar_b
 clamped to [log 1e-8, log 1e4]. We train BNet alone with that term: the generative part (EDNet, the
@@ -51,8 +51,6 @@ class VRGNetDerain(nn.Module):
         iterations: recurrent iterations in all (the release: 6); the last one gives mu_b, logvar_b.
         channels: feature channels (the release: 32).
     """
-
-    default_loss = "gaussian_kl"
 
     def __init__(self, iterations: int = 6, channels: int = 32):
         super().__init__()
@@ -102,6 +100,9 @@ def convert_release(state: StateDict) -> StateDict:
     return {k.removeprefix(RELEASE_PREFIX): v for k, v in state.items()}
 
 
-@register_model("vrgnet", tasks=("deraining",), converter=convert_release)
+@register_model("vrgnet", tasks=("deraining",), paper="VRGNet (Wang et al., CVPR 2021)",
+                summary="its deraining network BNet: a 6-iteration PReNet giving mu and log-variance",
+                release=("hongwang01/VRGNet", "for_syn/prenet.py"), published_params="170,697",
+                default_loss="gaussian_kl", recipe="vrgnet", converter=convert_release)
 def vrgnet(**kwargs) -> nn.Module:
     return VRGNetDerain(**kwargs)

@@ -125,8 +125,6 @@ class Zheng2021(nn.Module):
     of fixed size, everything else is stride-1 at full resolution.
     """
 
-    default_loss = "l1"
-
     grid_bins = 16
 
     def __init__(self, grid_size: int = 256, context_size: int = 320):
@@ -188,6 +186,9 @@ def convert_release(state: dict) -> dict:
     ])
 
 
-@register_model("zheng2021", tasks=("dehazing",), converter=convert_release)
+@register_model("zheng2021", tasks=("dehazing",), paper="Zheng et al. (CVPR 2021)",
+                summary="4K dehazing by multi-guided bilateral learning", release=("zzr-idam/4KDehazing", "network.py"),
+                published_params="34.55 M (Table I: 34.54 M)", default_loss="l1", recipe="zheng2021",
+                converter=convert_release)
 def zheng2021(**kwargs) -> nn.Module:
     return Zheng2021(**kwargs)

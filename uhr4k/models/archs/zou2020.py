@@ -96,8 +96,6 @@ class Zou2020(nn.Module):
             to resize to and back (512: the release's evaluation).
     """
 
-    default_loss = "zou2020"
-
     def __init__(self, ngf: int = 64, num_downs: int = 9, resize_to: int | None = None):
         super().__init__()
         if resize_to is not None and resize_to % (2 ** num_downs):
@@ -130,6 +128,9 @@ def convert_release(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return {f"net_G.{k.removeprefix('module.')}": v for k, v in state_dict.items()}
 
 
-@register_model("zou2020", tasks=("reflection",), converter=convert_release)
+@register_model("zou2020", tasks=("reflection",), paper="Zou et al. (CVPR 2020)",
+                summary="deep adversarial decomposition: the `unet_512` separator, T and R",
+                release=("jiupinjia/Deep-adversarial-decomposition", "cyclegan_networks.py"),
+                published_params="66.993 M", default_loss="zou2020", converter=convert_release)
 def zou2020(**kwargs) -> nn.Module:
     return Zou2020(**kwargs)

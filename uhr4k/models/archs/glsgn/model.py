@@ -210,8 +210,6 @@ class GLSGN(nn.Module):
     ``forward(x)``: x (B, 3, H, W) in [0, 1] -> ``(B_out, B_1, ..., B_N, B_g)`` (Global-Only: ``(B_out, B_g)``).
     """
 
-    default_loss = "glsgn"
-
     def __init__(self, num_local_pathways: int = 3, width: int = 16, enc_blocks=(0, 1, 1, 1),
                  dec_blocks=(1, 1, 1, 1), mid_blocks: int = 2, pn: bool = True, pac: bool = True, lp: bool = True,
                  iterative_decoding: bool = True, global_only: bool = False, sigma1: float = 0.5,
@@ -321,50 +319,57 @@ def _crop(t: torch.Tensor, height: int, width: int, scale: int) -> torch.Tensor:
 
 # The paper evaluates GLSGN on all three (Tables VII, VIII, IX); the first decides the default training subset.
 TASKS = ("reflection", "deraining", "dehazing")
+# What every configuration declares alike in the registry (docs/models.md).
+FACTS = {"tasks": TASKS, "paper": "GLSGN (Feng et al., docs/paper.md)"}
 
 
-@register_model("glsgn", tasks=TASKS)
+@register_model("glsgn", **FACTS, default_loss="glsgn", recipe="glsgn", published_params="15.69 M (Table I)",
+                summary="the paper's model: 3 local pathways, PN, PAC and LP")
 def glsgn(**kwargs) -> GLSGN:
     """The paper's configuration: 3 local pathways, PN, PAC and LP."""
     return GLSGN(**kwargs)
 
 
-@register_model("glsgn-global-only", tasks=TASKS)
+@register_model("glsgn-global-only", **FACTS, default_loss="glsgn", recipe="glsgn-global-only",
+                summary="Table III, Global-Only: the global pathway alone")
 def glsgn_global_only(**kwargs) -> GLSGN:
     """Table III, Global-Only: the global pathway alone."""
     return GLSGN(**{"global_only": True, **kwargs})
 
 
-@register_model("glsgn-global-local", tasks=TASKS)
+@register_model("glsgn-global-local", **FACTS, default_loss="glsgn", recipe="glsgn-global-local",
+                summary="Table III, Global-Local: all pathways with iterative decoding, no PN, PAC or LP")
 def glsgn_global_local(**kwargs) -> GLSGN:
     """Table III, Global-Local: all pathways with iterative decoding, no PN, PAC or LP."""
     return GLSGN(**{"pn": False, "pac": False, "lp": False, **kwargs})
 
 
-@register_model("glsgn-pn", tasks=TASKS)
+@register_model("glsgn-pn", **FACTS, default_loss="glsgn", recipe="glsgn-pn",
+                summary="Table III, GLSGN-PN: Global-Local + patch normalization")
 def glsgn_pn(**kwargs) -> GLSGN:
     """Table III, GLSGN-PN: Global-Local + patch normalization."""
     return GLSGN(**{"pn": True, "pac": False, "lp": False, **kwargs})
 
 
-@register_model("glsgn-pac", tasks=TASKS)
+@register_model("glsgn-pac", **FACTS, default_loss="glsgn", recipe="glsgn-pac",
+                summary="Table III, GLSGN-PAC: + perceptual attention consistency (no LP)")
 def glsgn_pac(**kwargs) -> GLSGN:
     """Table III, GLSGN-PAC: + perceptual attention consistency (no LP)."""
     return GLSGN(**{"pn": True, "pac": True, "lp": False, **kwargs})
 
 
-@register_model("glsgn-ssim", tasks=TASKS)
+@register_model("glsgn-ssim", **FACTS, default_loss="glsgn_ssim", recipe="glsgn-ssim",
+                summary="Table V, GLSGN-SSIM: GLSGN-PAC's network trained with eq. 11 + (1 - SSIM)")
 def glsgn_ssim(**kwargs) -> GLSGN:
     """Table V, GLSGN-SSIM ("the difference between LP and SSIM loss"). Our reading: the Laplacian
     synthesis replaced by an SSIM loss, i.e. GLSGN-PAC's network (PN and PAC, no LP: its output is the
     last pathway's, as every variant without LP) trained with the GLSGN loss plus ``1 - SSIM`` of the
     final image (loss ``glsgn_ssim``)."""
-    model = GLSGN(**{"pn": True, "pac": True, "lp": False, **kwargs})
-    model.default_loss = "glsgn_ssim"
-    return model
+    return GLSGN(**{"pn": True, "pac": True, "lp": False, **kwargs})
 
 
-@register_model("glsgn-h0", tasks=TASKS)
+@register_model("glsgn-h0", **FACTS, default_loss="glsgn", recipe="glsgn-h0",
+                summary="Table V, GLSGN-h0: the synthesis keeps the finest band only")
 def glsgn_h0(**kwargs) -> GLSGN:
     """Table V, GLSGN-h0 ("the effect of different scale of high-frequency information in LP"). Our
     reading: the complete model whose synthesis keeps only the finest band h0 (from B_1):
@@ -372,7 +377,8 @@ def glsgn_h0(**kwargs) -> GLSGN:
     return GLSGN(**{"lp_bands": 1, **kwargs})
 
 
-@register_model("glsgn-h0h1", tasks=TASKS)
+@register_model("glsgn-h0h1", **FACTS, default_loss="glsgn", recipe="glsgn-h0h1",
+                summary="Table V, GLSGN-h0+h1: the synthesis keeps the two finest bands")
 def glsgn_h0h1(**kwargs) -> GLSGN:
     """Table V, GLSGN-h0+h1: the synthesis keeps the two finest bands (from B_1 and B_2):
     ``B_out = h'_1 + u(h'_2 + u(l))``, the global pathway's band h3 and its mask removed."""
