@@ -12,6 +12,15 @@ on a shared machine wall time swings with the load, CPU time much less), peak RS
 of the output from the first variant's, and the speed-up over the first variant (default ``fp32@system``,
 the fp32 eager path of uhr4k 0.1.0).
 
+**Against older code.** ``--baseline REF`` times every variant on this tree and on the ``uhr4k`` package of
+git ``REF`` (extracted with ``git archive``) in one process: both packages are imported side by side (each
+model keeps its own modules), given the same weights, called once each to warm up and then ``--repeats``
+times each, alternating (REF, tree, tree, REF, ...), so that a swing of a shared machine's load falls on
+both alike. Reported: the median and the least wall and CPU time of a forward for each (the least is the
+one a busy machine disturbs least), this tree's over REF's (below 1: faster), the median of the paired
+calls' wall ratios and the largest difference of their outputs. Peak
+RSS is not, one process holding both.
+
 **PSNR.** A small GLSGN (``--width``, every mechanism on) trained for ``--train-minutes`` on 8 pairs of the
 Rain100H sample (``../shared/data/rain100h-sample``, 128 x 128 crops, multi-stage L1), its best validation
 epoch's weights then run on all 10
@@ -19,18 +28,22 @@ pairs in fp32 and under each reduced-precision variant: Y-channel PSNR (uint8, a
 both against the target, and the per-image difference in dB.
 
     PYTHONPATH=. nice python benchmarks/glsgn_cpu_speed.py [--threads 2] [--size 3840x2160]
-        [--variants fp32@system,fp32,bf16+channels_last] [--train-minutes 4]
-        [--data ../shared/data/rain100h-sample]
+        [--variants fp32@system,fp32,bf16+channels_last] [--baseline main --repeats 3]
+        [--train-minutes 4] [--data ../shared/data/rain100h-sample]
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import json, resource, sys, time, torch
@@ -66,6 +79,56 @@ torch.save(y[0, :, ::8, ::8].clone(), out)
 print(json.dumps({"seconds": seconds, "cpu_s": cpu_s, "peak_gb": peak, "compile_s": compile_s}))
 """
 
+# One process, two uhr4k trees: argv = label threads width height repeats baseline_folder tree_folder.
+AB_CHILD = r"""
+import json, resource, statistics, sys, time, torch
+label, threads, width, height, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), \
+    int(sys.argv[5])
+folders = {"baseline": sys.argv[6], "tree": sys.argv[7]}
+torch.set_num_threads(threads)
+label, _, allocator = label.partition("@")
+parts = label.split("+")
+
+def load(folder):
+    # A fresh import of uhr4k from folder: what it builds keeps its own modules' globals, so the package
+    # imported before stays usable once its modules leave sys.modules.
+    for name in [n for n in sys.modules if n == "uhr4k" or n.startswith("uhr4k.")]:
+        del sys.modules[name]
+    sys.path.insert(0, folder)
+    try:
+        from uhr4k.core.allocator import reuse_freed_memory
+        from uhr4k.core.speed import Speed, SpeedWrapper
+        from uhr4k.models.archs.glsgn.model import GLSGN
+    finally:
+        sys.path.remove(folder)
+    torch.manual_seed(0)
+    return GLSGN().eval(), lambda model: SpeedWrapper(model, Speed(parts[0], "channels_last" in parts,
+                                                                   "compile" in parts)), reuse_freed_memory
+
+models = {code: load(folder) for code, folder in folders.items()}
+if allocator != "system":
+    models["tree"][2]()              # what the uhr4k command does before every command
+models["baseline"][0].load_state_dict(models["tree"][0].state_dict())
+runners = {code: wrap(model) for code, (model, wrap, _) in models.items()}
+x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+seconds, cpu_s = {code: [] for code in runners}, {code: [] for code in runners}
+with torch.inference_mode():
+    outputs = {code: runner(x)[0] for code, runner in runners.items()}      # warm-up (and compilation)
+    for repeat in range(repeats):
+        for code in (["baseline", "tree"] if repeat % 2 == 0 else ["tree", "baseline"]):
+            start, cpu_start = time.perf_counter(), cpu()
+            runners[code](x)
+            seconds[code].append(time.perf_counter() - start)
+            cpu_s[code].append(cpu() - cpu_start)
+print(json.dumps({"seconds": seconds, "cpu_s": cpu_s,
+                  "max_diff": (outputs["tree"] - outputs["baseline"]).abs().max().item()}))
+"""
+
 
 def run_variant(label: str, threads: int, size: tuple[int, int], out: str) -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, label, str(threads), str(size[0]), str(size[1]), out],
@@ -74,6 +137,42 @@ def run_variant(label: str, threads: int, size: tuple[int, int], out: str) -> di
         tail = done.stderr.strip().splitlines()
         return {"error": tail[-1] if tail else f"exit status {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def extract_package(ref: str, folder: Path) -> Path:
+    """The ``uhr4k`` package of git ``ref`` of this repository, written under ``folder``; returns ``folder``."""
+    archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", "--format=tar", ref, "uhr4k"],
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def against_table(variants: list[str], threads: int, size: tuple[int, int], ref: str, repeats: int) -> None:
+    """Each variant on this tree and on git ``ref`` in one process, alternating (see the module docstring)."""
+    from statistics import median
+
+    print(f"## this tree against {ref}: one {size[0]}x{size[1]} image, {threads} threads, one process per variant, "
+          f"{repeats} alternating forwards each after a warm-up", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = extract_package(ref, Path(tmp))
+        for label in variants:
+            done = subprocess.run([sys.executable, "-c", AB_CHILD, label, str(threads), str(size[0]), str(size[1]),
+                                   str(repeats), str(baseline), str(REPOSITORY)], capture_output=True, text=True)
+            if done.returncode != 0:
+                tail = done.stderr.strip().splitlines()
+                print(f"{label:32s} failed: {tail[-1] if tail else f'exit status {done.returncode}'}", flush=True)
+                continue
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            paired = median(t / b for t, b in zip(r["seconds"]["tree"], r["seconds"]["baseline"], strict=True))
+            row = [f"{label:24s}"]
+            for key, name in (("seconds", "wall"), ("cpu_s", "CPU")):
+                old, new = r[key]["baseline"], r[key]["tree"]
+                row.append(f"{name} {ref} {median(old):.2f} s (min {min(old):.2f}), tree {median(new):.2f} s "
+                           f"(min {min(new):.2f}): tree / {ref} {median(new) / median(old):.3f} "
+                           f"(min {min(new) / min(old):.3f})")
+            print("; ".join(row) + f"; paired wall ratio {paired:.3f}; max |output difference| {r['max_diff']:.2e}",
+                  flush=True)
 
 
 def speed_table(variants: list[str], threads: int, size: tuple[int, int]) -> None:
@@ -169,6 +268,9 @@ def main():
     parser.add_argument("--size", default="3840x2160")
     parser.add_argument("--variants", default="fp32@system,fp32,bf16+channels_last,bf16+channels_last+compile",
                         help="comma-separated Speed labels, the first the reference; @system: plain malloc")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="time every variant against the uhr4k of git REF in one process (no PSNR table)")
+    parser.add_argument("--repeats", type=int, default=3, help="with --baseline: timed forwards per tree")
     parser.add_argument("--train-minutes", type=float, default=4.0)
     parser.add_argument("--width", type=int, default=4)
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" /
@@ -180,9 +282,11 @@ def main():
     width, height = (int(v) for v in args.size.split("x"))
     print(f"load average at start: {', '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores",
           flush=True)
-    if not args.skip_speed:
+    if args.baseline:
+        against_table(variants, args.threads, (width, height), args.baseline, args.repeats)
+    elif not args.skip_speed:
         speed_table(variants, args.threads, (width, height))
-    if not args.skip_psnr:
+    if not args.skip_psnr and not args.baseline:
         psnr_table(variants, args.threads, Path(args.data), args.train_minutes, args.width)
     print(f"load average at end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
 

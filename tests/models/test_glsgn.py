@@ -6,9 +6,11 @@ import torch
 
 from uhr4k.benchmark.profiling import count_macs, count_parameters
 from uhr4k.models import create_model, list_models
-from uhr4k.models.archs.glsgn.blocks import PatchNorm, consistent_attention, from_patches, to_patches
+from uhr4k.models.archs.glsgn import memory
+from uhr4k.models.archs.glsgn.blocks import PatchNorm, consistent_attention
 from uhr4k.models.archs.glsgn.laplacian import LaplacianSynthesis, blur_halve, high_band, upsample2
-from uhr4k.models.archs.glsgn.model import GLSGN
+from uhr4k.models.archs.glsgn.memory import ChunkPlan, from_patches, to_patches
+from uhr4k.models.archs.glsgn.model import GLSGN, Pathway
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -99,9 +101,36 @@ def test_chunking_does_not_change_the_result():
         torch.testing.assert_close(c, g.detach(), atol=1e-6, rtol=1e-5)
 
 
+def test_chunked_inference_runs_the_pathways_own_stages(monkeypatch):
+    """Inference runs each pathway's own forward and stage functions, the patch-local ones once per chunk:
+    the chunked pass is the whole pass on chunks of patches, not a second copy of the equations."""
+    calls = {}
+
+    def counting(name, original):
+        def counted(self, *args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return original(self, *args, **kwargs)
+        return counted
+    for name in ("forward", "encode", "decode", "gate", "fuse", "residual"):
+        monkeypatch.setattr(Pathway, name, counting(name, getattr(Pathway, name)))
+    model = tiny(patch_chunk=3).eval()
+    heads = []
+    model.local_pathways[0].head.register_forward_hook(lambda m, args, out: heads.append(args[0].shape[0]))
+    with torch.no_grad():
+        model(X)
+    pathways, levels = 1 + len(model.local_pathways), model.global_pathway.scales
+    assert calls["forward"] == calls["encode"] == calls["decode"] == pathways
+    assert calls["gate"] == pathways * levels                       # eq. 2 on all patches of the pathway
+    chunks = [1, 6, 2, 1]                                           # 1, 16, 4, 1 patches in chunks of 3
+    assert calls["residual"] == sum(chunks) and calls["fuse"] == sum(chunks) * levels
+    assert heads == [3, 3, 3, 3, 3, 1]                              # S_1's 16 patches, 3 at a time
+    with pytest.raises(ValueError, match="chunk must be >= 1"):
+        ChunkPlan(0)
+
+
 @pytest.mark.slow
 def test_compiles_as_one_graph_with_the_same_result():
-    """torch.compile traces the straight pass: no graph break with or without autograd, same outputs as
+    """torch.compile traces the pass on all patches at once: no graph break with or without autograd, same outputs as
     eager (chunked without autograd). A small configuration: breaks come from code, not sizes."""
     torch.manual_seed(0)
     model = GLSGN(width=2, mask_width=2, num_local_pathways=2, enc_blocks=(0, 1), dec_blocks=(1, 1),
@@ -198,10 +227,8 @@ def test_patch_grid_keeps_channels_last_order_and_values():
 def test_channels_last_inference_stays_channels_last_and_agrees(monkeypatch):
     """The chunked pass of a channels-last model keeps every chunk-assembled tensor in channels-last order
     and returns what the NCHW model returns."""
-    import uhr4k.models.archs.glsgn.chunked as chunked
-
-    assembled, original = [], chunked.map_chunks
-    monkeypatch.setattr(chunked, "map_chunks", lambda *args: assembled.append(original(*args)) or assembled[-1])
+    assembled, original = [], memory.map_chunks
+    monkeypatch.setattr(memory, "map_chunks", lambda *args: assembled.append(original(*args)) or assembled[-1])
     model = tiny(patch_chunk=3).eval()
     x = torch.rand(1, 3, 128, 192)
     with torch.no_grad():

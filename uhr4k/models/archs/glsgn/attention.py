@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from uhr4k.models.archs.glsgn.blocks import from_patches
+from uhr4k.models.archs.glsgn.memory import from_patches
 from uhr4k.models.archs.glsgn.model import GLSGN
 
 

@@ -1,9 +1,9 @@
 """Building blocks of GLSGN: residual block, patch normalization (eq. 4-5), spatial attention and
-perceptual attention consistency (eq. 2-3), the patch-grid bookkeeping and what pathways pass on.
+perceptual attention consistency (eq. 2-3), and what pathways pass on.
 
-Patches of a pathway travel as one batch ``(B * gh * gw, C, h, w)``, ordered image by image and,
-inside an image, row by row (``n = (b * gh + i) * gw + j``), so that the grid of an image can be
-rebuilt for the statistics that couple patches (patch normalization) and for stitching.
+Patches of a pathway travel as one batch ``(B * gh * gw, C, h, w)``, image by image and row by row inside an
+image (:mod:`uhr4k.models.archs.glsgn.memory` cuts and stitches them); patch normalization rebuilds an
+image's grid from that order.
 """
 from __future__ import annotations
 
@@ -13,43 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def is_channels_last(x: torch.Tensor) -> bool:
-    """True for a 4-D tensor stored in NHWC order (and not also NCHW-contiguous, as C = 1 or 1 x 1 maps are)."""
-    return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-
-
-def to_patches(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """(B, C, gh*h, gw*w) -> (B*gh*gw, C, h, w), patches row by row, in the memory order of ``x``."""
-    b, c, height, width = x.shape
-    gh, gw = grid
-    if height % gh or width % gw:
-        raise ValueError(f"cannot cut shape {tuple(x.shape)} into a {gh}x{gw} grid")
-    h, w = height // gh, width // gw
-    if is_channels_last(x):
-        # Cut the NHWC view so that the patches stay channels-last: a plain reshape would return them in
-        # NCHW order and every convolution after it would convert them back (a copy of each tensor).
-        nhwc = x.permute(0, 2, 3, 1).reshape(b, gh, h, gw, w, c).permute(0, 1, 3, 2, 4, 5)
-        return nhwc.reshape(b * gh * gw, h, w, c).permute(0, 3, 1, 2)
-    return x.reshape(b, c, gh, h, gw, w).permute(0, 2, 4, 1, 3, 5).reshape(b * gh * gw, c, h, w)
-
-
-def from_patches(p: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """(B*gh*gw, C, h, w) -> (B, C, gh*h, gw*w): the inverse of :func:`to_patches`."""
-    n, c, h, w = p.shape
-    gh, gw = grid
-    if n % (gh * gw):
-        raise ValueError(f"{n} patches do not fill whole {gh}x{gw} grids")
-    b = n // (gh * gw)
-    if is_channels_last(p):
-        nhwc = p.permute(0, 2, 3, 1).reshape(b, gh, gw, h, w, c).permute(0, 1, 3, 2, 4, 5)
-        return nhwc.reshape(b, gh * h, gw * w, c).permute(0, 3, 1, 2)
-    return p.reshape(b, gh, gw, c, h, w).permute(0, 3, 1, 4, 2, 5).reshape(b, c, gh * h, gw * w)
-
-
-def regrid(p: torch.Tensor, grid: tuple[int, int], new_grid: tuple[int, int]) -> torch.Tensor:
-    """Patches of one grid -> the same images cut into another grid."""
-    return to_patches(from_patches(p, grid), new_grid)
+from uhr4k.models.archs.glsgn.memory import gate_layout, to_patches
 
 
 @dataclass
@@ -117,8 +81,8 @@ class PatchNorm(nn.Module):
     a mean of per-pixel ratios explodes where the block input is near zero, and an unbounded ``A``
     reached 22 in a run that then diverged (docs/benchmarks.md, glsgn).
 
-    The three steps are separate methods so that a caller can run :meth:`intensity` and
-    :meth:`apply` chunk by chunk and :meth:`factor` once on all patches of an image.
+    The three steps are separate methods so that a pathway can run :meth:`intensity` and
+    :meth:`modulate` chunk by chunk and :meth:`factor` once on all patches of an image.
     """
 
     def __init__(self, channels: int, eps: float = 1e-2, max_factor: float | None = 2.0):
@@ -174,20 +138,9 @@ class SpatialAttention(nn.Module):
 
 
 def apply_gate(features: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-    """``features * gate``: (N, C, h, w) re-weighted by a one-channel map (N, 1, h, w) (eq. 3).
-
-    In channels-last order the gate is first expanded over the channels: broadcasting over the innermost
-    (channel) dimension takes a slow element-wise path, in bf16 1.7x slower than the expansion and a plain
-    product together (10.3 ms against 6.2 ms for 4 x 16 x 272 x 480 on this project's CPU,
-    benchmarks/cpu_kernels.py). Not under ``torch.compile``, which fuses the broadcast product and would
-    only write the expanded gate out (the compiled 4K forward took 9.6 s with it, 7.1 s without), and not
-    under autograd, where the product would save the expanded gate (one more full feature map per scale)
-    for its backward.
-    """
-    if (gate.shape[1] == 1 and features.shape[1] > 1 and is_channels_last(features)
-            and not torch.compiler.is_compiling() and not torch.is_grad_enabled()):
-        gate = gate.expand_as(features).contiguous(memory_format=torch.channels_last)
-    return features * gate
+    """Eq. 3, ``features * gate``: (N, C, h, w) re-weighted by a one-channel map (N, 1, h, w), the gate
+    laid out for the product's memory order (:func:`~uhr4k.models.archs.glsgn.memory.gate_layout`)."""
+    return features * gate_layout(features, gate)
 
 
 def consistent_attention(own: torch.Tensor, previous: torch.Tensor | None, global_: torch.Tensor | None,

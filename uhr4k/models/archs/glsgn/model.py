@@ -48,13 +48,16 @@ Any height and width: the input is padded (reflect) to a multiple of ``2^(N-1) *
 and every output cropped back. ``forward`` returns ``(B_out, B_1, ..., B_N, B_g)``: element 0 the final
 image (B, 3, H, W), then each pathway's output at its own scale (ceil(H / 2^(k-1)), ...).
 
-**Memory.** :meth:`Pathway.forward` is the straight pass (what training and ``torch.compile`` run).
-Without autograd (``torch.no_grad``/``inference_mode``) and outside compilation, GLSGN runs each
-pathway through :func:`~uhr4k.models.archs.glsgn.chunked.chunked_pathway` instead, the same computation
-with the patch-local operations on ``patch_chunk`` patches at a time (default 4); patch normalization
-still sees all patches. Chunking changes memory only, never the result.
+**Memory.** :meth:`Pathway.forward` is the one pass of a pathway, for training, ``torch.compile`` and
+inference alike; it runs its patch-local operations through a chunk plan
+(:mod:`~uhr4k.models.archs.glsgn.memory`). With autograd or under compilation the plan is the whole batch
+of patches; without autograd (``torch.no_grad``/``inference_mode``) it is ``patch_chunk`` patches at a
+time (default 4), which bounds the transient tensors at 4K; patch normalization still sees all patches.
+Chunking changes memory only, never the result.
 """
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -68,16 +71,12 @@ from uhr4k.models.archs.glsgn.blocks import (
     SpatialAttention,
     apply_gate,
     consistent_attention,
-    from_patches,
-    regrid,
-    to_patches,
 )
-from uhr4k.models.archs.glsgn.chunked import chunked_pathway
 from uhr4k.models.archs.glsgn.laplacian import LaplacianSynthesis
+from uhr4k.models.archs.glsgn.memory import WHOLE, ChunkPlan, from_patches, inference_plan, regrid, to_patches
 from uhr4k.models.archs.image_batch import check_image_batch, pad_to_multiple
 from uhr4k.models.registry import register_model
 
-INFERENCE_PATCH_CHUNK = 4
 # Channels per scale relative to ``width``: doubling per halving, a wider bottleneck (see the docstring).
 WIDTH_MULTIPLIERS = (1, 2, 4, 8, 17)
 TAIL_INIT_SCALE = 0.1
@@ -154,8 +153,12 @@ class Pathway(nn.Module):
         """Eq. 1: upsample, concatenate with the skip and the other pathways' features, 1x1 convolution."""
         return self.fuses[level](torch.cat([self.ups[level](features), skip, *others], 1))
 
+    def residual(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The restored patches: the input plus the tail's residual of the last decoded features."""
+        return x + self.tail(features)
+
     def forward(self, x: torch.Tensor, grid: tuple[int, int], context: PathwayContext, *,
-                consistency: bool, export_pooled: bool = False) -> PathwayResult:
+                consistency: bool, export_pooled: bool = False, plan: ChunkPlan = WHOLE) -> PathwayResult:
         """
         Args:
             x: (B*gh*gw, 3, h, w) patches, h and w multiples of 2^scales.
@@ -163,26 +166,48 @@ class Pathway(nn.Module):
             context: what earlier pathways pass on.
             consistency: PAC on (fuse attention of S_{k-1} and Sg) or plain spatial attention.
             export_pooled: pool decoded features and attention maps x2 for the next pathway.
+            plan: how the patch-local operations run: all patches at once (``WHOLE``) or in chunks.
         """
-        features = self.head(x)
+        skips, attention, bottom = self.encode(x, grid, context, consistency, export_pooled, plan)
+        decoded, features = self.decode(bottom, skips, grid, context, export_pooled, plan)
+        return PathwayResult(plan.map(self.residual, x, features), decoded, attention)
+
+    def encode(self, x: torch.Tensor, grid: tuple[int, int], context: PathwayContext, consistency: bool,
+               export_pooled: bool, plan: ChunkPlan) -> tuple[list, list, torch.Tensor]:
+        """The encoder and the bottleneck: the gated skips (eq. 2-3, finest first), the pathway's own
+        attention maps f_k(E_k) (pooled x2 when exported) and the bottleneck's features."""
+        features = plan.map(self.head, x)
         skips, attention = [], []
         for level in range(self.scales):
-            features = self.encoders[level](features)                              # E_k at this scale
-            own = self.attention[level](features)                                  # f_k(E_k)
-            skips.append(apply_gate(features, self.gate(level, own, context, grid, consistency)))  # eq. 2-3
+            features = plan.map(self.encoders[level], features)                    # E_k at this scale
+            own = plan.map(self.attention[level], features)                        # f_k(E_k)
+            gate = self.gate(level, own, context, grid, consistency)               # A_k, eq. 2
+            skips.append(plan.map(apply_gate, features, gate))                     # eq. 3
             attention.append(F.avg_pool2d(own, 2) if export_pooled else own)
-            features = self.downs[level](skips[-1])
-        features = self.middle(features)
+            del features  # freed before the next tensor is allocated: at 4K each is 0.53 GB
+            features = plan.map(self.downs[level], skips[-1])
+        return skips, attention, plan.map(self.middle, features)
 
+    def decode(self, features: torch.Tensor, skips: list, grid: tuple[int, int], context: PathwayContext,
+               export_pooled: bool, plan: ChunkPlan) -> tuple[list, torch.Tensor]:
+        """The decoder from the bottleneck's ``features``, popping ``skips``: the decoded features per scale
+        (pooled x2 when exported) and the last scale's, unpooled, for the tail."""
         decoded = [None] * self.scales
         for level in reversed(range(self.scales)):
-            z = self.fuse(level, features, skips.pop(), *self.decoder_inputs(level, context, grid))  # eq. 1
+            z = plan.map(partial(self.fuse, level), features, skips.pop(),
+                         *self.decoder_inputs(level, context, grid))                 # eq. 1
             for j, block in enumerate(self.decoders[level]):
-                z_hat = block(z)
-                z = self.patch_norms[level][j](z, z_hat, grid) if self.patch_norms is not None else z_hat  # eq. 4-5
+                z_hat = plan.map(block, z)
+                if self.patch_norms is not None:
+                    norm = self.patch_norms[level][j]
+                    # eq. 4 over all patches of an image (the intensities chunk by chunk), eq. 5 per patch
+                    factor = norm.factor(plan.map(norm.intensity, z, z_hat), grid)
+                    del z  # the block input is no longer needed: one full-size tensor less at the peak
+                    z_hat = plan.map(norm.modulate, z_hat, factor)
+                z = z_hat  # one name per tensor: nothing full-size outlives its use
             decoded[level] = F.avg_pool2d(z, 2) if export_pooled else z
             features = z
-        return PathwayResult(x + self.tail(features), decoded, attention)
+        return decoded, features
 
 
 class GLSGN(nn.Module):
@@ -205,7 +230,7 @@ class GLSGN(nn.Module):
         mask_width: hidden channels of the Laplacian mask networks.
         pn_max_factor: patch normalization's factor is bounded to [1/this, this] (None: unbounded eq. 4).
         patch_chunk: patches per chunk without autograd (None: 4); with autograd or under
-            ``torch.compile`` the straight pass on all patches at once.
+            ``torch.compile`` all patches at once (``memory.inference_plan``).
 
     ``forward(x)``: x (B, 3, H, W) in [0, 1] -> ``(B_out, B_1, ..., B_N, B_g)`` (Global-Only: ``(B_out, B_g)``).
     """
@@ -297,11 +322,8 @@ class GLSGN(nn.Module):
                                                    [regrid(a, grid, next_grid) for a in result.attention])
 
     def _run(self, pathway: Pathway, patches: torch.Tensor, grid, context, **kwargs) -> PathwayResult:
-        """One pathway: the straight pass with autograd or under compilation, else chunked inference."""
-        if torch.is_grad_enabled() or torch.compiler.is_compiling():
-            return pathway(patches, grid, context, **kwargs)
-        return chunked_pathway(pathway, patches, grid, context, chunk=self.patch_chunk or INFERENCE_PATCH_CHUNK,
-                               **kwargs)
+        """One pathway, its patches in the chunks the memory plan picks now (all at once with autograd)."""
+        return pathway(patches, grid, context, plan=inference_plan(self.patch_chunk), **kwargs)
 
 
 def _downscale(x: torch.Tensor, factor: int) -> torch.Tensor:
