@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from uhr4k.core import seeds
+from uhr4k.core.records import digest
 from uhr4k.data.crops import draw_crop
 from uhr4k.demo.run import DemoOptions
-from uhr4k.demo.steps import options_key
+from uhr4k.demo.steps import StepRunner
 from uhr4k.layout.scene_splits import assign_scene_splits
 from uhr4k.synth.pipeline import BuildOptions, _sources_key, sample_seed, task_key
 
@@ -35,28 +37,31 @@ def test_build_syn_record_and_plan_keys_keep_their_values(tmp_path):
     assert _sources_key(tmp_path / "f", opts) == "fd48bd393e71bb27"
 
 
-def test_demo_and_experiment_keys_keep_their_values():
-    assert options_key(DemoOptions(out=Path("x")).key_options()) == "a6f17d98878f1380"
-    assert options_key({"size": (960, 540), "path": Path("/a")}) == "f243e4c8fa901683"   # tuples, paths as text
+def test_demo_and_experiment_keys_keep_their_values(tmp_path):
+    assert StepRunner(tmp_path, DemoOptions(out=Path("x")).key_options()).key == "a6f17d98878f1380"
+    assert digest({"size": (960, 540), "path": Path("/a")}) == "f243e4c8fa901683"   # tuples as lists, paths as text
     # the training folder's digest of `uhr4k experiment` (OUT/runs/<row>@<preset>-<digest>)
-    assert hashlib.sha256(json.dumps(TRAINING, sort_keys=True, default=str).encode()).hexdigest()[:8] == "9bc00828"
+    assert digest(TRAINING, 8) == "9bc00828"
+    assert digest(TRAINING, 64) == hashlib.sha256(json.dumps(TRAINING, sort_keys=True).encode()).hexdigest()
 
 
 def test_sample_seeds_and_their_draws_keep_their_values():
     assert sample_seed(3, "rain", "clip-000001") == 3514912712148007179
     s = sample_seed(3, "syn", "clip-000001")
     assert s == 5654261596733879816
-    assert np.random.default_rng(s).integers(1000, size=3).tolist() == [706, 963, 618]
+    assert seeds.rng(s).integers(1000, size=3).tolist() == [706, 963, 618]
+    assert np.random.default_rng(s).integers(1000, size=3).tolist() == [706, 963, 618]     # what build-syn drew
+    assert seeds.derive_seed(3, "syn", "clip-000001") == int(seeds.shuffle_key(3, "syn", "clip-000001")[:16], 16) >> 1
 
 
 def test_training_crops_and_shard_shuffles_keep_their_values():
     assert [draw_crop(7, e, i, (24, 16), True, 36, 64) for e, i in ((0, 0), (1, 5), (2**40, 3))] == [
         (11, 28, 24, 16, 3, True, True), (2, 27, 16, 24, 0, True, False), (6, 2, 16, 24, 0, True, False)]
     # ShardPairs: the shard order of (seed 7, epoch 1), the sample buffer of its stream 2
-    assert np.random.default_rng([7, 1]).permutation(6).tolist() == [3, 0, 2, 1, 4, 5]
-    assert np.random.default_rng([7, 1, 2]).integers(100, size=4).tolist() == [68, 92, 97, 72]
+    assert seeds.rng(7, 1).permutation(6).tolist() == [3, 0, 2, 1, 4, 5]
+    assert seeds.rng(7, 1, 2).integers(100, size=4).tolist() == [68, 92, 97, 72]
     # the demo's glass pair k of photo i (seed 1, i 2, k 1)
-    assert np.random.default_rng([1, 2, 1]).integers(1000, size=3).tolist() == [628, 921, 371]
+    assert seeds.rng(1, 2, 1).integers(1000, size=3).tolist() == [628, 921, 371]
 
 
 def test_scene_splits_keep_their_values():

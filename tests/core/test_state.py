@@ -18,7 +18,8 @@ from uhr4k.core.errors import InputError
 from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import lock_root
 from uhr4k.core.paths import inside
-from uhr4k.core.records import Failure, RecordStore, derive_seed
+from uhr4k.core.records import Failure, RecordStore
+from uhr4k.core.seeds import derive_seed
 
 HOLD = """
 import sys, time
@@ -26,7 +27,8 @@ from uhr4k.core.atomic import remove_stale_temporaries
 from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import lock_root
 from uhr4k.core.paths import inside
-from uhr4k.core.records import Failure, RecordStore, derive_seed
+from uhr4k.core.records import Failure, RecordStore
+from uhr4k.core.seeds import derive_seed
 with lock_root(sys.argv[1], "holder"):
     open(sys.argv[2], "w").close()
     time.sleep(60)

@@ -1,6 +1,7 @@
-"""What a resumable pipeline remembers: input fingerprints (what changed since), seeds derived from
-``(seed, part, ...)`` (the one way), one JSON record per finished item (:class:`RecordStore`), and
-the failures of a run (:class:`Failure`, ``failures.csv``).
+"""What a resumable pipeline remembers: digests of what decided an item (:func:`digest`), stamps of its
+input files (:func:`fingerprint`: what changed since), one JSON record per finished item
+(:class:`RecordStore`), and the failures of a run (:class:`Failure`, ``failures.csv``). Seeds are
+:mod:`uhr4k.core.seeds`.
 """
 from __future__ import annotations
 
@@ -24,10 +25,24 @@ def fingerprint(path: str | os.PathLike) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def derive_seed(seed: int, *parts: object) -> int:
-    """A 63-bit seed from ``seed`` and ``parts`` only (never the order of processing or the worker)."""
-    text = "/".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+def canonical_json(obj) -> str:
+    """``obj`` as JSON with sorted keys (tuples as lists; anything else JSON lacks, such as a path, as its
+    text): equal options give equal text whatever their dict order."""
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def digest_bytes(chunks: Iterable[bytes], length: int = 16) -> str:
+    """The first ``length`` hex digits of the SHA-256 of ``chunks`` one after the other."""
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()[:length]
+
+
+def digest(obj, length: int = 16) -> str:
+    """The first ``length`` hex digits of the SHA-256 of :func:`canonical_json` of ``obj``: the key of
+    whatever ``obj`` decides (a record, a cached plan, a training folder)."""
+    return digest_bytes([canonical_json(obj).encode()], length)
 
 
 def safe_id(item_id: str) -> str:

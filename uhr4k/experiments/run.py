@@ -20,7 +20,6 @@ our figure beside the paper's and their difference.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.core.records import digest, fingerprint
 from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT
 from uhr4k.data.presets import PRESETS, Preset
 from uhr4k.experiments.spec import DatasetSpec, Experiment, Row, load_experiment
@@ -195,8 +195,8 @@ class Steps:
 
 
 def _stamp(path: Path) -> list:
-    st = Path(path).stat()
-    return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
+    """``[resolved path, size, modification time in ns]``: which weights a score was computed with."""
+    return [str(Path(path).resolve()), *fingerprint(path)]
 
 
 def _smoke_kwargs(name: str, kwargs: dict, width: int) -> dict:
@@ -276,8 +276,7 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
     # One folder per training: only the same one resumes it, with more epochs (a smoke run, another recipe
     # or other loss options start their own instead of failing to resume a checkpoint of another model).
     same_training = {**key, "recipe": key["recipe"][1:]}
-    digest = hashlib.sha256(json.dumps(same_training, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    out = options.out / "runs" / f"{name}-{digest}"
+    out = options.out / "runs" / f"{name}-{digest(same_training, 8)}"
     record = steps.get("train", name, key)
     if record is not None and Path(record["weights"]).is_file():
         return Path(record["weights"])
