@@ -190,6 +190,21 @@ def test_record_store_trusts_a_record_only_under_its_key(tmp_path):
         store.path("../x")
 
 
+def test_record_store_copies_records_as_they_are_and_reads_indented_or_flat_ones(tmp_path):
+    store = RecordStore(tmp_path / "a", indent=1)
+    store.put("x", [1], {"v": 2})
+    assert store.path("x").read_text().startswith('{\n "data"') and store.get("x", [1]) == {"v": 2}
+    other = RecordStore(tmp_path / "b")
+    assert store.copy_to("x", other) and other.path("x").read_bytes() == store.path("x").read_bytes()
+    assert not store.copy_to("y", other) and other.ids() == ["x"]
+    # a record written flat (uhr4k experiment's steps before they were RecordStore records)
+    (tmp_path / "a" / "old.json").write_text(json.dumps({"key": {"m": 1}, "psnr": 30.5, "n": 2}, indent=1))
+    assert store.get("old", {"m": 1}) is None
+    flat = RecordStore(tmp_path / "a", flat=True)
+    assert flat.get("old", {"m": 1}) == {"psnr": 30.5, "n": 2} and flat.get("old", {"m": 2}) is None
+    assert flat.get("x", [1]) == {"v": 2}
+
+
 def test_shard_auto_reads_the_schedulers_array_variables():
     from uhr4k.commands.options import parse_shard
 

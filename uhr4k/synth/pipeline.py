@@ -285,7 +285,8 @@ def task_key(task: dict) -> str:
 # ------------------------------------------------------------------------------------------ samples
 
 
-def _records(root: Path) -> RecordStore:
+def sample_records(root: Path) -> RecordStore:
+    """The per-sample records of a root, ``ROOT/.uhr4k/rows/<id>.json`` (see the module docstring)."""
     return RecordStore(root / STATE_DIR / "rows")
 
 
@@ -299,7 +300,7 @@ def _rows_here(task: dict, rows: list[dict]) -> list[dict]:
 
 
 def _verified_record(root: Path, task: dict) -> list[dict] | None:
-    data = _records(root).get(task["id"], task_key(task))
+    data = sample_records(root).get(task["id"], task_key(task))
     if not data:
         return None
     rows = _rows_here(task, data["rows"])
@@ -396,7 +397,7 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
         rows.append(_write_pair(root, task, "rain", target, target_png, inp, layer, spec, {**spec["params"], **noted},
                                 source))
     if not failures:  # a sample with a failure is retried by the next run
-        _records(root).put(task["id"], task_key(task), {"rows": rows})
+        sample_records(root).put(task["id"], task_key(task), {"rows": rows})
     return {"id": task["id"], "rows": rows, "failures": [asdict(f) for f in failures], "reused": False}
 
 
