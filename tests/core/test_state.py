@@ -18,7 +18,8 @@ from uhr4k.core.errors import InputError
 from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import lock_root
 from uhr4k.core.paths import inside
-from uhr4k.core.records import Failure, RecordStore, derive_seed
+from uhr4k.core.records import Failure, RecordStore
+from uhr4k.core.seeds import derive_seed
 
 HOLD = """
 import sys, time
@@ -26,7 +27,8 @@ from uhr4k.core.atomic import remove_stale_temporaries
 from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import lock_root
 from uhr4k.core.paths import inside
-from uhr4k.core.records import Failure, RecordStore, derive_seed
+from uhr4k.core.records import Failure, RecordStore
+from uhr4k.core.seeds import derive_seed
 with lock_root(sys.argv[1], "holder"):
     open(sys.argv[2], "w").close()
     time.sleep(60)
@@ -186,6 +188,21 @@ def test_record_store_trusts_a_record_only_under_its_key(tmp_path):
     assert store.get("a", {"fp": [1, 2]}) is None
     with pytest.raises(InputError):
         store.path("../x")
+
+
+def test_record_store_copies_records_as_they_are_and_reads_indented_or_flat_ones(tmp_path):
+    store = RecordStore(tmp_path / "a", indent=1)
+    store.put("x", [1], {"v": 2})
+    assert store.path("x").read_text().startswith('{\n "data"') and store.get("x", [1]) == {"v": 2}
+    other = RecordStore(tmp_path / "b")
+    assert store.copy_to("x", other) and other.path("x").read_bytes() == store.path("x").read_bytes()
+    assert not store.copy_to("y", other) and other.ids() == ["x"]
+    # a record written flat (uhr4k experiment's steps before they were RecordStore records)
+    (tmp_path / "a" / "old.json").write_text(json.dumps({"key": {"m": 1}, "psnr": 30.5, "n": 2}, indent=1))
+    assert store.get("old", {"m": 1}) is None
+    flat = RecordStore(tmp_path / "a", flat=True)
+    assert flat.get("old", {"m": 1}) == {"psnr": 30.5, "n": 2} and flat.get("old", {"m": 2}) is None
+    assert flat.get("x", [1]) == {"v": 2}
 
 
 def test_shard_auto_reads_the_schedulers_array_variables():

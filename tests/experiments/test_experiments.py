@@ -188,3 +188,23 @@ def test_an_unfinished_or_longer_training_continues_from_its_last_checkpoint(tmp
     run_experiment(mini(1, crop=64), options, echo=lines.append)
     assert any(" (new, 1 epoch(s))" in line for line in lines)
     assert len(list((tmp_path / "runs").glob("glsgn-global-only@4kid-*"))) == 2
+
+
+def test_steps_an_older_uhr4k_wrote_flat_are_reused(tmp_path):
+    """Before its steps were RecordStore records, ``uhr4k experiment`` wrote ``OUT/steps/<kind>/<name>.json``
+    as ``{"key": ..., <fields>}``: a run folder of then resumes without redoing them."""
+    import json
+
+    from uhr4k.experiments.run import Steps
+
+    key = {"data": "real20=/d/Real20", "kwargs": {}, "model": "dcp", "smoke": True, "weights": None}
+    scores = {"n": 2, "protocol": "bandwise", "psnr": 21.06, "report": "/o/bench/dcp@real20", "runtime_s": 0.14,
+              "ssim": 0.73}
+    (tmp_path / "steps" / "bench").mkdir(parents=True)
+    (tmp_path / "steps" / "bench" / "dcp@real20.json").write_text(
+        json.dumps({"key": key, **scores}, indent=1, sort_keys=True))
+    steps = Steps(tmp_path)
+    assert steps.get("bench", "dcp@real20", key) == scores and steps.get("bench", "dcp@real20", {}) is None
+    assert steps.put("profile", "dcp", {"size": [64, 36]}, {"params_m": 0.0}) == {"params_m": 0.0}
+    assert Steps(tmp_path).get("profile", "dcp", {"size": (64, 36)}) == {"params_m": 0.0}
+    assert (steps.reused, steps.done) == (1, 1)

@@ -38,7 +38,7 @@ from uhr4k.align.warp import (
 )
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import exif_orientation, read_image, to_uint8, write_image
-from uhr4k.core.records import derive_seed
+from uhr4k.core.seeds import derive_seed
 
 __all__ = ["AlignSettings", "PairResult", "assess_pair", "apply_size", "write_aligned_pair", "estimate_with_method",
            "display_path", "ALIGNMENT_COLUMNS", "H_COLUMNS", "METHODS"]
@@ -118,7 +118,7 @@ class PairResult:
 
 def pair_seed(seed: int, pair_id: str) -> int:
     """The estimation seed of one pair (31 bits, for OpenCV): from (seed, id) only, never from the order
-    of processing (:func:`uhr4k.core.records.derive_seed`)."""
+    of processing (:func:`uhr4k.core.seeds.derive_seed`)."""
     return derive_seed(seed, "align", pair_id) & 0x7FFFFFFF
 
 

@@ -17,11 +17,12 @@ or initialised), each model built only when something asked of it is not cached 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+from uhr4k.core.records import digest_bytes
 
 SHIPPED = Path(__file__).with_name("model_facts.json")
 SHIPPED_MACS_SIZE = (3840, 2160)
@@ -48,11 +49,13 @@ def source_fingerprint() -> str:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
         torch_version = "none"
-    digest = hashlib.sha256(f"{uhr4k.__version__}|{torch_version}".encode())
-    for path in sorted((Path(uhr4k.__file__).parent / "models").rglob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+
+    def chunks():
+        yield f"{uhr4k.__version__}|{torch_version}".encode()
+        for path in sorted((Path(uhr4k.__file__).parent / "models").rglob("*.py")):
+            yield path.name.encode()
+            yield path.read_bytes()
+    return digest_bytes(chunks())
 
 
 class ModelFacts:

@@ -1,6 +1,7 @@
-"""What a resumable pipeline remembers: input fingerprints (what changed since), seeds derived from
-``(seed, part, ...)`` (the one way), one JSON record per finished item (:class:`RecordStore`), and
-the failures of a run (:class:`Failure`, ``failures.csv``).
+"""What a resumable pipeline remembers: digests of what decided an item (:func:`digest`), stamps of its
+input files (:func:`fingerprint`: what changed since), one JSON record per finished item
+(:class:`RecordStore`), and the failures of a run (:class:`Failure`, ``failures.csv``). Seeds are
+:mod:`uhr4k.core.seeds`.
 """
 from __future__ import annotations
 
@@ -24,10 +25,24 @@ def fingerprint(path: str | os.PathLike) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def derive_seed(seed: int, *parts: object) -> int:
-    """A 63-bit seed from ``seed`` and ``parts`` only (never the order of processing or the worker)."""
-    text = "/".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+def canonical_json(obj) -> str:
+    """``obj`` as JSON with sorted keys (tuples as lists; anything else JSON lacks, such as a path, as its
+    text): equal options give equal text whatever their dict order."""
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def digest_bytes(chunks: Iterable[bytes], length: int = 16) -> str:
+    """The first ``length`` hex digits of the SHA-256 of ``chunks`` one after the other."""
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()[:length]
+
+
+def digest(obj, length: int = 16) -> str:
+    """The first ``length`` hex digits of the SHA-256 of :func:`canonical_json` of ``obj``: the key of
+    whatever ``obj`` decides (a record, a cached plan, a training folder)."""
+    return digest_bytes([canonical_json(obj).encode()], length)
 
 
 def safe_id(item_id: str) -> str:
@@ -38,14 +53,22 @@ def safe_id(item_id: str) -> str:
 
 
 class RecordStore:
-    """One JSON record per finished item under ``folder``: ``{"key": ..., "data": ...}``.
+    """One JSON record per finished item under ``folder``: ``FOLDER/<id>.json`` holding
+    ``{"key": ..., "data": ...}``.
 
     ``key`` is whatever decided the item (inputs' fingerprints, options, code version); :meth:`get`
-    returns the data only while the key still matches, so a changed input is redone.
+    returns the data only while the key still matches, so a changed input is redone. A record that cannot
+    be read (cut by a kill, edited by hand) is no record: the item is redone.
+
+    Args:
+        indent: JSON indentation of the records written (None: one line), for records people read.
+        flat: also read records written flat, ``{"key": ..., field: ...}`` (``uhr4k experiment``'s steps
+            before they were records of this store): their fields but the key are the data.
     """
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, indent: int | None = None, flat: bool = False):
         self.folder = Path(folder)
+        self.indent, self.flat = indent, flat
 
     def path(self, item_id: str) -> Path:
         return self.folder / f"{safe_id(item_id)}.json"
@@ -57,13 +80,26 @@ class RecordStore:
             return None
         if not isinstance(record, dict) or record.get("key") != json.loads(json.dumps(key)):
             return None
+        if self.flat and "data" not in record:
+            return {k: v for k, v in record.items() if k != "key"}
         return record.get("data")
 
     def put(self, item_id: str, key, data) -> None:
-        write_text_atomic(self.path(item_id), json.dumps({"key": key, "data": data}, sort_keys=True))
+        write_text_atomic(self.path(item_id), json.dumps({"key": key, "data": data}, indent=self.indent,
+                                                         sort_keys=True))
 
     def ids(self) -> list[str]:
         return sorted(p.stem for p in self.folder.glob("*.json")) if self.folder.is_dir() else []
+
+    def copy_to(self, item_id: str, other: RecordStore) -> bool:
+        """Carry ``item_id``'s record over to ``other`` as it is, key and all (a merge of shards keeps what
+        each shard knew); False when there is none."""
+        try:
+            text = self.path(item_id).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
+        write_text_atomic(other.path(item_id), text)
+        return True
 
     def keep_only(self, ids: Iterable[str]) -> None:
         """Remove the records of items no longer planned."""

@@ -6,10 +6,13 @@ unfiltering) for 0.5 MP of pixels. ``uhr4k cache ROOT`` decodes each image once 
 (``benchmarks/bench_loader.py`` measures the gain). Uncompressed arrays cost disk: W x H x 3 bytes per
 8-bit image (24.9 MB at 4K), about twice a 4K PNG.
 
-``index.json`` records, per source file, its fingerprint (size and modification time) when it was cached
-and the ``.npy`` file's own size: a source that changed since, or an array file that does not have its
-recorded size (cut by a kill or a full disk), is read from the PNG again (never a stale or short crop),
-and a rerun redoes only such files. The run holds the root's lock (:func:`uhr4k.core.locks.lock_root`).
+Beside each array, a record ``<relative path>.json`` (:class:`uhr4k.core.records.RecordStore`) holds the
+array's shape and dtype, keyed by the source's fingerprint (size and modification time) when it was
+cached: a source that changed since, or an array file that does not have the size its shape and dtype
+give (cut by a kill or a full disk), is read from the PNG again (never a stale or short crop), and a
+rerun redoes only such files. A cache made before these records kept them all in one ``index.json``: it
+is still read, and ``uhr4k cache`` turns it into records (nothing decoded again). The run holds the root's
+lock (:func:`uhr4k.core.locks.lock_root`).
 """
 from __future__ import annotations
 
@@ -21,16 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from uhr4k.core.atomic import atomic_path, remove_stale_temporaries, write_text_atomic
+from uhr4k.core.atomic import atomic_path, remove_stale_temporaries
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import read_image
 from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import lock_root
 from uhr4k.core.media import list_media
-from uhr4k.core.records import Failure, fingerprint
+from uhr4k.core.records import Failure, RecordStore, fingerprint
 
 CACHE_DIR = ".uhr4k-cache"
-INDEX_NAME = "index.json"
+LEGACY_INDEX = "index.json"     # every entry in one file: the layout of caches made before the records
 # Folders whose images training never crops: the third layer of a UHR4K pair and alignment QA.
 SKIPPED_FOLDERS = {"reflection", "streaks", "mask", "qa", CACHE_DIR}
 
@@ -54,11 +57,6 @@ class CacheSummary:
         return not self.failures
 
 
-def _stamp(path: Path) -> dict:
-    size, mtime_ns = fingerprint(path)
-    return {"size": size, "mtime_ns": mtime_ns}
-
-
 def _npy_size(shape, dtype: str) -> int:
     """Bytes of the ``.npy`` file ``np.save`` writes for an array of ``shape`` and ``dtype`` (header too)."""
     header = np.lib.format.header_data_from_array_1_0(np.empty((0,), dtype))
@@ -68,13 +66,26 @@ def _npy_size(shape, dtype: str) -> int:
     return buf.tell() + int(np.prod(shape)) * np.dtype(dtype).itemsize
 
 
-def _fresh(entry: dict | None, src: Path, npy: Path) -> bool:
-    """The index entry still describes ``src`` and its array file is whole."""
+def _record(cache: Path, rel: str) -> tuple[RecordStore, str]:
+    """(store, id) of the record of the image at ``rel``: ``CACHE/<rel>.json``, beside its array."""
+    folder, _, name = rel.rpartition("/")
+    return RecordStore(cache / folder), name
+
+
+def _whole(data: dict | None, npy: Path) -> bool:
+    """The array file has the size of the recorded shape and dtype (``data`` None: no record)."""
     try:
-        return (entry is not None and {k: entry.get(k) for k in ("size", "mtime_ns")} == _stamp(src)
-                and npy.stat().st_size == _npy_size(entry["shape"], entry["dtype"]))
+        return data is not None and npy.stat().st_size == _npy_size(data["shape"], data["dtype"])
     except (OSError, KeyError, TypeError, ValueError):
         return False
+
+
+def _legacy_entry(legacy: dict, rel: str, key: list[int]) -> dict | None:
+    """The shape and dtype an old ``index.json`` holds for ``rel`` while its fingerprint is ``key``."""
+    entry = legacy.get(rel)
+    if not isinstance(entry, dict) or [entry.get("size"), entry.get("mtime_ns")] != key:
+        return None
+    return {"shape": entry.get("shape"), "dtype": entry.get("dtype")}
 
 
 def _cache_one(job: tuple[Path, Path]) -> tuple[list[int], str] | str:
@@ -104,7 +115,8 @@ def build_cache(root: str | os.PathLike, workers: int = 1) -> CacheSummary:
     An unreadable image is recorded in ``summary.failures`` and the run goes on.
 
     Raises:
-        InputError: ``root`` holds no image, is in use by another process, or the index is damaged.
+        InputError: ``root`` holds no image, is in use by another process, or an old cache's ``index.json``
+        is damaged.
     """
     root = Path(root)
     images = cacheable_images(root)
@@ -115,23 +127,20 @@ def build_cache(root: str | os.PathLike, workers: int = 1) -> CacheSummary:
 
 def _build(root: Path, images: list[Path], workers: int) -> CacheSummary:
     cache = root / CACHE_DIR
-    index_path = cache / INDEX_NAME
-    index = _read_index(index_path)
+    legacy = _read_legacy_index(cache)
     summary = CacheSummary(root)
     todo = []
     for src in images:
         rel = src.relative_to(root).as_posix()
         dst = cache / (rel + ".npy")
-        if _fresh(index.get(rel), src, dst):
+        if _up_to_date(cache, rel, src, legacy):
             summary.kept += 1
             summary.bytes += dst.stat().st_size
         else:
-            index.pop(rel, None)
             todo.append((src, dst, rel))
     jobs = [(src, dst) for src, dst, _ in todo]
-    done = 0
     for k, outcome in run_jobs(_cache_one, jobs, workers, desc="cache", unit="img", stage="cache",
-                                     ids=[rel for _, _, rel in todo]):
+                               ids=[rel for _, _, rel in todo]):
         src, dst, rel = todo[k]
         if isinstance(outcome, Failure):
             summary.failures.append(f"{src}: {outcome.reason}")
@@ -140,57 +149,88 @@ def _build(root: Path, images: list[Path], workers: int) -> CacheSummary:
             summary.failures.append(outcome)
             continue
         shape, dtype = outcome
-        index[rel] = {**_stamp(src), "shape": shape, "dtype": dtype}
+        store, name = _record(cache, rel)
+        store.put(name, fingerprint(src), {"shape": shape, "dtype": dtype})   # after its array is whole
         summary.written += 1
         summary.bytes += dst.stat().st_size
-        done += 1
-        if done % 50 == 0:               # an interrupted run keeps what it finished
-            write_text_atomic(index_path, json.dumps(index, sort_keys=True, indent=0))
-    if todo or not index_path.exists():
-        write_text_atomic(index_path, json.dumps(index, sort_keys=True, indent=0))
+    (cache / LEGACY_INDEX).unlink(missing_ok=True)      # every entry it held is a record now, or redone
     return summary
 
 
-def _read_index(path: Path) -> dict:
+def _up_to_date(cache: Path, rel: str, src: Path, legacy: dict) -> bool:
+    """``src``'s array is whole and recorded under its current fingerprint (an old ``index.json`` entry
+    that says so becomes its record)."""
+    store, name = _record(cache, rel)
+    key = fingerprint(src)
+    data = store.get(name, key)
+    if data is None:
+        data = _legacy_entry(legacy, rel, key)
+        if _whole(data, cache / (rel + ".npy")):
+            store.put(name, key, data)
+    return _whole(data, cache / (rel + ".npy"))
+
+
+def _read_legacy_index(cache: Path) -> dict:
+    """``rel -> {"size", "mtime_ns", "shape", "dtype"}`` of a cache made before the records, else {}."""
+    path = cache / LEGACY_INDEX
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        index = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError("corrupt cache index (delete the cache folder and rerun uhr4k cache)", path) from None
+        index = None
+    if not isinstance(index, dict):
+        raise InputError("corrupt cache index (delete the cache folder and rerun uhr4k cache)", path)
+    return index
 
 
 class CachedReader:
     """Reads crops of images from the nearest ``.uhr4k-cache`` above them, when it is up to date.
 
-    Picklable and cheap: DataLoader workers each get a copy; lookups are memoized per folder.
+    Picklable and cheap: DataLoader workers each get a copy; the cache folder is looked up once per
+    image folder and each image's record read once (checked against the image's fingerprint every time).
     """
 
     def __init__(self):
         self._roots: dict[Path, tuple[Path, dict] | None] = {}
+        self._seen: dict[Path, tuple[list[int], dict | None]] = {}
 
     def _find(self, folder: Path) -> tuple[Path, dict] | None:
+        """(root holding the cache, its old ``index.json`` entries or {}) for images in ``folder``."""
         if folder not in self._roots:
             found = None
             for parent in (folder, *folder.parents):
-                index_path = parent / CACHE_DIR / INDEX_NAME
-                if index_path.is_file():
-                    found = (parent, _read_index(index_path))
+                if (parent / CACHE_DIR).is_dir():
+                    found = (parent, _read_legacy_index(parent / CACHE_DIR))
                     break
             self._roots[folder] = found
         return self._roots[folder]
 
     def entry(self, path: Path) -> tuple[Path, dict] | None:
-        """(npy path, index entry) of an up-to-date cached copy of ``path``, else None."""
+        """(npy path, {"shape", "dtype"}) of an up-to-date cached copy of ``path``, else None."""
         path = Path(path).absolute()
         found = self._find(path.parent)
         if found is None:
             return None
-        root, index = found
+        root, legacy = found
         rel = path.relative_to(root).as_posix()
-        entry = index.get(rel)
         npy = root / CACHE_DIR / (rel + ".npy")
-        return (npy, entry) if _fresh(entry, path, npy) else None
+        data = self._recorded(root / CACHE_DIR, rel, path, legacy)
+        return (npy, data) if _whole(data, npy) else None
+
+    def _recorded(self, cache: Path, rel: str, path: Path, legacy: dict) -> dict | None:
+        """The shape and dtype recorded for ``path`` under its current fingerprint (its record, else an old
+        ``index.json`` entry), read once per fingerprint; None when there is none."""
+        try:
+            key = fingerprint(path)
+        except OSError:
+            return None
+        seen = self._seen.get(path)
+        if seen is None or seen[0] != key:
+            store, name = _record(cache, rel)
+            data = store.get(name, key)
+            seen = self._seen[path] = (key, data if data is not None else _legacy_entry(legacy, rel, key))
+        return seen[1]
 
     def shapes(self, input_path: Path, target_path: Path) -> tuple[int, int] | None:
         """(H, W) when both images are cached with the same shape; None sends the caller to the PNGs."""

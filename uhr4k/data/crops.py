@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from uhr4k.core.errors import InputError
+from uhr4k.core.seeds import rng as seeded_rng
 
 DEFAULT_CROP = (960, 540)   # (width, height) of the paper's training crops (section V-A)
 
@@ -40,7 +41,7 @@ def draw_crop(seed: int, epoch: int, index: int, crop: tuple[int, int], augment:
         InputError: the crop does not fit the image.
     """
     w, h = crop
-    rng = np.random.default_rng([seed, epoch, index])
+    rng = seeded_rng(seed, epoch, index)
     k, hflip, vflip = 0, False, False
     if augment:
         k, hflip, vflip = int(rng.integers(4)), bool(rng.integers(2)), bool(rng.integers(2))

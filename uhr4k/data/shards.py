@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from uhr4k import layout
+from uhr4k.core import seeds
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import decode_image
 from uhr4k.core.paths import inside
@@ -139,13 +140,13 @@ class ShardPairs(IterableDataset):
         stream, streams = self._stream()
         shards = list(self.shards)
         if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(shards))
+            order = seeds.rng(self.seed, self.epoch).permutation(len(shards))
             shards = [shards[i] for i in order]
         samples = self._samples(shards[stream::streams])
         if not self.shuffle:
             yield from samples
             return
-        rng, pool = np.random.default_rng([self.seed, self.epoch, stream]), []
+        rng, pool = seeds.rng(self.seed, self.epoch, stream), []
         for sample in samples:
             pool.append(sample)
             if len(pool) >= self.buffer:

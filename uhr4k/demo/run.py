@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from uhr4k.core import seeds
 from uhr4k.core.images import write_image
 from uhr4k.demo.steps import StepRunner
 from uhr4k.synth.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo, make_reflections, make_videos
@@ -79,7 +80,7 @@ def step_glass_pairs(o: DemoOptions) -> dict:
         scene = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         reflection = load_photo(REFLECTION_PHOTOS[i % len(REFLECTION_PHOTOS)])
         for k in range(2):
-            rng = np.random.default_rng([o.seed, i, k])
+            rng = seeds.rng(o.seed, i, k)
             H = random_homography(w, h, rng)
             glass, background = simulate_glass_photo(scene, H, draw_glass_params(rng), rng,
                                                      reflection=reflection, size=(w, h))

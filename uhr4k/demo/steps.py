@@ -6,27 +6,23 @@ reuses the record (the step's own pipeline is resumable too, so a step killed ha
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Callable
 
-from uhr4k.core.records import RecordStore
-
-
-def options_key(options: dict) -> str:
-    return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:16]
+from uhr4k.core.records import RecordStore, digest
 
 
 class StepRunner:
     """Runs steps in order; ``timings`` maps each step to (seconds, reused). Records live in a
-    :class:`uhr4k.core.records.RecordStore` keyed by the demo's options."""
+    :class:`uhr4k.core.records.RecordStore` keyed by the :func:`uhr4k.core.records.digest` of the demo's
+    options."""
 
     def __init__(self, out: Path, options: dict):
         self.out = Path(out)
         self.records = RecordStore(self.out / ".demo")
-        self.key = options_key(options)
+        self.key = digest(options)
         self.timings: dict[str, tuple[float, bool]] = {}
 
     def run(self, name: str, fn: Callable[[], dict], echo: Callable[[str], None] = print) -> dict:

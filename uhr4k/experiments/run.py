@@ -20,8 +20,6 @@ our figure beside the paper's and their difference.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -32,6 +30,7 @@ from pathlib import Path
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.core.records import RecordStore, digest, fingerprint
 from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT
 from uhr4k.data.presets import PRESETS, Preset
 from uhr4k.experiments.spec import DatasetSpec, Experiment, Row, load_experiment
@@ -169,34 +168,32 @@ def _data_home(experiment: Experiment, options: ExperimentOptions) -> Path:
 
 
 class Steps:
-    """Finished steps as JSON records under ``OUT/steps/<kind>/<name>.json``."""
+    """Finished steps: a :class:`uhr4k.core.records.RecordStore` per kind of step (``OUT/steps/<kind>/<name>.json``,
+    indented for people; steps written flat by an older uhr4k are read too), and how many were reused or run."""
 
     def __init__(self, out: Path):
         self.root = out / "steps"
+        self.stores: dict[str, RecordStore] = {}
         self.reused = self.done = 0
 
-    def path(self, kind: str, name: str) -> Path:
-        return self.root / kind / f"{name}.json"
+    def _store(self, kind: str) -> RecordStore:
+        return self.stores.setdefault(kind, RecordStore(self.root / kind, indent=1, flat=True))
 
-    def get(self, kind: str, name: str, key: dict | None = None) -> dict | None:
-        path = self.path(kind, name)
-        if not path.is_file():
-            return None
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if key is not None and record.get("key") != key:
-            return None
-        self.reused += 1
-        return record
+    def get(self, kind: str, name: str, key: dict) -> dict | None:
+        """The data of step ``kind/name`` while ``key`` is the one it ran with, else None."""
+        data = self._store(kind).get(name, key)
+        self.reused += data is not None
+        return data
 
-    def put(self, kind: str, name: str, record: dict) -> dict:
-        write_text_atomic(self.path(kind, name), json.dumps(record, indent=1, sort_keys=True))
+    def put(self, kind: str, name: str, key: dict, data: dict) -> dict:
+        self._store(kind).put(name, key, data)
         self.done += 1
-        return record
+        return data
 
 
 def _stamp(path: Path) -> list:
-    st = Path(path).stat()
-    return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
+    """``[resolved path, size, modification time in ns]``: which weights a score was computed with."""
+    return [str(Path(path).resolve()), *fingerprint(path)]
 
 
 def _smoke_kwargs(name: str, kwargs: dict, width: int) -> dict:
@@ -276,8 +273,7 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
     # One folder per training: only the same one resumes it, with more epochs (a smoke run, another recipe
     # or other loss options start their own instead of failing to resume a checkpoint of another model).
     same_training = {**key, "recipe": key["recipe"][1:]}
-    digest = hashlib.sha256(json.dumps(same_training, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    out = options.out / "runs" / f"{name}-{digest}"
+    out = options.out / "runs" / f"{name}-{digest(same_training, 8)}"
     record = steps.get("train", name, key)
     if record is not None and Path(record["weights"]).is_file():
         return Path(record["weights"])
@@ -295,7 +291,7 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
     else:
         train(config, echo=lambda line: None if options.smoke else echo(f"  {line}"))
     weights = out / BEST_CHECKPOINT if (out / BEST_CHECKPOINT).is_file() else out / LAST_CHECKPOINT
-    steps.put("train", name, {"key": key, "weights": str(weights)})
+    steps.put("train", name, key, {"weights": str(weights)})
     return weights
 
 
@@ -339,9 +335,9 @@ def bench_row(row: Row, dataset: DatasetSpec, weights: Path | None, home: Path, 
     result = run_benchmark({row.label: model}, [data], options.out / "bench" / name, device=device,
                            profile_size=None, max_grids=4, html_report=not options.smoke)
     summary = result.summary[0]
-    return steps.put("bench", name, {"key": key, "psnr": summary["psnr"], "ssim": summary["ssim"],
-                                     "n": summary["n"], "protocol": summary["protocol"],
-                                     "runtime_s": summary["runtime_s"], "report": str(result.out)})
+    return steps.put("bench", name, key, {"psnr": summary["psnr"], "ssim": summary["ssim"], "n": summary["n"],
+                                          "protocol": summary["protocol"], "runtime_s": summary["runtime_s"],
+                                          "report": str(result.out)})
 
 
 def _cuda() -> bool:
@@ -375,8 +371,8 @@ def profile_row(row: Row, experiment: Experiment, options: ExperimentOptions, st
         note = ""
     timing = time_forward(model.to(device), torch.rand(shape, device=device), warmup=1,
                           repeats=1 if options.smoke else 5)
-    return steps.put("profile", row.slug, {
-        "key": key, "params_m": total / 1e6, "tmacs": macs, "runtime_s": timing.median_s,
+    return steps.put("profile", row.slug, key, {
+        "params_m": total / 1e6, "tmacs": macs, "runtime_s": timing.median_s,
         "memory_gb": timing.peak_mem_gb, "device": device_name(device), "device_type": device.type,
         "note": "out of memory" if timing.oom else note})
 

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from uhr4k import layout
+from uhr4k.core import seeds
 from uhr4k.core.images import write_image
 from uhr4k.data.presets import PRESETS
 from uhr4k.synth.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo
@@ -43,7 +44,7 @@ def degrade(target: np.ndarray, task: str, rng: np.random.Generator, other: np.n
 
 
 def _pairs(task: str, count: int, size: tuple[int, int], seed: int):
-    rng = np.random.default_rng(seed)
+    rng = seeds.rng(seed)
     scenes = [load_photo(n) for n in SCENE_PHOTOS]
     others = [load_photo(n) for n in REFLECTION_PHOTOS]
     w, h = size

@@ -3,9 +3,8 @@ in an order shuffled by ``(seed, scene name)``, so a frame's split never depends
 """
 from __future__ import annotations
 
-import hashlib
-
 from uhr4k.core.errors import InputError
+from uhr4k.core.seeds import shuffle_key
 
 
 def assign_scene_splits(scene_sizes: dict[str, int], test: int, val: int, seed: int
@@ -30,7 +29,7 @@ def assign_scene_splits(scene_sizes: dict[str, int], test: int, val: int, seed: 
     """
     if test < 0 or val < 0:
         raise InputError(f"--test and --val must be >= 0, got {test} and {val}")
-    order = sorted(scene_sizes, key=lambda s: hashlib.sha256(f"{seed}/split/{s}".encode()).hexdigest())
+    order = sorted(scene_sizes, key=lambda s: shuffle_key(seed, "split", s))
     n = len(order)
     cap = n // 3 if n >= 3 else (1 if n == 2 else 0)  # scenes per held-out split, leaving >= 1 to train
     splits = {s: "train" for s in order}

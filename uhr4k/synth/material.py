@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from uhr4k.core import seeds
 from uhr4k.core.atomic import atomic_path
 from uhr4k.core.images import write_image
 
@@ -73,7 +74,7 @@ def make_videos(out_dir: Path, size: tuple[int, int], n_frames: int = 24, seed: 
     """One pan-and-zoom video per scene photo in ``out_dir``; returns their paths."""
     paths = []
     for i, name in enumerate(SCENE_PHOTOS):
-        rng = np.random.default_rng([seed, i])
+        rng = seeds.rng(seed, i)
         path = Path(out_dir) / f"{name}.mp4"
         if not path.exists():
             write_video(path, pan_zoom_frames(load_photo(name), size, n_frames, rng), size)

@@ -20,7 +20,7 @@ from uhr4k.core.errors import InputError
 from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.paths import HASHED_COLUMNS, inside
 from uhr4k.core.records import read_failures, safe_id
-from uhr4k.synth.pipeline import finish
+from uhr4k.synth.pipeline import finish, sample_records
 
 
 @dataclass
@@ -152,10 +152,9 @@ def _merge(roots, states, shard_rows, files, out: Path, info: dict, subsets) -> 
         for src, rel, sha in files_of:
             linked += _place(src, inside(out, rel), sha)
         if root.resolve() != out.resolve():
+            records, merged = sample_records(root), sample_records(out)
             for sid in st["ids"]:
-                record = root / STATE_DIR / "rows" / f"{sid}.json"
-                if record.is_file():
-                    write_text_atomic(out / STATE_DIR / "rows" / record.name, record.read_text())
+                records.copy_to(sid, merged)
         rows += rows_of
         failures += read_failures(root)
     finish(out, rows, failures, info, subsets)

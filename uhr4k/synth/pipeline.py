@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from uhr4k import layout
+from uhr4k.core import seeds
 from uhr4k.core.atomic import remove_stale_temporaries, write_bytes_atomic, write_text_atomic
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import encode_image, exif_orientation, looks_truncated, read_image, write_image
@@ -35,7 +36,7 @@ from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.media import describe_skipped, list_media, scan_media
 from uhr4k.core.paths import verify
-from uhr4k.core.records import Failure, RecordStore, derive_seed, fingerprint, write_failures
+from uhr4k.core.records import Failure, RecordStore, digest, fingerprint, write_failures
 from uhr4k.layout.scene_splits import assign_scene_splits
 from uhr4k.synth import rain, reflection
 from uhr4k.synth.frames import (
@@ -92,7 +93,7 @@ class BuildSummary:
 
 def sample_seed(seed: int, subset_key: str, sample_id: str) -> int:
     """The 63-bit seed of one sample of one subset: a function of ``(seed, subset, id)`` only."""
-    return derive_seed(seed, subset_key, sample_id)
+    return seeds.derive_seed(seed, subset_key, sample_id)
 
 
 # --------------------------------------------------------------------------------------------- plan
@@ -141,8 +142,7 @@ def _image_problem(path: Path) -> str | None:
 def _sources_key(frames_dir: Path, opts: BuildOptions) -> str:
     files = list_media(frames_dir)
     prints = [(p.relative_to(frames_dir).as_posix(), *fingerprint(p)) for p in files]
-    blob = json.dumps([CACHE_VERSION, prints, opts.count, list(opts.size), opts.allow_upscale])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return digest([CACHE_VERSION, prints, opts.count, list(opts.size), opts.allow_upscale])
 
 
 def _recovered(failures: list[Failure], opts: BuildOptions) -> bool:
@@ -219,7 +219,7 @@ def _assign_splits(frames: list[Frame], opts: BuildOptions, messages: list[str])
 
 def _draw_syn(f: Frame, frames: list[Frame], pool: list[dict], opts: BuildOptions, failures: list[Failure]):
     s = sample_seed(opts.seed, "syn", f.id)
-    rng = np.random.default_rng(s)
+    rng = seeds.rng(s)
     others = pool or [{"from": "frames", "frame": asdict(g), "fp": fingerprint(opts.frames / g.rel)}
                       for g in frames if g.scene != f.scene]
     if not others:
@@ -265,7 +265,7 @@ def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, l
                 task["syn"] = spec
         if "rain" in opts.subsets:
             s = sample_seed(opts.seed, "rain", f.id)
-            task["rain"] = {"seed": s, "params": rain.draw_params(np.random.default_rng(s))}
+            task["rain"] = {"seed": s, "params": rain.draw_params(seeds.rng(s))}
         tasks.append(task)
     info = {"size": list(opts.size), "seed": opts.seed, "count": opts.count, "subsets": list(opts.subsets),
             "reflection_model": opts.reflection_model,
@@ -279,14 +279,14 @@ def plan(opts: BuildOptions, progress: bool = True) -> tuple[list[dict], dict, l
 def task_key(task: dict) -> str:
     """What decides a sample's bytes, but its split (a moved split is not a new sample); no absolute
     paths, so a moved folder gives the same key."""
-    return hashlib.sha256(json.dumps([CACHE_VERSION, {k: v for k, v in task.items() if k != "split"}],
-                                     sort_keys=True).encode()).hexdigest()[:24]
+    return digest([CACHE_VERSION, {k: v for k, v in task.items() if k != "split"}], 24)
 
 
 # ------------------------------------------------------------------------------------------ samples
 
 
-def _records(root: Path) -> RecordStore:
+def sample_records(root: Path) -> RecordStore:
+    """The per-sample records of a root, ``ROOT/.uhr4k/rows/<id>.json`` (see the module docstring)."""
     return RecordStore(root / STATE_DIR / "rows")
 
 
@@ -300,7 +300,7 @@ def _rows_here(task: dict, rows: list[dict]) -> list[dict]:
 
 
 def _verified_record(root: Path, task: dict) -> list[dict] | None:
-    data = _records(root).get(task["id"], task_key(task))
+    data = sample_records(root).get(task["id"], task_key(task))
     if not data:
         return None
     rows = _rows_here(task, data["rows"])
@@ -397,7 +397,7 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
         rows.append(_write_pair(root, task, "rain", target, target_png, inp, layer, spec, {**spec["params"], **noted},
                                 source))
     if not failures:  # a sample with a failure is retried by the next run
-        _records(root).put(task["id"], task_key(task), {"rows": rows})
+        sample_records(root).put(task["id"], task_key(task), {"rows": rows})
     return {"id": task["id"], "rows": rows, "failures": [asdict(f) for f in failures], "reused": False}
 
 

@@ -19,6 +19,7 @@ import math
 import cv2
 import numpy as np
 
+from uhr4k.core import seeds
 from uhr4k.synth.resize import working_size
 
 # (near, far) layer ranges; lengths and thickness as fractions of the image's short side
@@ -101,7 +102,7 @@ def streak_layer(size: tuple[int, int], layer: dict) -> np.ndarray:
     length = max(1.0, layer["length_frac"] * short / cell)
     kernel = line_kernel(length, layer["angle_deg"])
     margin = kernel.shape[0] // 2 + 2  # noise beyond the border streaks into the image, as on a larger canvas
-    rng = np.random.default_rng(layer["noise_seed"])
+    rng = seeds.rng(layer["noise_seed"])
     noise = rng.random((work[1] + 2 * margin, work[0] + 2 * margin), dtype=np.float32)
     noise = cv2.GaussianBlur(noise, (3, 3), NOISE_BLUR_SIGMA, borderType=cv2.BORDER_REFLECT)
     dots = levels(noise, layer["density_black"], layer["density_white"])
