@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from uhr4k import layout
-from uhr4k.align.conventions import RawPair, find_raw_pairs
 from uhr4k.align.pair import (
     ALIGNMENT_COLUMNS,
     AlignSettings,
@@ -38,6 +37,7 @@ from uhr4k.align.pair import (
     display_path,
     write_aligned_pair,
 )
+from uhr4k.align.raw_pairs import RawPair, find_raw_pairs
 from uhr4k.core.atomic import remove_stale_temporaries, write_text_atomic
 from uhr4k.core.errors import InputError
 from uhr4k.core.jobs import run_jobs
