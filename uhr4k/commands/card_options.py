@@ -6,7 +6,7 @@ import shlex
 
 import click
 
-from uhr4k.layout.card import parse_source_licenses
+from uhr4k.core.errors import InputError
 
 
 def card_options(fn):
@@ -40,6 +40,21 @@ def command_line(ctx: click.Context) -> str:
             text = "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
             words += [flag, text]
     return shlex.join(words)
+
+
+def parse_source_licenses(specs) -> list[dict]:
+    """``("videos=CC-BY-4.0", ...)`` -> ``[{"name": "videos", "license": "CC-BY-4.0"}, ...]``.
+
+    Raises:
+        InputError: ``--source-license: expected NAME=LICENSE, got '...'``.
+    """
+    out = []
+    for spec in specs:
+        name, sep, lic = spec.partition("=")
+        if not sep or not name.strip() or not lic.strip():
+            raise InputError(f"--source-license: expected NAME=LICENSE, got {spec!r}")
+        out.append({"name": name.strip(), "license": lic.strip()})
+    return out
 
 
 def card_arguments(ctx: click.Context) -> dict:

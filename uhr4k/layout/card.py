@@ -67,21 +67,6 @@ def numeric_leaves(params: dict, prefix: str = "") -> dict[str, list[float]]:
     return out
 
 
-def parse_source_licenses(specs) -> list[dict]:
-    """``("videos=CC-BY-4.0", ...)`` -> ``[{"name": "videos", "license": "CC-BY-4.0"}, ...]``.
-
-    Raises:
-        InputError: ``--source-license: expected NAME=LICENSE, got '...'``.
-    """
-    out = []
-    for spec in specs:
-        name, sep, lic = spec.partition("=")
-        if not sep or not name.strip() or not lic.strip():
-            raise InputError(f"--source-license: expected NAME=LICENSE, got {spec!r}")
-        out.append({"name": name.strip(), "license": lic.strip()})
-    return out
-
-
 def size_category(n: int) -> str:
     """The Hub's ``size_categories`` bucket of ``n`` samples."""
     for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
