@@ -38,3 +38,22 @@ def test_size_options_share_one_parser_naming_the_option():
     for args in (["align", "raw", "--out", "o", "--size", "0x5"], ["models", "--size", "big"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2 and "--size" in result.output and "Traceback" not in result.output
+
+
+def test_the_dataset_and_tool_commands_reach_the_library_through_the_app():
+    """Each of these command modules parses options, calls uhr4k.app and prints: the only other uhr4k modules
+    it imports are the commands' own helpers and the error it raises for a bad option."""
+    import ast
+    from pathlib import Path
+
+    import uhr4k.commands
+
+    allowed = ("uhr4k.app.", "uhr4k.commands.", "uhr4k.core.errors")
+    folder = Path(uhr4k.commands.__file__).parent
+    for name in ("build_syn", "align", "merge", "pack", "card_options", "split", "cache", "demo", "export",
+                 "attention"):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
+        imported += [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+        assert any(m.startswith("uhr4k.app.") for m in imported) or name == "card_options", name
+        assert [m for m in imported if m.startswith("uhr4k") and not m.startswith(allowed)] == [], name

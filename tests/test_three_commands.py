@@ -78,6 +78,51 @@ def test_three_commands_chain_from_an_empty_folder(tmp_path, shared_data):
         "uhr4k-syn": "bandwise", "uhr4k-real": "bandwise", "uhr4k-rain": "y"}
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root``, private state included, but the lock (its holder's pid and start time)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "lock"}
+
+
+@pytest.mark.slow
+def test_the_notebook_calls_leave_the_dataset_the_commands_leave(tmp_path, monkeypatch):
+    """`uhr4k build-syn` and `uhr4k align` typed in a shell, then uhr4k.build_syn and uhr4k.align_pairs in a
+    notebook in the same folder, with the same options: the same dataset home to the byte, its card included
+    but for the commands it records, which are the Python calls."""
+    import uhr4k
+    from uhr4k.layout.card import read_card_meta
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    make_videos(videos, (320, 240), n_frames=12)
+    _raw_pairs(tmp_path / "raw_pairs")
+    built = _uhr4k(tmp_path, "build-syn", "--frames", "videos/", "--count", "6", "--size", "160x120", "--test", "2",
+                   "--val", "2", "--quiet", "--license", "cc-by-4.0")
+    assert built.returncode == 0, built.stderr
+    aligned = _uhr4k(tmp_path, "align", "raw_pairs/", "--test", "2", "--source-license", "raw_pairs=CC0-1.0")
+    assert aligned.returncode == 0, aligned.stderr
+    root = tmp_path / "data" / "UHR4K"
+    by_shell, typed = _files(root), read_card_meta(root)["uhr4k"]["commands"]
+    shutil.rmtree(root)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("UHR4K_DATA", raising=False)
+    assert uhr4k.build_syn("videos/", count=6, size=(160, 120), test=2, val=2, license="cc-by-4.0").ok
+    assert uhr4k.align_pairs("raw_pairs/", test=2, sources={"raw_pairs": "CC0-1.0"}).ok
+    by_notebook, called = _files(root), read_card_meta(root)["uhr4k"]["commands"]
+    assert called == ["uhr4k.build_syn(frames='videos/', count=6, size=(160, 120), test=2, val=2, seed=0, workers=1, "
+                      "shard=(1, 1), subsets=('syn', 'rain'), reflection_model='zhang', license='cc-by-4.0')",
+                      "uhr4k.align_pairs(raw_dir='raw_pairs/', test=2, val=20, seed=0, workers=1, method='ours', "
+                      "refine='none', min_inliers=50, max_rmse=0.5, sources=[{'name': 'raw_pairs', 'license': "
+                      "'CC0-1.0'}])"]
+    assert sorted(by_notebook) == sorted(by_shell)
+    assert {k for k in by_shell if by_notebook[k] != by_shell[k]} == {"README.md"}
+    card = by_shell["README.md"]
+    for line, call in zip(typed, called, strict=True):
+        card = card.replace(line.encode(), call.encode())
+    assert by_notebook["README.md"] == card
+
+
 def test_bench_without_data_says_where_it_looked(tmp_path):
     result = _uhr4k(tmp_path, "bench", "--model", "identity")
     assert result.returncode == 2

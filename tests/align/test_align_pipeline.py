@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 from uhr4k import layout
-from uhr4k.align.conventions import RawPair
 from uhr4k.align.estimate import corner_error
 from uhr4k.align.pair import ALIGNMENT_COLUMNS, AlignSettings, assess_pair
 from uhr4k.align.pipeline import align_dataset
+from uhr4k.align.raw_pairs import RawPair
 from uhr4k.cli import cli
 from uhr4k.core.atomic import sha256_file
 from uhr4k.core.errors import InputError

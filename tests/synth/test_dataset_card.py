@@ -70,3 +70,71 @@ def test_a_readme_uhr4k_did_not_write_is_never_replaced(tmp_path):
     write_card(tmp_path, rows, command="uhr4k build-syn")          # ours is rewritten on the next run
     write_card(tmp_path, rows, command="uhr4k build-syn")
     assert "uhr4k" in read_card_meta(tmp_path)
+
+
+def _files(root) -> dict[str, bytes]:
+    """Every file under ``root``, private state included, but the lock (its holder's pid and start time)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "lock"}
+
+
+def test_python_and_the_command_line_leave_the_same_tree_the_card_naming_the_call(media, tmp_path, monkeypatch):
+    """uhr4k.build_syn and `uhr4k build-syn` with the same options: the same bytes, card included, but for the
+    command the card records: the Python call, every setting with its default, which pastes back into Python
+    and rebuilds nothing; given the command line's own command, not one byte differs."""
+    import shutil
+
+    import uhr4k
+
+    monkeypatch.chdir(tmp_path)
+    frames, refl = str(media / "frames"), str(media / "reflections")
+    res = CliRunner().invoke(cli, ["build-syn", "--frames", frames, "--reflections", refl, "--out", "root", "--count",
+                                   "4", "--size", "64x36", "--test", "1", "--val", "1", "--subsets", "syn", "--quiet",
+                                   "--license", "cc-by-4.0", "--source-license", "frames=CC0-1.0"])
+    assert res.exit_code == 0, res.output
+    by_cli, cli_line = _files(tmp_path / "root"), read_card_meta("root")["uhr4k"]["command"]
+    shutil.rmtree("root")
+
+    options = dict(reflections=refl, count=4, size=(64, 36), test=1, val=1, subsets=("syn",), license="cc-by-4.0")
+    summary = uhr4k.build_syn(frames, "root", sources={"frames": "CC0-1.0"}, **options)
+    assert summary.ok and summary.made == 4
+    call = read_card_meta("root")["uhr4k"]["command"]
+    assert call == (f"uhr4k.build_syn(frames={frames!r}, out='root', reflections={refl!r}, count=4, size=(64, 36), "
+                    "test=1, val=1, seed=0, workers=1, shard=(1, 1), subsets=('syn',), reflection_model='zhang', "
+                    "license='cc-by-4.0', sources=[{'name': 'frames', 'license': 'CC0-1.0'}])")
+    by_python = _files(tmp_path / "root")
+    assert sorted(by_python) == sorted(by_cli) and "README.md" in by_python
+    assert {k: v for k, v in by_python.items() if k != "README.md"} == \
+        {k: v for k, v in by_cli.items() if k != "README.md"}
+    assert by_python["README.md"] == by_cli["README.md"].replace(cli_line.encode(), call.encode())
+    # the recorded call is Python that redoes the build: every sample verified and kept, not one byte changed
+    again = eval(call, {"uhr4k": uhr4k})
+    assert again.reused == 4 and again.made == 0 and _files(tmp_path / "root") == by_python
+    shutil.rmtree("root")
+
+    uhr4k.build_syn(frames, "root", sources=[{"name": "frames", "license": "CC0-1.0"}], command=cli_line, **options)
+    assert _files(tmp_path / "root") == by_cli
+
+
+def test_merge_and_pack_from_python_write_the_cards_the_commands_write(media, tmp_path, monkeypatch):
+    """The shards' Python calls, then the merge's and the pack's (named as imported from uhr4k.app.pipelines):
+    every command once, in order, and the shards' licence carried to the merged root and its packed copy."""
+    import uhr4k
+    from uhr4k.app.pipelines import merge_shards, pack
+
+    monkeypatch.chdir(tmp_path)
+    options = dict(reflections=media / "reflections", count=4, size=(64, 36), test=1, val=1, subsets=("syn",))
+    for i in (1, 2):
+        uhr4k.build_syn(media / "frames", f"s{i}", shard=(i, 2), license="cc0-1.0", **options)
+    summary = merge_shards(["s1", "s2"], "m")
+    assert summary.rows == 4
+    commands = read_card_meta("m")["uhr4k"]["commands"]
+    assert len(commands) == 3 and all(c.startswith("uhr4k.build_syn(") for c in commands[:2])
+    assert "shard=(1, 2)" in commands[0] and "shard=(2, 2)" in commands[1]
+    assert commands[2] == "uhr4k.app.pipelines.merge_shards(shards=['s1', 's2'], out='m')"
+    assert read_card_meta("m")["license"] == "cc0-1.0"
+    pack("m", "packed", splits=("test",))
+    meta = read_card_meta("packed")
+    assert meta["license"] == "cc0-1.0" and meta["uhr4k"]["commands"][:3] == commands
+    assert meta["uhr4k"]["command"] == ("uhr4k.app.pipelines.pack(root='m', out='packed', fmt='webdataset', "
+                                        "splits=('test',), shard_bytes=1000000000)")

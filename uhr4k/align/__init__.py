@@ -2,7 +2,7 @@
 
 Modules, one job each:
 
-- ``conventions``: find the glass / no-glass pairs of a raw folder (parallel folders or marked names);
+- ``raw_pairs``: find the glass / no-glass pairs of a raw folder (parallel folders or marked names);
 - ``estimate``: the homography (ORB + MAGSAC at ~1.5 MP, full-resolution guided re-matching, optional
   ECC), plus the paper's plain recipe for comparison;
 - ``gates``: failed / flagged verdicts (mirrored, degenerate, parallax, low correlation ...);

@@ -16,7 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uhr4k.align.conventions import RawPair
 from uhr4k.align.estimate import (
     Estimate,
     EstimateSettings,
@@ -30,6 +29,7 @@ from uhr4k.align.estimate import (
 from uhr4k.align.gates import GateSettings, geometry_failure, quality_flags
 from uhr4k.align.photometric import fit_gains, zncc
 from uhr4k.align.qa import qa_image
+from uhr4k.align.raw_pairs import RawPair
 from uhr4k.align.warp import (
     fit_crop,
     valid_rectangle,

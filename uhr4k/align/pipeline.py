@@ -14,7 +14,8 @@ Three passes, each a function of its own:
 
 Then ``alignment.csv`` (every pair, with its verdict) and the manifest rows of the ``real`` subset are
 written atomically; files of ``real`` rows that the new manifest no longer lists are removed (only files
-the manifest named, and only inside ROOT: nothing else is touched). The run holds the root's lock.
+the manifest named, and only inside ROOT: nothing else is touched); last the dataset card README.md
+(:mod:`uhr4k.layout.card`), when any pair entered the dataset. The run holds the root's lock.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from uhr4k import layout
-from uhr4k.align.conventions import RawPair, find_raw_pairs
 from uhr4k.align.pair import (
     ALIGNMENT_COLUMNS,
     AlignSettings,
@@ -38,6 +38,7 @@ from uhr4k.align.pair import (
     display_path,
     write_aligned_pair,
 )
+from uhr4k.align.raw_pairs import RawPair, find_raw_pairs
 from uhr4k.core.atomic import remove_stale_temporaries, write_text_atomic
 from uhr4k.core.errors import InputError
 from uhr4k.core.jobs import run_jobs
@@ -45,6 +46,7 @@ from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.paths import inside, verify
 from uhr4k.core.records import Failure, RecordStore, fingerprint
 from uhr4k.core.runs import ALIGNMENT_NAME
+from uhr4k.layout.card import write_root_card
 from uhr4k.layout.scene_splits import assign_scene_splits
 
 __all__ = ["align_dataset", "AlignSummary", "ALIGNMENT_NAME"]
@@ -190,14 +192,19 @@ def write_pairs(pairs: list[RawPair], results: dict[str, PairResult], scene_spli
 
 
 def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: int = 20, val: int = 20, seed: int = 0,
-                  workers: int = 1, settings: AlignSettings | None = None) -> AlignSummary:
+                  workers: int = 1, settings: AlignSettings | None = None, card: dict | None = None) -> AlignSummary:
     """Align every pair of ``raw_dir`` into ``out`` (see the module docstring).
 
+    Args:
+        card: what the dataset card (``README.md``) declares: ``license``, ``sources``, ``command`` (default
+            :func:`uhr4k.layout.card.default_command`); a licence or sources not given are kept from the
+            root's card. The card is written last, when any pair entered the dataset.
     Returns:
         the summary, with every pair's :class:`PairResult` in ``summary.results``.
     Raises:
         InputError: ``raw_dir`` fits no input convention, ``out`` lies inside ``raw_dir`` or is a file,
-        a manifest row leads outside ``out``, or ``out`` is in use by another process.
+        a manifest row leads outside ``out``, ``out`` is in use by another process, or a README.md in
+        it that uhr4k did not write.
     """
     raw_dir, root = Path(raw_dir).resolve(), Path(out).resolve()
     if test < 0 or val < 0:
@@ -212,7 +219,10 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
     root.mkdir(parents=True, exist_ok=True)
     with lock_root(root, "align"):
         remove_stale_temporaries(root)
-        return _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings)
+        summary = _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings)
+        if summary.splits:
+            write_root_card(root, **(card or {}))
+        return summary
 
 
 def _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings) -> AlignSummary:

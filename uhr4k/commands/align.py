@@ -1,11 +1,12 @@
 """``uhr4k align RAW_DIR [--out ROOT]``: register glass / no-glass photo pairs into UHR4K-Real."""
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
-from uhr4k.commands.card_options import card_options, command_line, write_root_card
+from uhr4k.app.pipelines import align_pairs
+from uhr4k.app.reports import align_lines
+from uhr4k.commands.card_options import card_arguments, card_options
+from uhr4k.commands.echo import echo_lines
 from uhr4k.commands.options import parse_size
 
 
@@ -41,30 +42,9 @@ def command(ctx, raw_dir, out, test, val, seed, workers, method, refine, size, m
     ROOT/alignment.csv (ok, flagged or failed, with the reason) and a QA image in UHR4K-Real/qa/;
     only ok pairs enter the dataset. Exit status 1 when a pair failed.
     """
-    from uhr4k.align.gates import GateSettings
-    from uhr4k.align.pair import AlignSettings
-    from uhr4k.app.pipelines import align_pairs
-    from uhr4k.layout.card import parse_source_licenses
-
-    sources = parse_source_licenses(source_licenses)
-
-    settings = AlignSettings(gates=dataclasses.replace(GateSettings(), min_inliers=min_inliers, max_rmse=max_rmse),
-                             refine=refine, method=method, size=parse_size(size, "--size", allow_none=True),
-                             seed=seed)
-    summary = align_pairs(raw_dir, out, test=test, val=val, seed=seed, workers=workers, settings=settings)
-    counts = ", ".join(f"{summary.counts.get(s, 0)} {s}" for s in ("ok", "flagged", "failed"))
-    splits = ", ".join(f"{n} {s}" for s, n in sorted(summary.splits.items())) or "none"
-    click.echo(f"{summary.root}: {counts} ({summary.convention}; {summary.reused} reused); dataset pairs: {splits}")
-    click.echo(f"verdicts in {summary.root / 'alignment.csv'}, QA images in {summary.root / 'UHR4K-Real' / 'qa'}")
-    for message in summary.messages:
-        click.echo(f"note: {message}")
-    for pair_id, reason in summary.flagged:
-        click.echo(f"flagged: {pair_id}: {reason}")
-    for pair_id, reason in summary.failures:
-        click.echo(f"failed: {pair_id}: {reason}", err=True)
-    if summary.splits:
-        write_root_card(summary.root, license_, sources, command_line(ctx))
-        click.echo(f"next: `uhr4k bench --model glsgn{'' if out is None else f' --data {summary.root}'}` "
-                   "evaluates on every subset of this root")
+    summary = align_pairs(raw_dir, out, test=test, val=val, seed=seed, workers=workers, method=method, refine=refine,
+                          size=parse_size(size, "--size", allow_none=True), min_inliers=min_inliers,
+                          max_rmse=max_rmse, **card_arguments(ctx))
+    echo_lines(align_lines(summary, out))
     if not summary.ok:
         raise SystemExit(1)

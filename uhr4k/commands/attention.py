@@ -1,12 +1,12 @@
 """``uhr4k attention IMAGE...``: GLSGN's perceptual-attention maps as images (the paper's Figure 8)
-(library calls: :func:`uhr4k.models.archs.glsgn.attention.attention_maps` and ``write_attention``)."""
+(library call: :func:`uhr4k.app.models.attention`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from uhr4k.core.errors import InputError
+from uhr4k.app.models import attention
 
 
 @click.command(name="attention")
@@ -24,28 +24,7 @@ def command(images, model, checkpoint, level, out, device):
     """Write the perceptual-attention maps of every GLSGN pathway for each IMAGE: the plain spatial
     attention f(E) of each pathway and, with PAC, the consistent map A of eq. 2 that re-weights its
     features (Figure 8: ASP vs APAC)."""
-    import torch
-
-    from uhr4k.core.images import read_image, to_uint8
-    from uhr4k.data import to_tensor
-    from uhr4k.models.archs.glsgn.attention import attention_maps, write_attention
-    from uhr4k.models.archs.glsgn.model import GLSGN
-    from uhr4k.models.factory import create_model
-
-    net = create_model(model, pretrained=checkpoint) if checkpoint else create_model(model)
-    if not isinstance(net, GLSGN):
-        raise InputError(f"{model!r} is not a GLSGN: attention maps are GLSGN's", "--model")
-    if checkpoint is None:
-        click.echo(f"warning: {model} has random weights (no --checkpoint): the maps show the initialisation",
-                   err=True)
-    net = net.to(device)
-    for path in images:
-        image = read_image(path)
-        x = to_tensor(image)[None].to(device)
-        with torch.no_grad():
-            maps = attention_maps(net, x)
-        try:
-            written = write_attention(maps, to_uint8(image), out / path.stem, level=level)
-        except ValueError as exc:
-            raise InputError(str(exc), "--level") from None
-        click.echo(f"{path}: {len(written)} images in {out / path.stem} (sheet.png)")
+    done = attention(images, model, checkpoint=checkpoint, level=level, out=out, device=device,
+                     echo=lambda line: click.echo(line, err=True))
+    for result in done:
+        click.echo(result.line())

@@ -5,7 +5,10 @@ from pathlib import Path
 
 import click
 
-from uhr4k.commands.card_options import card_options, command_line, write_root_card
+from uhr4k.app.pipelines import build_syn
+from uhr4k.app.reports import build_syn_lines
+from uhr4k.commands.card_options import card_arguments, card_options
+from uhr4k.commands.echo import echo_lines
 from uhr4k.commands.options import parse_shard, parse_size
 from uhr4k.core.errors import InputError
 
@@ -42,29 +45,14 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --worker
 @click.pass_context
 def command(ctx, frames, reflections, out, count, size, test, val, seed, workers, shard, subsets,
             reflection_model, allow_upscale, license_, source_licenses, quiet):
-    from uhr4k.app.pipelines import build_syn
-    from uhr4k.layout.card import parse_source_licenses
-
-    sources = parse_source_licenses(source_licenses)
-
+    card = card_arguments(ctx)
     keys = tuple(k.strip() for k in subsets.split(",") if k.strip())
     if not keys:
         raise InputError("--subsets is empty")
     summary = build_syn(frames, out, reflections=reflections, progress=not quiet, count=count,
-                        size=parse_size(size, "--size"),
-                        test=test, val=val, seed=seed, workers=workers, shard=parse_shard(shard), subsets=keys,
-                        reflection_model=reflection_model, allow_upscale=allow_upscale)
-    for message in summary.messages:
-        click.echo(f"warning: {message}", err=True)
-    for failure in summary.failures:
-        click.echo(f"failed: {failure.line()}", err=True)
-    splits = ", ".join(f"{sub} {split} {n}" for (sub, split), n in sorted(summary.split_pairs.items()))
-    click.echo(f"{summary.root}: {summary.planned} backgrounds planned, {summary.made} made, {summary.reused} verified "
-               f"and kept, {summary.rows} pairs ({splits or 'none'}), {len(summary.failures)} failure(s)"
-               f"{' (see failures.csv)' if summary.failures else ''}")
-    if summary.rows:
-        write_root_card(summary.root, license_, sources, command_line(ctx))
-        click.echo("next: `uhr4k align RAW_PAIRS/` adds the real subset beside it; "
-                   f"`uhr4k train --model glsgn{'' if out is None else f' --data {summary.root}'}` trains on it")
+                        size=parse_size(size, "--size"), test=test, val=val, seed=seed, workers=workers,
+                        shard=parse_shard(shard), subsets=keys, reflection_model=reflection_model,
+                        allow_upscale=allow_upscale, **card)
+    echo_lines(build_syn_lines(summary, out))
     if not summary.ok:
         ctx.exit(1)

@@ -1,8 +1,10 @@
 """``uhr4k cache``: decode a dataset once into memory-mappable arrays for fast random crops
-(library call: :func:`uhr4k.data.cache.build_cache`)."""
+(library call: :func:`uhr4k.app.pipelines.build_cache`)."""
 from __future__ import annotations
 
 import click
+
+from uhr4k.app.pipelines import build_cache
 
 
 @click.command(name="cache")
@@ -14,8 +16,6 @@ def command(root, workers):
     Rerunning redoes only images changed since; a changed image is never read from a stale cache.
     Uses about W x H x 3 bytes per image (25 MB at 4K).
     """
-    from uhr4k.data.cache import build_cache
-
     summary = build_cache(root, workers=workers)
     for line in summary.lines():
         click.echo(line)

@@ -1,7 +1,12 @@
-"""``--license`` / ``--source-license``: what build-syn, align and pack declare in the dataset card."""
+"""``--license`` / ``--source-license`` and the command line: what build-syn, align, merge and pack pass
+down for the dataset card (the pipelines write it)."""
 from __future__ import annotations
 
+import shlex
+
 import click
+
+from uhr4k.core.errors import InputError
 
 
 def card_options(fn):
@@ -17,8 +22,6 @@ def card_options(fn):
 def command_line(ctx: click.Context) -> str:
     """The command as run, rebuilt from its parsed options (defaults included, so the card says exactly
     what settings made the data, whichever of them the user typed)."""
-    import shlex
-
     words = ctx.command_path.split()
     if ctx.command_path and not ctx.command_path.startswith("uhr4k"):
         words = ["uhr4k", *words[1:]]
@@ -39,21 +42,31 @@ def command_line(ctx: click.Context) -> str:
     return shlex.join(words)
 
 
-def declared(root, license_, sources) -> dict:
-    """Card arguments for data derived from ``root``: what this run declares, else what ``root``'s card
-    declared (a rerun, or pack, need not repeat --license), and the commands that made ``root``."""
-    from uhr4k.layout.card import read_card_meta
+def parse_source_licenses(specs) -> list[dict]:
+    """``("videos=CC-BY-4.0", ...)`` -> ``[{"name": "videos", "license": "CC-BY-4.0"}, ...]``.
 
-    previous = read_card_meta(root)
-    kept = previous.get("uhr4k", {}) if isinstance(previous.get("uhr4k"), dict) else {}
-    old_license = previous.get("license") if previous.get("license") != "unknown" else None
-    return {"license": license_ or old_license, "sources": sources or kept.get("sources", []),
-            "history": kept.get("commands", [])}
+    Raises:
+        InputError: ``--source-license: expected NAME=LICENSE, got '...'``.
+    """
+    out = []
+    for spec in specs:
+        name, sep, lic = spec.partition("=")
+        if not sep or not name.strip() or not lic.strip():
+            raise InputError(f"--source-license: expected NAME=LICENSE, got {spec!r}")
+        out.append({"name": name.strip(), "license": lic.strip()})
+    return out
 
 
-def write_root_card(root, license_, sources, command: str) -> None:
-    """The card of a dataset root from its manifest; declarations not repeated on this run are kept."""
-    from uhr4k import layout
-    from uhr4k.layout.card import write_card
+def card_arguments(ctx: click.Context) -> dict:
+    """What a command passes down for the dataset card: ``license`` and ``sources`` (parsed from
+    ``--source-license NAME=LICENSE``) where the command has :func:`card_options`, and ``command``, its
+    :func:`command_line`.
 
-    write_card(root, layout.read_manifest(root), command=command, **declared(root, license_, sources))
+    Raises:
+        InputError: ``--source-license: expected NAME=LICENSE, got '...'``.
+    """
+    arguments = {"command": command_line(ctx)}
+    if "license_" in ctx.params:
+        arguments.update(license=ctx.params["license_"],
+                         sources=parse_source_licenses(ctx.params["source_licenses"]))
+    return arguments

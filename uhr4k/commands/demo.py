@@ -1,10 +1,9 @@
 """``uhr4k demo``: the whole mission end to end on built-in material, with report.html."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from uhr4k.app.demo import demo
 from uhr4k.commands.options import parse_size
 from uhr4k.core.errors import InputError
 
@@ -34,9 +33,6 @@ def command(out, size, train_minutes, workers, seed):
     trains for a few minutes, and bench compares it with identity (and dcp on a hazy set with real depth).
     A rerun after an interruption reuses the finished steps.
     """
-    from uhr4k.demo.run import DemoOptions, run_demo
-
-    options = DemoOptions(out=Path(out), size=_demo_size(size), seed=seed, workers=workers,
-                          train_minutes=train_minutes)
-    report = run_demo(options, echo=lambda line: click.echo(line, err=True))
+    report = demo(out, size=_demo_size(size), seed=seed, workers=workers, train_minutes=train_minutes,
+                  echo=lambda line: click.echo(line, err=True))
     click.echo(f"report: {report}")

@@ -1,8 +1,10 @@
 """``uhr4k export``: a training checkpoint -> a weights-only model folder (library call:
-:func:`uhr4k.models.weights.export.export_checkpoint`)."""
+:func:`uhr4k.app.models.export`)."""
 from __future__ import annotations
 
 import click
+
+from uhr4k.app.models import export
 
 
 @click.command(name="export")
@@ -16,7 +18,5 @@ def command(checkpoint, out):
     with `uhr4k.models.from_pretrained(OUT)`, `create_model(NAME, pretrained=OUT)` or
     `uhr4k bench --weights OUT`. Keep the .pt checkpoint for `uhr4k train --resume`.
     """
-    from uhr4k.models.weights.export import export_checkpoint
-
-    folder = export_checkpoint(checkpoint, out)
+    folder = export(checkpoint, out)
     click.echo(f"exported {checkpoint} -> {folder / 'model.safetensors'}, {folder / 'config.json'}")

@@ -5,7 +5,10 @@ from pathlib import Path
 
 import click
 
-from uhr4k.commands.card_options import command_line, declared
+from uhr4k.app.pipelines import merge_shards
+from uhr4k.app.reports import merge_lines
+from uhr4k.commands.card_options import card_arguments
+from uhr4k.commands.echo import echo_lines
 
 
 @click.command(name="merge", help="""Merge the roots of `uhr4k build-syn --shard i/n` runs into one root,
@@ -17,15 +20,4 @@ Example: uhr4k merge shard1/ shard2/ --out UHR4K""")
               help="Merged dataset root (may be one of the shards).")
 @click.pass_context
 def command(ctx, shards, out):
-    from uhr4k import layout
-    from uhr4k.layout.card import write_card
-    from uhr4k.synth.merge import merge_shards
-
-    # the shards' cards (build-syn wrote one each) before a shard that is also --out is overwritten
-    cards = [declared(shard, None, []) for shard in shards]
-    summary = merge_shards(list(shards), out)
-    card = next((c for c in cards if c["license"] or c["sources"]), cards[0])
-    card["history"] = list(dict.fromkeys(cmd for c in cards for cmd in c["history"]))
-    write_card(summary.out, layout.read_manifest(summary.out), command=command_line(ctx), **card)
-    click.echo(f"{summary.out}: merged {summary.shards} shard(s), {summary.rows} pairs, {summary.linked} files "
-               f"placed, {summary.failures} failure(s) carried over")
+    echo_lines(merge_lines(merge_shards(shards, out, **card_arguments(ctx))))

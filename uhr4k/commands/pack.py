@@ -1,10 +1,11 @@
 """``uhr4k pack``: a UHR4K root as WebDataset shards or a Hugging Face dataset folder (library call:
-:func:`uhr4k.data.pack.pack`)."""
+:func:`uhr4k.app.pipelines.pack`)."""
 from __future__ import annotations
 
 import click
 
-from uhr4k.commands.card_options import card_options, command_line, declared
+from uhr4k.app.pipelines import pack
+from uhr4k.commands.card_options import card_arguments, card_options
 from uhr4k.core.errors import InputError
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9}
@@ -46,11 +47,7 @@ def command(ctx, root, fmt, out, shard_size, subsets, splits, license_, source_l
 
     Every file's SHA-256 is checked against the manifest on the way.
     """
-    from uhr4k.data.pack import pack
-    from uhr4k.layout.card import parse_source_licenses
-
-    sources = parse_source_licenses(source_licenses)
     result = pack(root, out, fmt, subsets=subsets, splits=splits, shard_bytes=parse_bytes(shard_size),
-                  card={**declared(root, license_, sources), "command": command_line(ctx)}, progress=not quiet)
+                  progress=not quiet, **card_arguments(ctx))
     for line in result.lines():
         click.echo(line)

@@ -1,8 +1,10 @@
 """``uhr4k split``: report split leaks and re-draw scene-disjoint splits
-(library call: :func:`uhr4k.data.splits.split_dataset`)."""
+(library call: :func:`uhr4k.app.pipelines.split_dataset`)."""
 from __future__ import annotations
 
 import click
+
+from uhr4k.app.pipelines import split_dataset
 
 
 @click.command(name="split")
@@ -15,8 +17,6 @@ def command(root, seed, apply_):
     and draw new scene-disjoint splits with the paper's sizes, scaled to the root's size: Syn/Rain 2,167 =
     2,097 train + 20 val + 50 test, Real 336 = 296 + 20 + 20 (the paper's 2,117 / 316 training pairs are
     train + val)."""
-    from uhr4k.data.splits import split_dataset
-
     summary = split_dataset(root, seed=seed, apply=apply_)
     for line in summary.lines():
         click.echo(line)

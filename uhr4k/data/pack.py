@@ -41,6 +41,7 @@ from tqdm import tqdm
 from uhr4k import layout
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.layout.card import declared, write_card
 
 FORMATS = ("webdataset", "hf")
 DEFAULT_SHARD_BYTES = 1_000_000_000        # ~1 GB: a few dozen 4K pairs, the WebDataset authors' advice
@@ -227,14 +228,13 @@ def pack(root: str | os.PathLike, out: str | os.PathLike, fmt: str = "webdataset
         fmt: ``webdataset`` or ``hf``.
         subsets, splits: only these (subset keys or folder names; split names); all when empty.
         shard_bytes: a WebDataset shard is closed once it holds at least this many bytes.
-        card: keyword arguments of :func:`uhr4k.layout.card.card_text` (licence, sources, command).
+        card: keyword arguments of :func:`uhr4k.layout.card.card_text` (license, sources, command); a
+            licence or sources not given are those of ``root``'s card, whose commands come first.
 
     Raises:
         InputError: no manifest, nothing selected, a missing or corrupt file, ``out`` inside ``root`` or
         not empty.
     """
-    from uhr4k.layout.card import write_card
-
     root, out = Path(root), Path(out)
     if fmt not in FORMATS:
         raise InputError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -257,5 +257,5 @@ def pack(root: str | os.PathLike, out: str | os.PathLike, fmt: str = "webdataset
         shutil.rmtree(out, ignore_errors=True)
         raise
     rows = [r for rows in groups.values() for r in rows]
-    result.files.append(write_card(out, rows, extra=extra, **(card or {})))
+    result.files.append(write_card(out, rows, extra=extra, **declared(root, **(card or {}))))
     return result

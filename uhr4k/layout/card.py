@@ -20,7 +20,9 @@ YAML front matter (what the Hub and people's tools read), then a short Markdown 
 
 Every value is written as JSON, which is valid YAML, so no YAML library is needed to write it and any
 YAML reader parses it. The card depends only on the manifest rows and the declared facts (never on time),
-so the same dataset gets the same bytes. :func:`write_card` is the one call build-syn, align and pack make.
+so the same dataset gets the same bytes. The pipelines write it at the end of their run: build-syn and align
+with :func:`write_root_card`, merge from its shards' cards (:func:`merged_declarations`), pack with
+:func:`write_card` (rows of what it packed, declarations of the root it read: :func:`declared`).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from pathlib import Path
 from uhr4k import __version__
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
-from uhr4k.layout import SPLITS, SUBSETS
+from uhr4k.layout import SPLITS, SUBSETS, read_manifest
 
 CARD_NAME = "README.md"
 TASKS = {"UHR4K-Syn": "reflection-removal", "UHR4K-Real": "reflection-removal", "UHR4K-Rain": "deraining"}
@@ -62,21 +64,6 @@ def numeric_leaves(params: dict, prefix: str = "") -> dict[str, list[float]]:
             elif value and all(isinstance(v, (int, float)) for v in value):
                 for j, v in enumerate(value):
                     out.setdefault(f"{name}[{j}]", []).append(float(v))
-    return out
-
-
-def parse_source_licenses(specs) -> list[dict]:
-    """``("videos=CC-BY-4.0", ...)`` -> ``[{"name": "videos", "license": "CC-BY-4.0"}, ...]``.
-
-    Raises:
-        InputError: ``--source-license: expected NAME=LICENSE, got '...'``.
-    """
-    out = []
-    for spec in specs:
-        name, sep, lic = spec.partition("=")
-        if not sep or not name.strip() or not lic.strip():
-            raise InputError(f"--source-license: expected NAME=LICENSE, got {spec!r}")
-        out.append({"name": name.strip(), "license": lic.strip()})
     return out
 
 
@@ -178,3 +165,34 @@ def read_card_meta(root: str | os.PathLike) -> dict:
         except ValueError:
             return {}
     return meta
+
+
+def declared(root: str | os.PathLike, *, license: str | None = None, sources=(), **card) -> dict:  # noqa: A002
+    """Card arguments (of :func:`card_text`) for data derived from ``root``: the licence and sources this
+    run declares, else those ``root``'s card declared (a rerun, or pack, need not repeat --license), and
+    the commands that made ``root`` as ``history``; the other ``card`` arguments (``command``) pass through."""
+    previous = read_card_meta(root)
+    kept = previous.get("uhr4k", {}) if isinstance(previous.get("uhr4k"), dict) else {}
+    old_license = previous.get("license") if previous.get("license") != "unknown" else None
+    return {**card, "license": license or old_license, "sources": sources or kept.get("sources", []),
+            "history": kept.get("commands", [])}
+
+
+def merged_declarations(roots, *, license: str | None = None, sources=(), **card) -> dict:  # noqa: A002
+    """Card arguments for the merge of ``roots`` (build-syn shards): the first shard card that declares a
+    licence or sources (unless this run declares its own), and every shard's commands once, in order.
+    Read them before a shard that is also the merge's output is overwritten."""
+    cards = [declared(root) for root in roots]
+    chosen = next((c for c in cards if c["license"] or c["sources"]), cards[0])
+    return {**card, "license": license or chosen["license"], "sources": sources or chosen["sources"],
+            "history": list(dict.fromkeys(cmd for c in cards for cmd in c["history"]))}
+
+
+def write_root_card(root: str | os.PathLike, **card) -> Path:
+    """The card of a dataset root from its manifest (``card``: ``license``, ``sources``, ``command``, as
+    :func:`declared`: declarations not repeated on this run are kept); returns its path.
+
+    Raises:
+        InputError: as :func:`write_card`.
+    """
+    return write_card(root, read_manifest(root), **declared(root, **card))

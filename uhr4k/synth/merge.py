@@ -2,9 +2,9 @@
 
 Every shard computes the same plan, so the merged root is byte-identical to a single run: the files
 are hard-linked (or copied atomically across file systems) after their SHA-256 is checked against the
-shard's manifest, the manifest and failures are the union, and datasheet.md and preview.jpg are made
-again from the merged rows. The per-sample records are carried over so that the merged root resumes
-like any other.
+shard's manifest, the manifest and failures are the union, and datasheet.md, preview.jpg and the
+dataset card are made again from the merged rows. The per-sample records are carried over so that the
+merged root resumes like any other.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from uhr4k.core.errors import InputError
 from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.paths import HASHED_COLUMNS, inside
 from uhr4k.core.records import read_failures, safe_id
+from uhr4k.layout.card import merged_declarations, write_card
 from uhr4k.synth.pipeline import finish, sample_records
 
 
@@ -110,15 +111,18 @@ def _place(src: Path, dst: Path, sha: str) -> bool:
     return True
 
 
-def merge_shards(shards: list[str | Path], out: str | Path) -> MergeSummary:
+def merge_shards(shards: list[str | Path], out: str | Path, card: dict | None = None) -> MergeSummary:
     """Merge complete shard roots into ``out`` (which may be one of them).
 
     Every shard, its manifest and every file's checksum are checked before anything is written, so a
-    refused merge leaves ``out`` as it was. Holds ``out``'s lock while it writes.
+    refused merge leaves ``out`` as it was. Holds ``out``'s lock while it writes. The dataset card is
+    written last: ``card``'s ``command`` (default :func:`uhr4k.layout.card.default_command`) after every
+    shard's commands, with the licence and sources the shards declared unless ``card`` names its own.
 
     Raises:
         InputError: a root that is not a finished shard, shards of different plans, a missing or
-        repeated shard, a path leading outside its shard, or a file whose checksum does not match.
+        repeated shard, a path leading outside its shard, a file whose checksum does not match, or a
+        README.md in ``out`` that uhr4k did not write.
     """
     roots = [Path(s) for s in shards]
     if not roots:
@@ -137,10 +141,13 @@ def merge_shards(shards: list[str | Path], out: str | Path) -> MergeSummary:
     names = {layout.subset(k).name for k in subsets}
     shard_rows = [[r for r in layout.read_manifest(root) if r["subset"] in names] for root in roots]
     files = [_shard_files(root, rows) for root, rows in zip(roots, shard_rows, strict=True)]
+    declarations = merged_declarations(roots, **(card or {}))   # before a shard that is also ``out`` changes
     out.mkdir(parents=True, exist_ok=True)
     with lock_root(out, "merge"):
         remove_stale_temporaries(out)
-        return _merge(roots, states, shard_rows, files, out, info, subsets)
+        summary = _merge(roots, states, shard_rows, files, out, info, subsets)
+        write_card(out, layout.read_manifest(out), **declarations)
+        return summary
 
 
 def _merge(roots, states, shard_rows, files, out: Path, info: dict, subsets) -> MergeSummary:

@@ -11,7 +11,8 @@
    sample (frame and reflection fingerprints, drawn parameters, the synthesis version). A rerun trusts a
    record only when its key matches and every file's SHA-256 is still the recorded one.
 3. **Finish**: manifest.csv (rows of the built subsets replaced, others kept), failures.csv,
-   datasheet.md and preview.jpg, each rewritten atomically.
+   datasheet.md and preview.jpg, each rewritten atomically; then the dataset card README.md
+   (:mod:`uhr4k.layout.card`), when the run placed any pair.
 
 The whole run holds the root's lock (:func:`uhr4k.core.locks.lock_root`). Bad input (unreadable or truncated
 files, sources smaller than ``--size``, a reflections folder without images) becomes one line in
@@ -37,6 +38,7 @@ from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.media import describe_skipped, list_media, scan_media
 from uhr4k.core.paths import verify
 from uhr4k.core.records import Failure, RecordStore, digest, fingerprint, write_failures
+from uhr4k.layout.card import write_root_card
 from uhr4k.layout.scene_splits import assign_scene_splits
 from uhr4k.synth import rain, reflection
 from uhr4k.synth.frames import (
@@ -484,12 +486,16 @@ def _make_samples(mine: list[dict], opts: BuildOptions, progress: bool, summary:
     return rows, failures
 
 
-def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
+def build_syn(opts: BuildOptions, progress: bool = True, card: dict | None = None) -> BuildSummary:
     """Build (or resume) UHR4K-Syn and UHR4K-Rain under ``opts.out``; see the module docstring.
 
+    Args:
+        card: what the dataset card (``README.md``) declares: ``license``, ``sources``, ``command`` (default
+            :func:`uhr4k.layout.card.default_command`); a licence or sources not given are kept from the
+            root's card. The card is written last, when this run placed any pair.
     Raises:
-        InputError: bad options, a frames folder that is missing or holds no media, or an output root
-        in use by another process.
+        InputError: bad options, a frames folder that is missing or holds no media, an output root
+        in use by another process, or a README.md in it that uhr4k did not write.
     """
     check_options(opts)
     opts.out = Path(opts.out)
@@ -497,7 +503,10 @@ def build_syn(opts: BuildOptions, progress: bool = True) -> BuildSummary:
     with lock_root(opts.out, "build-syn"):
         layout.read_manifest(opts.out)  # a damaged manifest stops the run before any work
         remove_stale_temporaries(opts.out)
-        return _build(opts, progress)
+        summary = _build(opts, progress)
+        if summary.rows:
+            write_root_card(opts.out, **(card or {}))
+        return summary
 
 
 def _build(opts: BuildOptions, progress: bool) -> BuildSummary:

@@ -1,6 +1,6 @@
 import pytest
 
-from uhr4k.align.conventions import find_raw_pairs
+from uhr4k.align.raw_pairs import find_raw_pairs
 from uhr4k.core.errors import InputError
 
 
