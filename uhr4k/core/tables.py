@@ -1,5 +1,6 @@
-"""CSV tables, the one place they are written and read: atomic, fixed columns (byte-stable, diffable),
-read back as typed pandas DataFrames or as plain rows.
+"""Tables, the one place they are written and read: CSV files (atomic, fixed columns, byte-stable and
+diffable), read back as typed pandas DataFrames or as plain rows; Markdown tables; numbers as tables
+show them.
 
 pandas is imported by :func:`read_csv_table` alone: build-syn, align and their worker processes write and
 read CSV through this module and stay free of its import time.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -102,3 +104,26 @@ def _typed_column(column: pd.Series) -> pd.Series:
     if (numbers == numbers.round()).all() and not present.str.contains(r"[.eE]|inf|nan", case=False).any():
         return values.astype("Int64")
     return values.astype("float64")
+
+
+# ------------------------------------------------------------------------------- Markdown, numbers
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence]) -> str:
+    """A Markdown table: the header line, a ``|---|`` rule, one line per row (cells as ``str``, not
+    escaped: a cell holds no ``|``); lines joined by ``\\n``, no newline at the end."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def format_number(value, digits: int, *, missing: str = "-", signed: bool = False, significant: bool = False) -> str:
+    """A number as a table cell: ``digits`` decimals (``significant``: that many significant digits, the
+    ``g`` format), a ``+`` before positive numbers when ``signed``; ``inf`` as ``inf``. ``missing`` stands
+    for None, an empty string or NaN (no result, not a number)."""
+    if value is None or (isinstance(value, str) and not value):
+        return missing
+    number = float(value)
+    if math.isnan(number):
+        return missing
+    return f"{number:{'+' if signed else ''}.{digits}{'g' if significant else 'f'}}"
