@@ -19,9 +19,7 @@ the manifest named, and only inside ROOT: nothing else is touched); last the dat
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import os
 from collections.abc import Iterable
@@ -39,13 +37,14 @@ from uhr4k.align.pair import (
     write_aligned_pair,
 )
 from uhr4k.align.raw_pairs import RawPair, find_raw_pairs
-from uhr4k.core.atomic import remove_stale_temporaries, write_text_atomic
+from uhr4k.core.atomic import remove_stale_temporaries
 from uhr4k.core.errors import InputError
 from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.paths import inside, verify
 from uhr4k.core.records import Failure, RecordStore, fingerprint
 from uhr4k.core.runs import ALIGNMENT_NAME
+from uhr4k.core.tables import write_csv
 from uhr4k.layout.card import write_root_card
 from uhr4k.layout.scene_splits import assign_scene_splits
 
@@ -286,8 +285,4 @@ def _remove_orphan_qa(qa_dir: Path, ids: set[str]) -> None:
 
 
 def _write_alignment_csv(path: Path, results: list[PairResult]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=ALIGNMENT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted((r.csv_row() for r in results), key=lambda row: row["id"]))
-    write_text_atomic(path, buf.getvalue())
+    write_csv(path, sorted((r.csv_row() for r in results), key=lambda row: row["id"]), ALIGNMENT_COLUMNS)

@@ -18,48 +18,22 @@ Every image is referenced by a path relative to ``out``; the page loads nothing 
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 from uhr4k import __version__
 from uhr4k.benchmark import plots
-from uhr4k.benchmark.paper_figures import published
-from uhr4k.benchmark.report import _fmt, model_label, model_runtime
-from uhr4k.core.html import Section, html_table, write_report
+from uhr4k.benchmark.report import complexity_cells, results_cells
+from uhr4k.core.html import Section, figure_html, html_table, write_report
+from uhr4k.layout.card import default_command
 
 REPORT_NAME = "report.html"
 
 
-def _pair(psnr, ssim) -> str:
-    return f"{_fmt(psnr, 2)} / {_fmt(ssim, 3)}"
-
-
 def results_table(summary: list[dict]) -> str:
-    """The paper's shape: one row per model; per dataset ``PSNR / SSIM`` (and the paper's where one
-    matches); the runtime of :func:`uhr4k.benchmark.report.model_runtime`."""
-    models = list(dict.fromkeys(model_label(r) for r in summary))
-    datasets = list(dict.fromkeys((r["dataset"], r["protocol"]) for r in summary))
-    cell = {(model_label(r), r["dataset"]): r for r in summary}
-    with_paper = {d for d, p in datasets if any(published(m, d, p) for m in models)}
-    header = ["model"]
-    for d, p in datasets:
-        header.append(f"{d} ({p}) PSNR / SSIM")
-        if d in with_paper:
-            header.append(f"{d}: paper (its full test set)")
-    header.append("runtime (s/img)")
-    rows = []
-    for m in models:
-        row = [m]
-        for d, p in datasets:
-            r = cell.get((m, d))
-            row.append("-" if r is None else _pair(r["psnr"], r["ssim"]))
-            if d in with_paper:
-                pub = published(m, d, p)
-                row.append("" if pub is None else f"{_pair(pub['psnr'], pub['ssim'])} ({pub['source']})")
-        runtime = model_runtime(summary, m)
-        row.append(_fmt(runtime, 3) if math.isfinite(runtime) else "-")
-        rows.append(row)
-    n = {d: max((r["n"] for r in summary if r["dataset"] == d), default=0) for d, _ in datasets}
+    """The paper's shape (:func:`uhr4k.benchmark.report.results_cells`), the paper's figures beside a
+    dataset where one matches."""
+    header, rows = results_cells(summary, with_paper=True)
+    n = {d: max(r["n"] for r in summary if r["dataset"] == d) for d in dict.fromkeys(r["dataset"] for r in summary)}
     caption = ("Mean PSNR (dB) / SSIM over each set (" + ", ".join(f"{d}: {k} images" for d, k in n.items())
                + "); runtime: median per image, forward pass only (the median of the datasets' medians, as "
                "summary.md)")
@@ -67,21 +41,9 @@ def results_table(summary: list[dict]) -> str:
 
 
 def complexity_table(complexity: list[dict]) -> str:
-    header = ["model", "params (M)", "MACs (G)", "input", "runtime (s)", "peak mem (GB)", "device", "status"]
-    rows = [[model_label(r), _fmt(r["params_m"], 3), _fmt(r["macs_g"], 1), r["input_size"], _fmt(r["runtime_s"], 3),
-             _fmt(r["peak_mem_gb"], 2), r["device"], r["status"]] for r in complexity]
+    header, rows = complexity_cells(complexity, run_as=False)
     return html_table(header, rows, "MACs: FlopCounterMode total / 2; runtime: median of the timed runs on a "
                       "random input of the profile size", "complexity.csv")
-
-
-def _img(src: str, alt: str, href: str | None = None) -> str:
-    src, alt, href = html.escape(src), html.escape(alt), html.escape(href or src)
-    return f'<a href="{href}"><img src="{src}" alt="{alt}"></a>'
-
-
-def _figure(src: str, caption: str, cls: str = "", href: str | None = None) -> str:
-    attr = f' class="{cls}"' if cls else ""
-    return f"<figure{attr}>{_img(src, caption, href)}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
 def _row(figures) -> str:
@@ -93,16 +55,16 @@ def comparison_block(c: dict) -> str:
     panels = c["panels"]
     out = [f'<h3 id="{html.escape(c["dataset"])}-{html.escape(c["id"])}">{html.escape(c["id"])} '
            f'<small>({html.escape(c["size"])}, {html.escape(c["protocol"])} protocol)</small></h3>',
-           _row(_figure(p["view"], p["caption"], href=p.get("full")) for p in panels)]
+           _row(figure_html(p["view"], p["caption"], href=p.get("full")) for p in panels)]
     for k, r in enumerate(c["regions"]):
         out.append(f"<p>Region {k + 1} at x={r['x']}, y={r['y']}: {r['side']} x {r['side']} px at 1:1 (one image "
                    f"pixel per screen pixel), where the panels' errors differ most (mean spread "
                    f"{r['score']:.1f}/255).</p>")
-        out.append(_row(_figure(p["crops"][k], p["name"], "crop") for p in panels))
+        out.append(_row(figure_html(p["crops"][k], p["name"], cls="crop") for p in panels))
     maps = [p for p in panels if p["error"]]
     out.append(f"<p>Absolute error against the target, mean over RGB, one scale for every map: black 0, "
                f"pale yellow {c['error_max']:.0f}/255 or more (magma).</p>")
-    out.append(_row(_figure(p["error"], f"|{p['name']} - target|") for p in maps))
+    out.append(_row(figure_html(p["error"], f"|{p['name']} - target|") for p in maps))
     return "\n".join(out)
 
 
@@ -117,8 +79,8 @@ def _plot_section(out: Path, summary, per_image, untrained, datasets) -> tuple[S
             links = " ".join(f'<a href="{html.escape(stem.with_suffix("." + f).as_posix())}">{f.upper()}</a>'
                              for f in plots.FORMATS[1:])
             title = {"runtime_psnr": "runtime vs PSNR", "psnr_per_image": "PSNR per image"}[kind]
-            figures.append(f'<figure class="plot">{_img(stem.with_suffix(".png").as_posix(), f"{title}, {d}")}'
-                           f"<figcaption>{title}, {html.escape(d)} ({links})</figcaption></figure>")
+            figures.append(figure_html(stem.with_suffix(".png").as_posix(), f"{title}, {d}", cls="plot",
+                                       caption_html=f"{title}, {html.escape(d)} ({links})"))
     paragraph = ("Runtime is the median forward pass per image of the set on this run's device; the runtime "
                  "axis is logarithmic only when the models' runtimes span more than 20x.")
     return Section("Plots", [paragraph], blocks=[_row(figures)]), written
@@ -126,8 +88,6 @@ def _plot_section(out: Path, summary, per_image, untrained, datasets) -> tuple[S
 
 def invocation() -> str:
     """How this run was started: the ``uhr4k ...`` command line, or a Python call."""
-    from uhr4k.layout.card import default_command
-
     command = default_command()
     return "run_benchmark(...) called from Python" if command == "called from Python" else command
 

@@ -6,10 +6,13 @@ Everything is written atomically. Images are (H, W, 3) uint8 RGB arrays.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from uhr4k.benchmark.paper_figures import published
+from uhr4k.core.tables import format_number, markdown_table
 
 # ``precision`` (fp32, bf16, fp16: uhr4k.core.speed) keeps reduced-precision scores apart from fp32 ones.
 SUMMARY_COLUMNS = ("model", "dataset", "protocol", "n", "psnr", "ssim", "runtime_s", "peak_mem_gb", "precision")
@@ -25,18 +28,13 @@ def model_label(row: dict) -> str:
     return row["model"] if precision == "fp32" else f"{row['model']} ({precision})"
 
 
-def _fmt(value, digits: int) -> str:
-    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    return f"{value:.{digits}f}"
+# runner.py still reads its numbers through report._fmt; its owner moves those lines to format_number
+_fmt = format_number
 
 
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+def score_pair(psnr, ssim) -> str:
+    """A ``PSNR / SSIM`` cell: ``30.12 / 0.901`` (``-`` for a missing figure)."""
+    return f"{format_number(psnr, 2)} / {format_number(ssim, 3)}"
 
 
 def model_runtime(summary: list[dict], model: str) -> float:
@@ -47,30 +45,51 @@ def model_runtime(summary: list[dict], model: str) -> float:
     return float(np.median(finite)) if finite else math.nan
 
 
-def summary_markdown(summary: list[dict]) -> str:
-    """The paper's results table: one row per model, ``PSNR / SSIM`` per dataset (protocol in the header)."""
+def results_cells(summary: list[dict], with_paper: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The paper's results table, the header and a row of cells per model (labels, in order of
+    appearance): ``PSNR / SSIM`` per dataset (its protocol in the header; ``-`` where the model did not
+    run it), then the runtime of :func:`model_runtime`. ``with_paper`` adds, beside each dataset where any
+    of the models has one, the paper's published figure and its source
+    (:func:`uhr4k.benchmark.paper_figures.published`)."""
     models = list(dict.fromkeys(model_label(r) for r in summary))
     datasets = list(dict.fromkeys((r["dataset"], r["protocol"]) for r in summary))
     cell = {(model_label(r), r["dataset"]): r for r in summary}
-    header = ["model"] + [f"{d} ({p}) PSNR / SSIM" for d, p in datasets] + ["runtime (s/img)"]
+    paper = {d for d, p in datasets if with_paper and any(published(m, d, p) for m in models)}
+    header = ["model"]
+    for d, p in datasets:
+        header += [f"{d} ({p}) PSNR / SSIM", *([f"{d}: paper (its full test set)"] if d in paper else [])]
     rows = []
     for m in models:
         row = [m]
-        for d, _ in datasets:
+        for d, p in datasets:
             r = cell.get((m, d))
-            row.append("-" if r is None else f"{_fmt(r['psnr'], 2)} / {_fmt(r['ssim'], 3)}")
-        row.append(_fmt(model_runtime(summary, m), 3))
-        rows.append(row)
-    return markdown_table(header, rows)
+            row.append("-" if r is None else score_pair(r["psnr"], r["ssim"]))
+            if d in paper:
+                pub = published(m, d, p)
+                row.append("" if pub is None else f"{score_pair(pub['psnr'], pub['ssim'])} ({pub['source']})")
+        rows.append([*row, format_number(model_runtime(summary, m), 3)])
+    return [*header, "runtime (s/img)"], rows
+
+
+def summary_markdown(summary: list[dict]) -> str:
+    """:func:`results_cells` as a Markdown table (``summary.md``, without the paper's figures)."""
+    return markdown_table(*results_cells(summary)) + "\n"
+
+
+def complexity_cells(rows: list[dict], run_as: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Table I/IV shape, the header and a row of cells per model: parameters (M), MACs (G) at the profile
+    size, runtime, peak memory, device, how it ran (``run_as``: precision and flags) and status."""
+    header = ["model", "params (M)", "MACs (G)", "input", "runtime (s)", "peak mem (GB)", "device"]
+    header += ["run as", "status"] if run_as else ["status"]
+    body = [[model_label(r), format_number(r["params_m"], 3), format_number(r["macs_g"], 1), r["input_size"],
+             format_number(r["runtime_s"], 3), format_number(r["peak_mem_gb"], 2), r["device"],
+             *([_run_as(r)] if run_as else []), r["status"]] for r in rows]
+    return header, body
 
 
 def complexity_markdown(rows: list[dict]) -> str:
-    """Table I/IV shape: parameters (M), MACs (G) at the profile size, runtime, peak memory."""
-    header = ["model", "params (M)", "MACs (G)", "input", "runtime (s)", "peak mem (GB)", "device", "run as",
-              "status"]
-    body = [[model_label(r), _fmt(r["params_m"], 3), _fmt(r["macs_g"], 1), r["input_size"], _fmt(r["runtime_s"], 3),
-             _fmt(r["peak_mem_gb"], 2), r["device"], _run_as(r), r["status"]] for r in rows]
-    return markdown_table(header, body)
+    """:func:`complexity_cells` as a Markdown table (``complexity.md``)."""
+    return markdown_table(*complexity_cells(rows)) + "\n"
 
 
 def _run_as(row: dict) -> str:

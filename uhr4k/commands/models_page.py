@@ -10,6 +10,7 @@ from pathlib import Path
 
 from uhr4k.commands.model_facts import CountedModel, ModelFacts
 from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.tables import markdown_table
 
 COMMAND = "python -m uhr4k.commands.models --docs docs/models.md"
 
@@ -49,7 +50,7 @@ def render_page(facts: ModelFacts | None = None) -> str:
     parts = [HEADER]
     for title, belongs in SECTIONS:
         rows = [_row(model_info(name), CountedModel(name, facts)) for name in list_models() if belongs(name)]
-        parts.append(f"\n## {title}\n\n" + "\n".join(_table_lines(rows)) + "\n")
+        parts.append(f"\n## {title}\n\n" + markdown_table(COLUMNS, rows) + "\n")
     facts.save()
     return "".join(parts)
 
@@ -58,11 +59,6 @@ def write_page(path: Path) -> Path:
     """Write :func:`render_page` to ``path``."""
     write_text_atomic(path, render_page())
     return Path(path)
-
-
-def _table_lines(rows: list[tuple[str, ...]]) -> list[str]:
-    return ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)] + ["| " + " | ".join(r) + " |"
-                                                                          for r in rows]
 
 
 def _row(info, counted: CountedModel) -> tuple[str, ...]:

@@ -83,12 +83,21 @@ def render_table(report_dir: Path, table: Table) -> str:
     return html_table(columns, [[row[c] for c in columns] for row in rows], table.caption, table.csv_path)
 
 
+def figure_html(src: str, caption: str, *, cls: str = "", href: str | None = None,
+                caption_html: str | None = None) -> str:
+    """A ``<figure>``: the image ``src`` (a path relative to the report) as a link to ``href`` (default: the
+    image itself), ``caption`` its alt text and its caption (both escaped here); ``caption_html`` (trusted
+    HTML, e.g. with links) is shown as the caption instead; ``cls`` its CSS class (``crop``, ``plot``)."""
+    attr = f' class="{html.escape(cls)}"' if cls else ""
+    shown = html.escape(caption) if caption_html is None else caption_html
+    return (f'<figure{attr}><a href="{html.escape(href or src)}"><img src="{html.escape(src)}" '
+            f'alt="{html.escape(caption)}"></a><figcaption>{shown}</figcaption></figure>')
+
+
 def render_figure(report_dir: Path, fig: Figure) -> str:
     if not (report_dir / fig.path).is_file():
         raise FileNotFoundError(f"{report_dir / fig.path}: figure missing")
-    src = html.escape(Path(fig.path).as_posix())
-    return (f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(fig.caption)}"></a>'
-            f"<figcaption>{html.escape(fig.caption)}</figcaption></figure>")
+    return figure_html(Path(fig.path).as_posix(), fig.caption)
 
 
 def write_report(report_path: Path, title: str, summary_lines: list[str], sections: list[Section],

@@ -5,18 +5,17 @@ input files (:func:`fingerprint`: what changed since), one JSON record per finis
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io as _io
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
 from uhr4k.core.runs import FAILURES_NAME
+from uhr4k.core.tables import open_csv, write_csv
 
 
 def fingerprint(path: str | os.PathLike) -> list[int]:
@@ -122,14 +121,13 @@ class Failure:
         return f"{self.file}: {self.reason}" if self.file else f"{self.id}: {self.reason}"
 
 
+FAILURE_COLUMNS = ("stage", "id", "file", "reason")  # failures.csv: Failure's fields, in order
+
+
 def write_failures(root: str | os.PathLike, failures: Iterable[Failure]) -> Path:
     """``ROOT/failures.csv``: stage, id, file, reason; de-duplicated and sorted (stable bytes)."""
-    buf = _io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["stage", "id", "file", "reason"])
-    writer.writerows((f.stage, f.id, f.file, f.reason) for f in sorted(set(failures)))
     path = Path(root) / FAILURES_NAME
-    write_text_atomic(path, buf.getvalue())
+    write_csv(path, (asdict(f) for f in sorted(set(failures))), FAILURE_COLUMNS)
     return path
 
 
@@ -137,9 +135,8 @@ def read_failures(root: str | os.PathLike) -> list[Failure]:
     path = Path(root) / FAILURES_NAME
     if not path.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or not {"stage", "id", "file", "reason"} <= set(reader.fieldnames):
+    with open_csv(path) as reader:
+        if reader.fieldnames is None or not set(FAILURE_COLUMNS) <= set(reader.fieldnames):
             raise InputError("not a uhr4k failures file (columns stage, id, file, reason)", path)
         return [Failure(r["stage"] or "", r["id"] or "", r["file"] or "", r["reason"] or "") for r in reader]
 

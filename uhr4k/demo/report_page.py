@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from uhr4k.core.html import Figure, Section, Table, relative, write_report
+from uhr4k.core.tables import format_number
 
 MAX_FIGURES = 4  # per gallery: enough to judge, small enough to load
 
@@ -79,4 +80,4 @@ def build_report(o, timings: dict, aligned: dict, trained: dict, benched: dict, 
 
 
 def _fmt(value) -> str:
-    return "n/a" if value is None else f"{float(value):.3f}"
+    return format_number(value, 3, missing="n/a")

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from uhr4k.core.atomic import write_text_atomic
-from uhr4k.core.tables import write_csv
+from uhr4k.core.tables import format_number, markdown_table, write_csv
 
 TABLE_COLUMNS = ("method", "model", "dataset", "metric", "ours", "paper", "difference", "status")
 METRIC_DIGITS = {"psnr": 2, "ssim": 3, "tmacs": 3, "params_m": 2, "runtime_s": 3, "memory_gb": 3}
@@ -27,13 +27,13 @@ def _number(value) -> float | None:
 
 
 def _fmt(value: float | None, metric: str) -> str:
-    return "" if value is None else f"{value:.{METRIC_DIGITS.get(metric, 3)}f}"
+    return format_number(value, METRIC_DIGITS.get(metric, 3), missing="")
 
 
 def _diff(ours: float | None, paper: float | None, metric: str) -> str:
     if ours is None or paper is None:
         return ""
-    return f"{ours - paper:+.{METRIC_DIGITS.get(metric, 3)}f}"
+    return format_number(ours - paper, METRIC_DIGITS.get(metric, 3), signed=True)
 
 
 def _paper_runtime(paper: dict, device_type: str) -> tuple[float | None, str]:
@@ -95,7 +95,7 @@ def markdown(result, smoke: bool = False) -> str:
     devices = sorted({r.scores.get("device") for r in result.rows if r.scores.get("device")})
     if devices:
         lines += [f"Measured on: {', '.join(devices)}.", ""]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    body = []
     for r in result.rows:
         mine = [c for c in cells if c["method"] == r.row.label]
         row = [r.row.label + (" *(registry)*" if r.row.from_registry else "")]
@@ -107,7 +107,8 @@ def markdown(result, smoke: bool = False) -> str:
                 row += ["", "", ""]
                 continue
             row += [_fmt(cell["ours"], cell["metric"]), _fmt(cell["paper"], cell["metric"]), cell["difference"]]
-        lines.append("| " + " | ".join(row + [status]) + " |")
+        body.append(row + [status])
+    lines.append(markdown_table(header, body))
     if experiment.kind == "runtime":
         lines += ["", "Runtime's paper column: " + "; ".join(
             f"{c['method']}: {c['dataset']}" for c in cells if c["metric"] == "runtime_s")]

@@ -36,6 +36,7 @@ from pathlib import Path
 from uhr4k import __version__
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.core.tables import markdown_table
 from uhr4k.layout import SPLITS, SUBSETS, read_manifest
 
 CARD_NAME = "README.md"
@@ -121,8 +122,7 @@ def card_text(rows: list[dict], *, license: str | None = None, sources: list[dic
     lines += [f"# {title}", "", f"{len(rows)} input / target pairs (with their layer: reflection, rain streaks or "
               "validity mask) in the UHR4K layout; every drawn parameter of every pair is in `manifest.csv`, "
               "counts and parameter ranges in `datasheet.md` where the builder wrote one.", "",
-              "| subset | " + " | ".join(SPLITS) + " |", "|---|" + "---|" * len(SPLITS)]
-    lines += [f"| {s} | " + " | ".join(str(c[k]) for k in SPLITS) + " |" for s, c in facts["splits"].items()]
+              markdown_table(["subset", *SPLITS], [[s, *(c[k] for k in SPLITS)] for s, c in facts["splits"].items()])]
     lic_text = license or "not declared (pass --license)"
     lines += ["", f"**Licence**: {lic_text}. **Sources**: "
               + ("; ".join(f"{s['name']} ({s['license']})" for s in sources) if sources

@@ -14,7 +14,6 @@ and atomically, rows sorted by (subset, id), so its bytes depend only on its con
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Iterable
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.core.tables import format_csv, open_csv
 
 MANIFEST_NAME = "manifest.csv"
 SPLITS = ("train", "val", "test")
@@ -97,11 +97,7 @@ def format_manifest(rows: Iterable[dict]) -> str:
         if key in seen:
             raise ValueError(f"duplicate manifest row for {key}")
         seen.add(key)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return format_csv(rows, MANIFEST_COLUMNS)
 
 
 def write_manifest(root: str | os.PathLike, rows: Iterable[dict]) -> Path:
@@ -126,8 +122,7 @@ def read_manifest(root: str | os.PathLike) -> list[dict[str, str]]:
     if not path.exists():
         return []
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
+        with open_csv(path) as reader:
             missing = [c for c in ("id", "subset", "split", "input", "target") if c not in (reader.fieldnames or ())]
             if missing:
                 raise InputError(f"not a uhr4k manifest (missing columns {', '.join(missing)})", path)

@@ -14,6 +14,7 @@ import numpy as np
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.images import read_image, to_uint8, write_image
+from uhr4k.core.tables import format_number, markdown_table
 from uhr4k.layout import SPLITS, SUBSETS
 from uhr4k.layout.card import numeric_leaves as _flatten
 
@@ -29,16 +30,17 @@ def datasheet_text(rows: list[dict], info: dict, failures: list) -> str:
              f"scene(s), {info['size'][0]}x{info['size'][1]}, seed {info['seed']}, reflection model "
              f"`{info['reflection_model']}`, reflections from {info['reflection_source']}"
              f" ({info.get('reflection_images', 0)} images).", "",
-             "## Pairs per split", "", "| subset | " + " | ".join(SPLITS) + " | total | scenes |",
-             "|---|" + "---|" * (len(SPLITS) + 2)]
+             "## Pairs per split", ""]
+    per_split = []
     for sub in SUBSETS.values():
         sub_rows = [r for r in rows if r["subset"] == sub.name]
         if not sub_rows:
             continue
         counts = [sum(r["split"] == s for r in sub_rows) for s in SPLITS]
         scenes = [len({r["scene"] for r in sub_rows if r["split"] == s}) for s in SPLITS]
-        lines.append(f"| {sub.name} | " + " | ".join(f"{c} ({k} sc.)" for c, k in zip(counts, scenes, strict=True))
-                     + f" | {len(sub_rows)} | {len({r['scene'] for r in sub_rows})} |")
+        per_split.append([sub.name, *(f"{c} ({k} sc.)" for c, k in zip(counts, scenes, strict=True)),
+                          len(sub_rows), len({r["scene"] for r in sub_rows})])
+    lines.append(markdown_table(["subset", *SPLITS, "total", "scenes"], per_split))
     asked = info.get("splits_asked", {})
     lines += ["", f"Splits are by scene (no scene in two splits); asked: test {asked.get('test')}, "
               f"val {asked.get('val')} pairs."]
@@ -50,10 +52,12 @@ def datasheet_text(rows: list[dict], info: dict, failures: list) -> str:
         for r in sub_rows:
             for k, v in _flatten(json.loads(r["params"])).items():
                 values.setdefault(k, []).extend(v)
-        lines += ["", f"## {sub.name}: drawn parameters", "", "| parameter | min | mean | max |", "|---|---|---|---|"]
+        ranges = []
         for k in sorted(values):
             v = np.asarray(values[k])
-            lines.append(f"| `{k}` | {v.min():.4g} | {v.mean():.4g} | {v.max():.4g} |")
+            ranges.append([f"`{k}`", *(format_number(x, 4, significant=True) for x in (v.min(), v.mean(), v.max()))])
+        lines += ["", f"## {sub.name}: drawn parameters", "",
+                  markdown_table(["parameter", "min", "mean", "max"], ranges)]
     skipped = info.get("skipped_frames") or {}
     lines += ["", "## Frames skipped during selection", ""]
     lines += [f"- {k}: {skipped[k]}" for k in sorted(skipped)] or ["- none"]

@@ -22,8 +22,6 @@
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import time
@@ -39,12 +37,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from uhr4k.benchmark import report
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
-from uhr4k.core.atomic import remove_stale_temporaries, write_text_atomic
+from uhr4k.core.atomic import remove_stale_temporaries
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import from_float, write_image
 from uhr4k.core.locks import acquire_lock
 from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, TRAINING_LOG, VALIDATION_PREVIEW
 from uhr4k.core.speed import Speed
+from uhr4k.core.tables import read_csv_rows, write_csv
 from uhr4k.data import PairedDataset, find_pairs, resolve_dataset
 from uhr4k.data.dataset import collate_transport, unit_float
 from uhr4k.models.factory import create_model
@@ -198,19 +197,13 @@ def _check_resumable(checkpoint: dict, config: TrainConfig, path: Path, world: i
 def read_log(path: Path) -> list[dict]:
     if not path.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return read_csv_rows(path)[1]
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buf.getvalue())
+    """The whole log, rewritten atomically; its columns are every key of the rows, first seen first (a
+    later epoch may add one, e.g. a validation PSNR)."""
+    write_csv(path, rows)
 
 
 @torch.no_grad()
