@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from uhr4k.app.training import trained_checkpoint
 from uhr4k.core.errors import InputError
+from uhr4k.core.name_value import parse_name_value
 from uhr4k.data import presets
 
 
@@ -61,9 +62,7 @@ def bench_models(names=(), checkpoints=(), weights=()) -> BenchModels:
             if count_parameters(modules[name])[1] > 0:   # identity and dcp have nothing to learn
                 untrained.append(name)
     for spec in checkpoints:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise InputError(f"--checkpoint must be NAME=PATH, got {spec!r}")
+        name, path = parse_name_value(spec, "--checkpoint", "NAME=PATH")
         label = name if name not in modules else f"{name}@{path}"
         modules[label], _ = load_model(path, expected_name=name)
         notes.append(f"{label}: weights of {path}")

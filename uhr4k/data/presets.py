@@ -12,6 +12,7 @@ from pathlib import Path
 
 from uhr4k import layout
 from uhr4k.core.errors import InputError
+from uhr4k.core.name_value import split_name_value
 
 DATA_ENV = "UHR4K_DATA"
 
@@ -52,9 +53,9 @@ def resolve(root_or_preset: str | os.PathLike) -> tuple[Path, Preset | None]:
         InputError: neither an existing folder nor a preset whose folder exists under the data home.
     """
     text = str(root_or_preset)
-    if "=" in text and text.split("=", 1)[0].lower() in PRESETS:
-        name, path = text.split("=", 1)
-        return Path(path), PRESETS[name.lower()]
+    named = split_name_value(text)
+    if named is not None and named[0].lower() in PRESETS:
+        return Path(named[1]), PRESETS[named[0].lower()]
     path = Path(text)
     if path.is_dir():
         return path, None

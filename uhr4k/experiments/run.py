@@ -30,6 +30,7 @@ from pathlib import Path
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.core.name_value import parse_name_value
 from uhr4k.core.records import RecordStore, digest, fingerprint
 from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT
 from uhr4k.data.presets import PRESETS, Preset
@@ -476,9 +477,7 @@ def parse_weights(specs: tuple[str, ...]) -> dict[str, str]:
     """``NAME=PATH`` pairs of ``--weights``."""
     weights = {}
     for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise InputError(f"must be NAME=PATH, got {spec!r}", "--weights")
+        name, path = parse_name_value(spec, "--weights", "NAME=PATH")
         weights[name] = os.path.expanduser(path)
     return weights
 
