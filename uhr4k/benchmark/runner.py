@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,29 +54,25 @@ from uhr4k.core.errors import InputError
 from uhr4k.core.images import looks_truncated, to_uint8, write_image
 from uhr4k.core.speed import Speed, SpeedWrapper
 from uhr4k.core.tables import write_csv
-from uhr4k.data import Pair, read_pair, resolve_dataset, to_tensor
+from uhr4k.data import Pair, ResolvedDataset, read_pair, resolve_dataset, to_tensor
 
-
-@dataclass
-class BenchDataset:
-    """A named list of pairs and the metric protocol its table uses."""
-
-    name: str
-    pairs: list[Pair]
-    protocol: str
+# What the runner scores: a named list of pairs and the metric protocol its table uses (``name``, ``pairs``,
+# ``protocol``), as :func:`uhr4k.data.resolve_dataset` gives it.
+BenchDataset = ResolvedDataset
 
 
 def load_dataset(root_or_preset: str, subset: str | None = None, split: str = "test",
                  protocol: str = "auto") -> BenchDataset:
-    """Pairs of a folder or preset with its name and protocol.
+    """Pairs of a folder or preset with its name and protocol: :func:`uhr4k.data.resolve_dataset`, with
+    ``protocol`` other than ``auto`` in place of the dataset's own.
 
     ``protocol="auto"`` takes the dataset's, by the one rule of :mod:`uhr4k.data.protocol` that training
     uses too (UHR4K-Rain and the rain sets: ``y``; reflection sets: ``bandwise``; dehazing: ``rgb``).
     """
     if protocol != "auto" and protocol not in metrics.PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; expected auto or one of {', '.join(metrics.PROTOCOLS)}")
-    name, pairs, own = resolve_dataset(root_or_preset, subset=subset, split=split)
-    return BenchDataset(name, pairs, own if protocol == "auto" else protocol)
+    resolved = resolve_dataset(root_or_preset, subset=subset, split=split)
+    return resolved if protocol == "auto" else replace(resolved, protocol=protocol)
 
 
 @dataclass
@@ -223,12 +219,13 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")
     seen: dict[str, int] = {}
+    renamed = []
     for d in datasets:
         # two folders of the same name (two "test" folders) must not share images/ or a summary row
         seen[d.name] = seen.get(d.name, 0) + 1
-        if seen[d.name] > 1:
-            d.name = f"{d.name}-{seen[d.name]}"
+        renamed.append(d if seen[d.name] == 1 else replace(d, name=f"{d.name}-{seen[d.name]}"))
         check_sizes(d.pairs)
+    datasets = renamed
     try:
         speed = Speed(precision, channels_last, compile)
     except ValueError as exc:
