@@ -6,7 +6,7 @@ writes one page into ``out``:
 
 - the results in the paper's table shape (a row per model, PSNR / SSIM per dataset, each dataset's
   protocol named), with the paper's published figure beside a run that matches one (same method, the
-  paper's test set under its protocol; :mod:`uhr4k.benchmark.paper_figures`);
+  paper's test set under its protocol; :mod:`uhr4k.benchmark.paper_figures`; the figures are handed in);
 - the complexity table; runtime vs PSNR (Figure 7's shape) and PSNR per image, PNG on the page, SVG and PDF
   linked;
 - per sample: downscaled full views with the chosen regions outlined, those regions at 1:1 (no resampling),
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from uhr4k import __version__
 from uhr4k.benchmark import plots
-from uhr4k.benchmark.paper_figures import published
+from uhr4k.benchmark.paper_figures import PaperFigures, published
 from uhr4k.benchmark.report import _fmt, model_label, model_runtime
 from uhr4k.core.html import Section, html_table, write_report
 
@@ -34,13 +34,15 @@ def _pair(psnr, ssim) -> str:
     return f"{_fmt(psnr, 2)} / {_fmt(ssim, 3)}"
 
 
-def results_table(summary: list[dict]) -> str:
-    """The paper's shape: one row per model; per dataset ``PSNR / SSIM`` (and the paper's where one
-    matches); the runtime of :func:`uhr4k.benchmark.report.model_runtime`."""
+def results_table(summary: list[dict], paper_figures: PaperFigures | None = None) -> str:
+    """The paper's shape: one row per model; per dataset ``PSNR / SSIM`` (and the paper's where one of
+    ``paper_figures`` matches, see :mod:`uhr4k.benchmark.paper_figures`); the runtime of
+    :func:`uhr4k.benchmark.report.model_runtime`."""
+    paper_figures = paper_figures or {}
     models = list(dict.fromkeys(model_label(r) for r in summary))
     datasets = list(dict.fromkeys((r["dataset"], r["protocol"]) for r in summary))
     cell = {(model_label(r), r["dataset"]): r for r in summary}
-    with_paper = {d for d, p in datasets if any(published(m, d, p) for m in models)}
+    with_paper = {d for d, p in datasets if any(published(m, d, p, paper_figures) for m in models)}
     header = ["model"]
     for d, p in datasets:
         header.append(f"{d} ({p}) PSNR / SSIM")
@@ -54,7 +56,7 @@ def results_table(summary: list[dict]) -> str:
             r = cell.get((m, d))
             row.append("-" if r is None else _pair(r["psnr"], r["ssim"]))
             if d in with_paper:
-                pub = published(m, d, p)
+                pub = published(m, d, p, paper_figures)
                 row.append("" if pub is None else f"{_pair(pub['psnr'], pub['ssim'])} ({pub['source']})")
         runtime = model_runtime(summary, m)
         row.append(_fmt(runtime, 3) if math.isfinite(runtime) else "-")
@@ -139,11 +141,12 @@ def untrained_banner(untrained) -> str:
 
 
 def write_bench_report(out, summary, per_image, complexity, comparisons=(), untrained=(),
-                       command: str | None = None, notes=()) -> list[Path]:
+                       command: str | None = None, notes=(), paper_figures: PaperFigures | None = None) -> list[Path]:
     """Write ``out/report.html`` and its plots from the runner's tables; returns the files written.
 
     ``command`` is shown in the header (default: this process's command line); ``notes`` (where each
-    model's weights came from) under it.
+    model's weights came from) under it; ``paper_figures`` are the published figures to show beside a
+    matching run (none: no paper column).
     """
     out = Path(out)
     summary, per_image, complexity = plots.records(summary), plots.records(per_image), plots.records(complexity)
@@ -164,7 +167,7 @@ def write_bench_report(out, summary, per_image, complexity, comparisons=(), untr
                                     "SSIM). The paper's figures are shown where this run's dataset is the "
                                     "preset of one of the paper's test sets, under its protocol; they are "
                                     "comparable when this run holds that whole test set."],
-                        blocks=[results_table(summary)]),
+                        blocks=[results_table(summary, paper_figures)]),
                 Section("Complexity", blocks=[complexity_table(complexity)]),
                 plot_section]
     for d in datasets:

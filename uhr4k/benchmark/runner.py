@@ -38,6 +38,7 @@ from torch import nn
 from tqdm import tqdm
 
 from uhr4k.benchmark import comparison, metrics, report
+from uhr4k.benchmark.paper_figures import PaperFigures
 from uhr4k.benchmark.profiling import (
     count_macs,
     count_parameters,
@@ -195,7 +196,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
                   max_grids: int | None = None, profile_size: tuple[int, int] | None = (3840, 2160),
                   repeats: int = 5, warmup: int = 1, untrained: Sequence[str] = (), notes: Sequence[str] = (),
                   precision: str = "fp32", channels_last: bool = False, compile: bool = False,
-                  html_report: bool = True) -> BenchResult:
+                  html_report: bool = True, paper_figures: PaperFigures | None = None) -> BenchResult:
     """Evaluate ``models`` (name -> module) on ``datasets`` and write the tables and images into ``out``.
 
     Args:
@@ -208,6 +209,8 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
         precision, channels_last, compile: how the models run (:class:`uhr4k.core.speed.Speed`); every
             table carries the precision, summary.md labels reduced-precision models, complexity.csv all three.
         html_report: write report.html and its plots (False: the tables only, as smoke runs want).
+        paper_figures: the paper's published figures, shown on report.html beside a run that matches one
+            (:mod:`uhr4k.benchmark.paper_figures`; ``uhr4k bench`` passes the experiment files' figures).
     """
     if not models:
         raise InputError("no model to evaluate")
@@ -249,7 +252,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     result.complexity = [{**r, "precision": speed.precision, "channels_last": speed.channels_last,
                           "compile": speed.compile}
                          for r in _complexity(models, runnable, dev, profile_size, repeats, warmup)]
-    _write_outputs(result, datasets, html_report)
+    _write_outputs(result, datasets, html_report, paper_figures)
     return result
 
 
@@ -405,7 +408,8 @@ def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[di
     return rows
 
 
-def _write_outputs(result: BenchResult, datasets: list[BenchDataset], html_report: bool = True) -> None:
+def _write_outputs(result: BenchResult, datasets: list[BenchDataset], html_report: bool = True,
+                   paper_figures: PaperFigures | None = None) -> None:
     from uhr4k.benchmark.html_report import write_bench_report
 
     out = result.out
@@ -419,4 +423,5 @@ def _write_outputs(result: BenchResult, datasets: list[BenchDataset], html_repor
                                        "complexity.md", "comparisons.json")]
     if html_report:
         result.files += write_bench_report(out, result.summary, result.per_image, result.complexity,
-                                           result.comparisons, untrained=result.untrained, notes=result.notes)
+                                           result.comparisons, untrained=result.untrained, notes=result.notes,
+                                           paper_figures=paper_figures)

@@ -34,6 +34,7 @@ from uhr4k.core.name_value import parse_name_value
 from uhr4k.core.records import RecordStore, digest, fingerprint
 from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT
 from uhr4k.data.presets import PRESETS, Preset, preset_roots, resolve_root, split_folder
+from uhr4k.experiments.published import paper_figures
 from uhr4k.experiments.spec import DatasetSpec, Experiment, Row, load_experiment
 
 # Constructor arguments that set a model's channel width, tried in this order by --smoke.
@@ -321,7 +322,8 @@ def bench_row(row: Row, dataset: DatasetSpec, weights: Path | None, home: Path, 
     data = load_dataset(spec, split="test")      # the preset of the spec names its UHR4K subset
     device = options.device or ("cuda" if _cuda() else "cpu")
     result = run_benchmark({row.label: model}, [data], options.out / "bench" / name, device=device,
-                           profile_size=None, max_grids=4, html_report=not options.smoke)
+                           profile_size=None, max_grids=4, html_report=not options.smoke,
+                           paper_figures=paper_figures())
     summary = result.summary[0]
     return steps.put("bench", name, key, {"psnr": summary["psnr"], "ssim": summary["ssim"], "n": summary["n"],
                                           "protocol": summary["protocol"], "runtime_s": summary["runtime_s"],
