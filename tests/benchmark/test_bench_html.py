@@ -16,6 +16,7 @@ from uhr4k.benchmark.html_report import write_bench_report
 from uhr4k.benchmark.paper_figures import published
 from uhr4k.benchmark.runner import load_dataset, merge_identical, run_benchmark
 from uhr4k.core.images import read_image, write_image
+from uhr4k.experiments.published import paper_figures
 
 from browser_check import check_page, find_browser, in_ci
 
@@ -101,16 +102,21 @@ def test_psnr_per_image_draws_every_image():
 
 
 def test_paper_figures_match_only_the_papers_test_sets():
-    assert published("glsgn", "uhr4k-rain", "y") == {"psnr": 32.83, "ssim": 0.938, "source": "paper Table VIII"}
-    assert published("mprnet-derain", "rain100h", "y")["psnr"] == 30.41
-    assert published("glsgn@runs/best.pt", "uhr4k-syn", "bandwise")["psnr"] == 25.96
-    assert published("dcp", "4kid", "rgb")["ssim"] == 0.739
-    assert published("glsgn", "rain100h", "rgb") is None           # another protocol: not the paper's number
-    assert published("glsgn", "mydata-rain", "y") is None          # a home-made root is not the test set
-    assert published("identity", "rain100h", "y") is None
+    def paper(model, dataset, protocol):
+        return published(model, dataset, protocol, paper_figures())
+
+    assert paper("glsgn", "uhr4k-rain", "y") == {"psnr": 32.83, "ssim": 0.938, "source": "paper Table VIII"}
+    assert paper("mprnet-derain", "rain100h", "y")["psnr"] == 30.41
+    assert paper("glsgn@runs/best.pt", "uhr4k-syn", "bandwise")["psnr"] == 25.96
+    assert paper("dcp", "4kid", "rgb")["ssim"] == 0.739
+    assert paper("glsgn", "rain100h", "rgb") is None           # another protocol: not the paper's number
+    assert paper("glsgn", "mydata-rain", "y") is None          # a home-made root is not the test set
+    assert paper("identity", "rain100h", "y") is None
     # read from the experiment files: an ablation row has its table; the main table wins for a repeated row
-    assert published("glsgn-pac", "uhr4k-real", "bandwise")["source"] == "paper Table III"
-    assert published("glsgn", "uhr4k-real", "bandwise") == {"psnr": 24.35, "ssim": 0.841, "source": "paper Table VII"}
+    assert paper("glsgn-pac", "uhr4k-real", "bandwise")["source"] == "paper Table III"
+    assert paper("glsgn", "uhr4k-real", "bandwise") == {"psnr": 24.35, "ssim": 0.841, "source": "paper Table VII"}
+    # the benchmark matches the figures it is handed, and shows none without them
+    assert published("glsgn", "rain100h", "y", {}) is None
 
 
 def test_page_is_a_function_of_the_tables(tmp_path):
@@ -126,7 +132,7 @@ def test_page_is_a_function_of_the_tables(tmp_path):
     for out, tables in ((tmp_path / "a", (summary, per_image, complexity)),
                         (tmp_path / "b", tuple(pd.DataFrame(t) for t in (summary, per_image, complexity)))):
         write_bench_report(out, *tables, untrained=["m0"], command="uhr4k bench ...",
-                           notes=["glsgn: weights of runs/glsgn/best.pt"])
+                           notes=["glsgn: weights of runs/glsgn/best.pt"], paper_figures=paper_figures())
     page_a, page_b = (tmp_path / "a" / "report.html").read_text(), (tmp_path / "b" / "report.html").read_text()
     assert page_a == page_b
     page = parse_page(tmp_path / "a" / "report.html")
@@ -144,6 +150,20 @@ def test_page_is_a_function_of_the_tables(tmp_path):
         assert (tmp_path / "a" / "plots" / f"{kind}_rain100h.pdf").is_file()
     assert "http://" not in page_a and "https://" not in page_a
     assert "Weights: glsgn: weights of runs/glsgn/best.pt." in page_a
+
+
+def test_bench_hands_the_papers_figures_to_the_page(tmp_path):
+    """``uhr4k.bench`` passes the experiment files' figures in: a run on the 4KID preset shows Table IX's."""
+    from uhr4k.app.bench import bench
+
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_image(tmp_path / "4KID" / "hazy" / f"{i}.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+        write_image(tmp_path / "4KID" / "clear" / f"{i}.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    bench("dcp", f"4kid={tmp_path / '4KID'}", tmp_path / "out", profile_size=None, save_images=False)
+    results = next(t for t in parse_page(tmp_path / "out" / "report.html").tables if t["source"] == "summary.csv")
+    assert results["rows"][0][:3] == ["model", "4kid (rgb) PSNR / SSIM", "4kid: paper (its full test set)"]
+    assert results["rows"][1][0] == "dcp" and results["rows"][1][2] == "13.48 / 0.739 (paper Table IX)"
 
 
 # ------------------------------------------------------------------------- a real run in a browser

@@ -7,6 +7,7 @@ from uhr4k.benchmark.runner import load_dataset
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import write_image
 from uhr4k.data import PRESETS, resolve_dataset
+from uhr4k.data.presets import available_presets, preset_roots, split_folder
 from uhr4k.models.train.loop import TrainConfig, train
 
 SIZE = 64   # a training crop GLSGN takes without padding
@@ -92,6 +93,21 @@ def test_preset_names_resolve_under_the_data_home(specs, monkeypatch, tmp_path):
     with pytest.raises(InputError, match="preset 'sir2' not found: looked for SIR2"):
         resolve_dataset("sir2")
 
+
+
+def test_the_presets_found_under_the_data_home_are_those_that_resolve(monkeypatch, tmp_path):
+    _folders(tmp_path / "Rain100H" / "test", "rain", "norain")
+    _uhr4k_root(tmp_path / "uhr4k", ("real",))          # the UHR4K presets' other folder name
+    (tmp_path / "SIR2").mkdir()                         # an empty folder is found; it holds no test split
+    monkeypatch.setenv("UHR4K_DATA", str(tmp_path))
+    assert available_presets() == ["uhr4k-real", "rain100h", "sir2"]
+    assert [resolve_dataset(name).root for name in available_presets()[:2]] == [tmp_path / "uhr4k",
+                                                                                tmp_path / "Rain100H"]
+    rain = PRESETS["rain100h"]
+    assert preset_roots(rain, split="test") == [tmp_path / "Rain100H"] and preset_roots(rain, split="train") == []
+    assert preset_roots(PRESETS["sir2"], split="test") == []
+    assert split_folder(tmp_path / "uhr4k", PRESETS["uhr4k-real"], "test") == tmp_path / "uhr4k" / "UHR4K-Real" / "test"
+    assert split_folder(tmp_path / "x", None, "val") == tmp_path / "x" / "val"
 
 def _train_protocol(spec, subset, out, protocol=None):
     """The protocol ``train`` validates with, read off its log: one step of a two-channel GLSGN."""

@@ -215,3 +215,20 @@ def _empty(tmp_path):
     folder = tmp_path / "empty"
     folder.mkdir()
     return folder
+
+
+def test_every_reader_of_a_checkpoint_takes_its_evaluation_weights(tmp_path):
+    """load_model, from_pretrained, create_model(pretrained=) and export all read ``params_ema`` first."""
+    from uhr4k.models.factory import load_model
+    from uhr4k.models.weights.export import export_checkpoint
+
+    model = create_model("prenet", **SMALL)
+    ema = {k: v + 1 for k, v in model.state_dict().items()}
+    path = save_checkpoint(tmp_path / "x.pt", model, None, 1, {"model": "prenet", "kwargs": SMALL}, params_ema=ema)
+    export_checkpoint(path, tmp_path / "export")
+    for source in (path, tmp_path / "export"):
+        for loaded in (load_model(source)[0], from_pretrained(source), create_model("prenet", pretrained=source)):
+            assert all(torch.equal(v, ema[k]) for k, v in loaded.state_dict().items()), source
+    torch.save({"params": "not a state dict", "config": {"model": "prenet", "kwargs": {}}}, tmp_path / "odd.pt")
+    with pytest.raises(InputError, match="odd.pt: not a uhr4k checkpoint"):
+        load_model(tmp_path / "odd.pt")

@@ -84,7 +84,7 @@ def test_checkpoint_round_trip_and_refusals(root, tmp_path):
         load_model(summary.last_checkpoint, expected_kwargs={"width": 16})
     # parameters that do not fit the configuration they claim
     save_checkpoint(tmp_path / "lie.pt", model, None, 1, {"model": "glsgn", "kwargs": {"width": 3, "mask_width": 2}})
-    with pytest.raises(InputError, match="do not fit"):
+    with pytest.raises(InputError, match=r"lie\.pt: does not fit model 'glsgn': .* of another shape"):
         load_model(tmp_path / "lie.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="junk.pt"):

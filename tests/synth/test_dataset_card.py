@@ -32,7 +32,7 @@ def test_build_syn_writes_a_card_with_licences_ranges_and_command(media, tmp_pat
     assert len(again["uhr4k"]["commands"]) == 2 and again["uhr4k"]["commands"][0] == u["command"]
     res = CliRunner().invoke(cli, [*args, "--source-license", "frames"])
     assert res.exit_code == 2 and res.output.strip() == \
-        "error: --source-license: expected NAME=LICENSE, got 'frames'"
+        "error: --source-license must be NAME=LICENSE, got 'frames'"
 
 
 def test_merge_writes_the_card_of_the_merged_root(media, tmp_path):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from uhr4k.app.training import trained_checkpoint
 from uhr4k.core.errors import InputError
+from uhr4k.core.name_value import parse_name_value
 from uhr4k.data import presets
+from uhr4k.experiments.published import paper_figures
 
 
 def default_bench_data() -> list[tuple[str, str | None]]:
@@ -61,9 +63,7 @@ def bench_models(names=(), checkpoints=(), weights=()) -> BenchModels:
             if count_parameters(modules[name])[1] > 0:   # identity and dcp have nothing to learn
                 untrained.append(name)
     for spec in checkpoints:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise InputError(f"--checkpoint must be NAME=PATH, got {spec!r}")
+        name, path = parse_name_value(spec, "--checkpoint", "NAME=PATH")
         label = name if name not in modules else f"{name}@{path}"
         modules[label], _ = load_model(path, expected_name=name)
         notes.append(f"{label}: weights of {path}")
@@ -82,7 +82,8 @@ def bench(models=None, data=None, out: str | os.PathLike = "bench-out", *, check
         checkpoints: ``NAME=PATH`` trained checkpoints.
         weights: released weight files, one per name of ``models`` (see :func:`bench_models`).
         echo: called with each line to say before the run starts (untrained models); None: silent.
-        options: keyword arguments of :func:`uhr4k.benchmark.runner.run_benchmark` (device, tile, ...).
+        options: keyword arguments of :func:`uhr4k.benchmark.runner.run_benchmark` (device, tile, ...);
+            ``paper_figures`` defaults to the paper's, read from the experiment files.
     Returns:
         :class:`uhr4k.benchmark.runner.BenchResult`; its ``notes`` say which weights each model used and
         ``untrained`` names the models scored with random weights.
@@ -99,5 +100,6 @@ def bench(models=None, data=None, out: str | os.PathLike = "bench-out", *, check
     chosen = bench_models(models, checkpoints, weights)
     if chosen.untrained and echo is not None:
         echo(untrained_warning(chosen.untrained))
+    options.setdefault("paper_figures", paper_figures())
     return run_benchmark(chosen.modules, datasets, out, untrained=chosen.untrained, notes=chosen.notes, **options)
 

@@ -6,7 +6,7 @@ writes one page into ``out``:
 
 - the results in the paper's table shape (a row per model, PSNR / SSIM per dataset, each dataset's
   protocol named), with the paper's published figure beside a run that matches one (same method, the
-  paper's test set under its protocol; :mod:`uhr4k.benchmark.paper_figures`);
+  paper's test set under its protocol; :mod:`uhr4k.benchmark.paper_figures`; the figures are handed in);
 - the complexity table; runtime vs PSNR (Figure 7's shape) and PSNR per image, PNG on the page, SVG and PDF
   linked;
 - per sample: downscaled full views with the chosen regions outlined, those regions at 1:1 (no resampling),
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from uhr4k import __version__
 from uhr4k.benchmark import plots
+from uhr4k.benchmark.paper_figures import PaperFigures
 from uhr4k.benchmark.report import complexity_cells, results_cells
 from uhr4k.core.html import Section, figure_html, html_table, write_report
 from uhr4k.layout.card import default_command
@@ -29,10 +30,10 @@ from uhr4k.layout.card import default_command
 REPORT_NAME = "report.html"
 
 
-def results_table(summary: list[dict]) -> str:
+def results_table(summary: list[dict], paper_figures: PaperFigures | None = None) -> str:
     """The paper's shape (:func:`uhr4k.benchmark.report.results_cells`), the paper's figures beside a
-    dataset where one matches."""
-    header, rows = results_cells(summary, with_paper=True)
+    dataset where one of ``paper_figures`` matches (see :mod:`uhr4k.benchmark.paper_figures`)."""
+    header, rows = results_cells(summary, paper_figures or {})
     n = {d: max(r["n"] for r in summary if r["dataset"] == d) for d in dict.fromkeys(r["dataset"] for r in summary)}
     caption = ("Mean PSNR (dB) / SSIM over each set (" + ", ".join(f"{d}: {k} images" for d, k in n.items())
                + "); runtime: median per image, forward pass only (the median of the datasets' medians, as "
@@ -99,11 +100,12 @@ def untrained_banner(untrained) -> str:
 
 
 def write_bench_report(out, summary, per_image, complexity, comparisons=(), untrained=(),
-                       command: str | None = None, notes=()) -> list[Path]:
+                       command: str | None = None, notes=(), paper_figures: PaperFigures | None = None) -> list[Path]:
     """Write ``out/report.html`` and its plots from the runner's tables; returns the files written.
 
     ``command`` is shown in the header (default: this process's command line); ``notes`` (where each
-    model's weights came from) under it.
+    model's weights came from) under it; ``paper_figures`` are the published figures to show beside a
+    matching run (none: no paper column).
     """
     out = Path(out)
     summary, per_image, complexity = plots.records(summary), plots.records(per_image), plots.records(complexity)
@@ -124,7 +126,7 @@ def write_bench_report(out, summary, per_image, complexity, comparisons=(), untr
                                     "SSIM). The paper's figures are shown where this run's dataset is the "
                                     "preset of one of the paper's test sets, under its protocol; they are "
                                     "comparable when this run holds that whole test set."],
-                        blocks=[results_table(summary)]),
+                        blocks=[results_table(summary, paper_figures)]),
                 Section("Complexity", blocks=[complexity_table(complexity)]),
                 plot_section]
     for d in datasets:

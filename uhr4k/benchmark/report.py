@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from uhr4k.benchmark.paper_figures import published
+from uhr4k.benchmark.paper_figures import PaperFigures, published
 from uhr4k.core.tables import format_number, markdown_table
 
 # ``precision`` (fp32, bf16, fp16: uhr4k.core.speed) keeps reduced-precision scores apart from fp32 ones.
@@ -45,16 +45,18 @@ def model_runtime(summary: list[dict], model: str) -> float:
     return float(np.median(finite)) if finite else math.nan
 
 
-def results_cells(summary: list[dict], with_paper: bool = False) -> tuple[list[str], list[list[str]]]:
+def results_cells(summary: list[dict], paper_figures: PaperFigures | None = None
+                  ) -> tuple[list[str], list[list[str]]]:
     """The paper's results table, the header and a row of cells per model (labels, in order of
     appearance): ``PSNR / SSIM`` per dataset (its protocol in the header; ``-`` where the model did not
-    run it), then the runtime of :func:`model_runtime`. ``with_paper`` adds, beside each dataset where any
+    run it), then the runtime of :func:`model_runtime`. With ``paper_figures``, beside each dataset where any
     of the models has one, the paper's published figure and its source
     (:func:`uhr4k.benchmark.paper_figures.published`)."""
     models = list(dict.fromkeys(model_label(r) for r in summary))
     datasets = list(dict.fromkeys((r["dataset"], r["protocol"]) for r in summary))
     cell = {(model_label(r), r["dataset"]): r for r in summary}
-    paper = {d for d, p in datasets if with_paper and any(published(m, d, p) for m in models)}
+    figures = paper_figures or {}
+    paper = {d for d, p in datasets if figures and any(published(m, d, p, figures) for m in models)}
     header = ["model"]
     for d, p in datasets:
         header += [f"{d} ({p}) PSNR / SSIM", *([f"{d}: paper (its full test set)"] if d in paper else [])]
@@ -65,7 +67,7 @@ def results_cells(summary: list[dict], with_paper: bool = False) -> tuple[list[s
             r = cell.get((m, d))
             row.append("-" if r is None else score_pair(r["psnr"], r["ssim"]))
             if d in paper:
-                pub = published(m, d, p)
+                pub = published(m, d, p, figures)
                 row.append("" if pub is None else f"{score_pair(pub['psnr'], pub['ssim'])} ({pub['source']})")
         rows.append([*row, format_number(model_runtime(summary, m), 3)])
     return [*header, "runtime (s/img)"], rows

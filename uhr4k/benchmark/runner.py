@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from torch import nn
 from tqdm import tqdm
 
 from uhr4k.benchmark import comparison, metrics, report
+from uhr4k.benchmark.paper_figures import PaperFigures
 from uhr4k.benchmark.profiling import (
     count_macs,
     count_parameters,
@@ -54,29 +55,25 @@ from uhr4k.core.errors import InputError
 from uhr4k.core.images import looks_truncated, to_uint8, write_image
 from uhr4k.core.speed import Speed, SpeedWrapper
 from uhr4k.core.tables import write_csv
-from uhr4k.data import Pair, read_pair, resolve_dataset, to_tensor
+from uhr4k.data import Pair, ResolvedDataset, read_pair, resolve_dataset, to_tensor
 
-
-@dataclass
-class BenchDataset:
-    """A named list of pairs and the metric protocol its table uses."""
-
-    name: str
-    pairs: list[Pair]
-    protocol: str
+# What the runner scores: a named list of pairs and the metric protocol its table uses (``name``, ``pairs``,
+# ``protocol``), as :func:`uhr4k.data.resolve_dataset` gives it.
+BenchDataset = ResolvedDataset
 
 
 def load_dataset(root_or_preset: str, subset: str | None = None, split: str = "test",
                  protocol: str = "auto") -> BenchDataset:
-    """Pairs of a folder or preset with its name and protocol.
+    """Pairs of a folder or preset with its name and protocol: :func:`uhr4k.data.resolve_dataset`, with
+    ``protocol`` other than ``auto`` in place of the dataset's own.
 
     ``protocol="auto"`` takes the dataset's, by the one rule of :mod:`uhr4k.data.protocol` that training
     uses too (UHR4K-Rain and the rain sets: ``y``; reflection sets: ``bandwise``; dehazing: ``rgb``).
     """
     if protocol != "auto" and protocol not in metrics.PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; expected auto or one of {', '.join(metrics.PROTOCOLS)}")
-    name, pairs, own = resolve_dataset(root_or_preset, subset=subset, split=split)
-    return BenchDataset(name, pairs, own if protocol == "auto" else protocol)
+    resolved = resolve_dataset(root_or_preset, subset=subset, split=split)
+    return resolved if protocol == "auto" else replace(resolved, protocol=protocol)
 
 
 @dataclass
@@ -199,7 +196,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
                   max_grids: int | None = None, profile_size: tuple[int, int] | None = (3840, 2160),
                   repeats: int = 5, warmup: int = 1, untrained: Sequence[str] = (), notes: Sequence[str] = (),
                   precision: str = "fp32", channels_last: bool = False, compile: bool = False,
-                  html_report: bool = True) -> BenchResult:
+                  html_report: bool = True, paper_figures: PaperFigures | None = None) -> BenchResult:
     """Evaluate ``models`` (name -> module) on ``datasets`` and write the tables and images into ``out``.
 
     Args:
@@ -212,6 +209,8 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
         precision, channels_last, compile: how the models run (:class:`uhr4k.core.speed.Speed`); every
             table carries the precision, summary.md labels reduced-precision models, complexity.csv all three.
         html_report: write report.html and its plots (False: the tables only, as smoke runs want).
+        paper_figures: the paper's published figures, shown on report.html beside a run that matches one
+            (:mod:`uhr4k.benchmark.paper_figures`; ``uhr4k bench`` passes the experiment files' figures).
     """
     if not models:
         raise InputError("no model to evaluate")
@@ -223,12 +222,13 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")
     seen: dict[str, int] = {}
+    renamed = []
     for d in datasets:
         # two folders of the same name (two "test" folders) must not share images/ or a summary row
         seen[d.name] = seen.get(d.name, 0) + 1
-        if seen[d.name] > 1:
-            d.name = f"{d.name}-{seen[d.name]}"
+        renamed.append(d if seen[d.name] == 1 else replace(d, name=f"{d.name}-{seen[d.name]}"))
         check_sizes(d.pairs)
+    datasets = renamed
     try:
         speed = Speed(precision, channels_last, compile)
     except ValueError as exc:
@@ -252,7 +252,7 @@ def run_benchmark(models: dict[str, nn.Module], datasets: list[BenchDataset], ou
     result.complexity = [{**r, "precision": speed.precision, "channels_last": speed.channels_last,
                           "compile": speed.compile}
                          for r in _complexity(models, runnable, dev, profile_size, repeats, warmup)]
-    _write_outputs(result, datasets, html_report)
+    _write_outputs(result, datasets, html_report, paper_figures)
     return result
 
 
@@ -408,7 +408,8 @@ def _complexity(models, runnable, dev, profile_size, repeats, warmup) -> list[di
     return rows
 
 
-def _write_outputs(result: BenchResult, datasets: list[BenchDataset], html_report: bool = True) -> None:
+def _write_outputs(result: BenchResult, datasets: list[BenchDataset], html_report: bool = True,
+                   paper_figures: PaperFigures | None = None) -> None:
     from uhr4k.benchmark.html_report import write_bench_report
 
     out = result.out
@@ -422,4 +423,5 @@ def _write_outputs(result: BenchResult, datasets: list[BenchDataset], html_repor
                                        "complexity.md", "comparisons.json")]
     if html_report:
         result.files += write_bench_report(out, result.summary, result.per_image, result.complexity,
-                                           result.comparisons, untrained=result.untrained, notes=result.notes)
+                                           result.comparisons, untrained=result.untrained, notes=result.notes,
+                                           paper_figures=paper_figures)

@@ -6,7 +6,7 @@ import shlex
 
 import click
 
-from uhr4k.core.errors import InputError
+from uhr4k.core.name_value import parse_name_value
 
 
 def card_options(fn):
@@ -46,13 +46,12 @@ def parse_source_licenses(specs) -> list[dict]:
     """``("videos=CC-BY-4.0", ...)`` -> ``[{"name": "videos", "license": "CC-BY-4.0"}, ...]``.
 
     Raises:
-        InputError: ``--source-license: expected NAME=LICENSE, got '...'``.
+        InputError: ``--source-license must be NAME=LICENSE, got '...'``.
     """
     out = []
     for spec in specs:
-        name, sep, lic = spec.partition("=")
-        if not sep or not name.strip() or not lic.strip():
-            raise InputError(f"--source-license: expected NAME=LICENSE, got {spec!r}")
+        name, lic = parse_name_value(spec, "--source-license", "NAME=LICENSE",
+                                     valid=lambda name, lic: bool(name.strip() and lic.strip()))
         out.append({"name": name.strip(), "license": lic.strip()})
     return out
 
@@ -63,7 +62,7 @@ def card_arguments(ctx: click.Context) -> dict:
     :func:`command_line`.
 
     Raises:
-        InputError: ``--source-license: expected NAME=LICENSE, got '...'``.
+        InputError: ``--source-license must be NAME=LICENSE, got '...'``.
     """
     arguments = {"command": command_line(ctx)}
     if "license_" in ctx.params:

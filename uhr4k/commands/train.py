@@ -14,15 +14,14 @@ import click
 from uhr4k.commands.options import device_callback, parse_phases, parse_size
 from uhr4k.commands.recipes import recipe_defaults
 from uhr4k.core.errors import InputError
+from uhr4k.core.name_value import parse_name_value
 
 
 def parse_model_args(specs: tuple[str, ...]) -> dict:
     """``KEY=VALUE`` pairs, values as Python literals (``width=8``, ``pn=False``, ``enc_blocks=(0,1,1,1)``)."""
     kwargs = {}
     for spec in specs:
-        key, sep, value = spec.partition("=")
-        if not sep or not key.isidentifier():
-            raise InputError(f"--model-arg must be KEY=VALUE, got {spec!r}")
+        key, value = parse_name_value(spec, "--model-arg", "KEY=VALUE", valid=lambda key, value: key.isidentifier())
         try:
             kwargs[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

@@ -8,13 +8,13 @@ this package, and both take a dataset's protocol from :func:`resolve_dataset`.
 """
 import importlib
 
-from uhr4k.data.presets import DATA_ENV, PRESETS, Preset, data_home, resolve
-from uhr4k.data.protocol import ResolvedDataset, dataset_protocol, resolve_dataset, resolve_root
+from uhr4k.data.presets import DATA_ENV, PRESETS, Preset, data_home, resolve_root
+from uhr4k.data.protocol import ResolvedDataset, dataset_protocol, resolve_dataset
 from uhr4k.data.sources import FOLDER_PAIRS, Pair, find_pairs, normalize_stem, read_pair
 
 __all__ = ["DATA_ENV", "DEFAULT_CROP", "FOLDER_PAIRS", "PRESETS", "Pair", "PairedDataset", "Preset",
            "ResolvedDataset", "augment_pair", "data_home", "dataset_protocol", "find_pairs", "normalize_stem",
-           "read_pair", "resolve", "resolve_dataset", "resolve_root", "to_tensor"]
+           "read_pair", "resolve_dataset", "resolve_root", "to_tensor"]
 
 # names of the torch modules (name -> module), imported on first access (PEP 562)
 _TORCH_NAMES = {"DEFAULT_CROP": "crops", "PairedDataset": "dataset", "augment_pair": "crops", "to_tensor": "crops"}

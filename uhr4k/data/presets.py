@@ -1,8 +1,9 @@
 """Named datasets (presets): where each lives under ``$UHR4K_DATA`` (default ``./data``), its UHR4K
 subset, its task, and the metric protocol of the tables that report it.
 
-``resolve("rain100h")`` finds the folder of a preset; ``resolve("rain100h=/my/Rain100H")`` gives a preset a
-folder of yours; a plain folder resolves to itself with no preset.
+``resolve_root("rain100h")`` finds the folder of a preset; ``resolve_root("rain100h=/my/Rain100H")`` gives a
+preset a folder of yours; a plain folder resolves to itself with no preset. The pairs and the protocol of a
+dataset come from :func:`uhr4k.data.resolve_dataset`, which starts here.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from uhr4k import layout
 from uhr4k.core.errors import InputError
+from uhr4k.core.name_value import split_name_value
 
 DATA_ENV = "UHR4K_DATA"
 
@@ -45,28 +47,45 @@ def data_home() -> Path:
     return Path(os.environ.get(DATA_ENV, "data"))
 
 
-def resolve(root_or_preset: str | os.PathLike) -> tuple[Path, Preset | None]:
-    """A path or preset name -> (folder, preset or None). ``name=PATH`` gives a preset a folder of yours.
+def resolve_root(spec: str | os.PathLike) -> tuple[Path, Preset | None]:
+    """A folder, a preset name or ``preset=PATH`` -> (folder, preset or None): the first step of
+    :func:`uhr4k.data.resolve_dataset`, for a caller that needs the folder only. A preset's folder is the
+    first of :attr:`Preset.folders` under the data home that exists.
 
     Raises:
         InputError: neither an existing folder nor a preset whose folder exists under the data home.
     """
-    text = str(root_or_preset)
-    if "=" in text and text.split("=", 1)[0].lower() in PRESETS:
-        name, path = text.split("=", 1)
-        return Path(path), PRESETS[name.lower()]
+    text = str(spec)
+    named = split_name_value(text)
+    if named is not None and named[0].lower() in PRESETS:
+        return Path(named[1]), PRESETS[named[0].lower()]
     path = Path(text)
     if path.is_dir():
         return path, None
     preset = PRESETS.get(text.lower())
     if preset is None:
         raise InputError(f"not a folder nor a preset (presets: {', '.join(PRESETS)})", text)
-    for folder in preset.folders:
-        candidate = data_home() / folder
-        if candidate.is_dir():
-            return candidate, preset
-    raise InputError(f"preset {preset.name!r} not found: looked for "
-                     f"{', '.join(preset.folders)} under ${DATA_ENV}={data_home()}", data_home())
+    roots = preset_roots(preset)
+    if not roots:
+        raise InputError(f"preset {preset.name!r} not found: looked for "
+                         f"{', '.join(preset.folders)} under ${DATA_ENV}={data_home()}", data_home())
+    return roots[0], preset
+
+
+def preset_roots(preset: Preset, home: str | os.PathLike | None = None, split: str | None = None) -> list[Path]:
+    """The preset's folders that exist under ``home`` (default: the data home), in the order of
+    :attr:`Preset.folders`; with ``split``, only those holding that split (see :func:`split_folder`)."""
+    home = data_home() if home is None else Path(home)
+    roots = [home / folder for folder in preset.folders if (home / folder).is_dir()]
+    return roots if split is None else [r for r in roots if split_folder(r, preset, split).is_dir()]
+
+
+def split_folder(root: Path, preset: Preset | None, split: str | None = None) -> Path:
+    """Where the pairs of a preset's ``split`` lie in its ``root``: ``root/<subset folder>/<split>`` for a
+    UHR4K preset (``UHR4K/UHR4K-Syn/test``), ``root/<split>`` otherwise; without ``split`` the folder
+    holding the splits."""
+    folder = root / layout.subset(preset.subset).name if preset is not None and preset.subset else root
+    return folder / split if split else folder
 
 
 # ------------------------------------------------------------------------------- the dataset home
@@ -88,13 +107,11 @@ def default_reflections() -> Path | None:
 
 
 def available_presets() -> list[str]:
-    """Names of the presets whose folder exists under the data home (the UHR4K ones only for a subset
-    whose folder exists in the default root), in the order of :data:`PRESETS`."""
+    """Names of the presets :func:`resolve_root` finds under the data home (a UHR4K one only when its
+    subset's folder is in the root found), in the order of :data:`PRESETS`."""
     found = []
     for preset in PRESETS.values():
-        if preset.subset:
-            if (default_root() / layout.subset(preset.subset).name).is_dir():
-                found.append(preset.name)
-        elif any((data_home() / folder).is_dir() for folder in preset.folders):
+        roots = preset_roots(preset)
+        if roots and split_folder(roots[0], preset).is_dir():
             found.append(preset.name)
     return found

@@ -1,8 +1,8 @@
 """One rule for what a dataset spec names: its folder, its pairs, its display name and its metric protocol.
 
-Every command that reads a dataset (``bench``, ``train``, the demo, ``split``) goes through
-:func:`resolve_dataset` (or :func:`resolve_root` when it needs the folder only), so that one folder is
-scored with one protocol wherever it is used.
+Every command that reads a dataset (``bench``, ``train``, ``experiment``, the demo, ``split``) goes through
+:func:`resolve_dataset` (or its first step, :func:`uhr4k.data.presets.resolve_root`, when it needs the folder
+only), so that one folder is scored with one protocol wherever it is used.
 
 The protocol of a dataset, first rule that applies (protocols: docs/paper.md, "Metrics"):
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uhr4k import layout
-from uhr4k.data.presets import PRESETS, Preset, resolve
+from uhr4k.data.presets import PRESETS, Preset, resolve_root
 from uhr4k.data.sources import Pair, find_pairs
 
 # Rule 4: a word of the layout -> the protocol of the tables that report such data.
@@ -48,11 +48,6 @@ class ResolvedDataset:
 
     def __iter__(self):
         return iter((self.name, self.pairs, self.protocol))
-
-
-def resolve_root(spec: str | os.PathLike) -> tuple[Path, Preset | None]:
-    """A folder, a preset name or ``preset=PATH`` -> (folder, preset or None); see :func:`resolve`."""
-    return resolve(spec)
 
 
 def resolve_dataset(spec: str | os.PathLike, subset: str | None = None, split: str = "test") -> ResolvedDataset:

@@ -25,7 +25,7 @@ from uhr4k import layout
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import is_image, read_image_verified
 from uhr4k.core.paths import inside
-from uhr4k.data.presets import resolve
+from uhr4k.data.presets import resolve_root
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def find_pairs(root_or_preset: str | os.PathLike, subset: str | None = None, spl
     Raises:
         InputError: no pairs, files that do not pair (named), an unknown layout.
     """
-    root, preset = resolve(root_or_preset)
+    root, preset = resolve_root(root_or_preset)
     if preset is not None and preset.subset and subset is None:
         subset = preset.subset
     if _is_uhr4k_root(root):

@@ -30,9 +30,11 @@ from pathlib import Path
 
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.core.name_value import parse_name_value
 from uhr4k.core.records import RecordStore, digest, fingerprint
 from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT
-from uhr4k.data.presets import PRESETS, Preset
+from uhr4k.data.presets import PRESETS, Preset, preset_roots, resolve_root, split_folder
+from uhr4k.experiments.published import paper_figures
 from uhr4k.experiments.spec import DatasetSpec, Experiment, Row, load_experiment
 
 # Constructor arguments that set a model's channel width, tried in this order by --smoke.
@@ -110,12 +112,10 @@ def _registered(name: str) -> bool:
 
 def expected_layout(preset: Preset, home: Path) -> str:
     """Where and how a preset's files must lie under the data home (for the refusal message)."""
-    from uhr4k import layout
     from uhr4k.experiments.smoke_data import PUBLIC_FOLDERS
 
     if preset.subset:
-        sub = layout.subset(preset.subset).name
-        return (f"{home / preset.folders[0] / sub}/{{train,val,test}}/{{input,target}}/<id>.png "
+        return (f"{split_folder(home / preset.folders[0], preset)}/{{train,val,test}}/{{input,target}}/<id>.png "
                 f"(uhr4k build-syn / uhr4k align write it)")
     inp, tgt = PUBLIC_FOLDERS.get(preset.name, ("input", "target"))
     also = f" (the folder may also be named {', '.join(preset.folders[1:])})" if len(preset.folders) > 1 else ""
@@ -129,27 +129,16 @@ def locate(home: Path, preset_name: str, split: str) -> str:
         InputError: the preset's folder (or that split of it) is missing, with the layout expected.
     """
     preset = PRESETS[preset_name]
-    for folder in preset.folders:
-        root = home / folder
-        if preset.subset:
-            from uhr4k import layout
-
-            if (root / layout.subset(preset.subset).name / split).is_dir():
-                return f"{preset.name}={root}"
-        elif (root / split).is_dir():
-            return f"{preset.name}={root}"
-    raise InputError(f"{preset.name}: no {split} split under the data home; expected "
-                     f"{expected_layout(preset, home)}", home)
+    roots = preset_roots(preset, home, split)
+    if not roots:
+        raise InputError(f"{preset.name}: no {split} split under the data home; expected "
+                         f"{expected_layout(preset, home)}", home)
+    return f"{preset.name}={roots[0]}"
 
 
 def _has_split(spec: str, split: str) -> bool:
-    from uhr4k import layout
-    from uhr4k.data.presets import resolve
-
-    root, preset = resolve(spec)
-    if preset is not None and preset.subset:
-        return (root / layout.subset(preset.subset).name / split).is_dir()
-    return (root / split).is_dir()
+    root, preset = resolve_root(spec)
+    return split_folder(root, preset, split).is_dir()
 
 
 def _data_home(experiment: Experiment, options: ExperimentOptions) -> Path:
@@ -330,10 +319,11 @@ def bench_row(row: Row, dataset: DatasetSpec, weights: Path | None, home: Path, 
         model = create_model(row.model, pretrained=weights, **({} if str(weights).endswith(".pt") else row.kwargs))
     else:
         model = create_model(row.model, **_model_kwargs(row, experiment, options))
-    data = load_dataset(spec, subset=PRESETS[dataset.preset].subset, split="test")
+    data = load_dataset(spec, split="test")      # the preset of the spec names its UHR4K subset
     device = options.device or ("cuda" if _cuda() else "cpu")
     result = run_benchmark({row.label: model}, [data], options.out / "bench" / name, device=device,
-                           profile_size=None, max_grids=4, html_report=not options.smoke)
+                           profile_size=None, max_grids=4, html_report=not options.smoke,
+                           paper_figures=paper_figures())
     summary = result.summary[0]
     return steps.put("bench", name, key, {"psnr": summary["psnr"], "ssim": summary["ssim"], "n": summary["n"],
                                           "protocol": summary["protocol"], "runtime_s": summary["runtime_s"],
@@ -476,9 +466,7 @@ def parse_weights(specs: tuple[str, ...]) -> dict[str, str]:
     """``NAME=PATH`` pairs of ``--weights``."""
     weights = {}
     for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise InputError(f"must be NAME=PATH, got {spec!r}", "--weights")
+        name, path = parse_name_value(spec, "--weights", "NAME=PATH")
         weights[name] = os.path.expanduser(path)
     return weights
 

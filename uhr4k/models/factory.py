@@ -11,8 +11,8 @@ import torch.nn as nn
 from uhr4k.core.errors import InputError
 from uhr4k.models.registry import ModelInfo, accepted_arguments, model_info
 from uhr4k.models.weights.checkpoint import load_checkpoint
-from uhr4k.models.weights.load import load_weights
-from uhr4k.models.weights.read import Weights, read_weights
+from uhr4k.models.weights.load import load_weights, refuse_other_model
+from uhr4k.models.weights.read import Weights, checkpoint_weights, read_weights
 
 
 def from_pretrained(path: str | os.PathLike, **kwargs) -> nn.Module:
@@ -47,12 +47,11 @@ def create_model(name: str, pretrained=None, **kwargs) -> nn.Module:
         return _build(info, kwargs)
 
     weights = pretrained if isinstance(pretrained, Weights) else read_weights(pretrained)
+    refuse_other_model(weights, name)    # before building: another model's kwargs would not fit this one
     if weights.config is not None:
-        if weights.config.get("model") != name:
-            raise InputError(f"holds model {weights.config.get('model')!r}, not {name!r}", weights.source)
         kwargs = {**weights.config.get("kwargs", {}), **kwargs}
     model = _build(info, kwargs, weights.source)
-    load_weights(model, name, weights, info.converter)
+    load_weights(model, name, weights)
     return model.eval()
 
 
@@ -71,9 +70,10 @@ def _build(info: ModelInfo, kwargs: dict, source=None) -> nn.Module:
 
 def load_model(path: str | os.PathLike, expected_name: str | None = None,
                expected_kwargs: dict | None = None, map_location="cpu") -> tuple[nn.Module, dict]:
-    """Rebuild the checkpoint's model through the registry and load its parameters (strictly): the EMA
-    weights ``params_ema`` when the checkpoint has them (BasicSR's convention; ``uhr4k train --ema`` also
-    picks ``best.pt`` by their validation PSNR), else ``params``.
+    """Rebuild the checkpoint's model through the registry and load its evaluation weights strictly
+    (:func:`uhr4k.models.weights.checkpoint.evaluation_params`: ``params_ema`` when it has them, else
+    ``params``) with :func:`uhr4k.models.weights.load.load_weights`, as ``create_model(pretrained=...)``
+    does; unlike it, the model keeps its train mode and the whole checkpoint comes back.
 
     ``path`` is a uhr4k ``.pt`` checkpoint or a folder written by ``uhr4k export`` (its ``config.json``
     then plays the checkpoint's ``config``).
@@ -94,7 +94,8 @@ def load_model(path: str | os.PathLike, expected_name: str | None = None,
         checkpoint = {"params": weights.state, "config": weights.config}
     else:
         checkpoint = load_checkpoint(path, map_location)
-    name, kwargs = checkpoint["config"]["model"], dict(checkpoint["config"].get("kwargs", {}))
+        weights = checkpoint_weights(checkpoint, path)
+    name, kwargs = weights.config["model"], dict(weights.config.get("kwargs", {}))
     if expected_name is not None and name != expected_name:
         raise InputError(f"checkpoint holds model {name!r}, not {expected_name!r}", path)
     if expected_kwargs is not None:
@@ -106,13 +107,7 @@ def load_model(path: str | os.PathLike, expected_name: str | None = None,
         model = create_model(name, **kwargs)
     except InputError as exc:  # its config names an argument the model does not take
         raise InputError(f"config: {exc.reason}", path) from None
-    try:
-        model.load_state_dict(checkpoint["params_ema"] if "params_ema" in checkpoint else checkpoint["params"],
-                              strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[1:3]) or first[0]
-        raise InputError(f"parameters do not fit model {name!r} with {kwargs}: {detail[:300]}", path) from None
+    load_weights(model, name, weights)
     return model, checkpoint
 
 

@@ -54,11 +54,26 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     except Exception as exc:  # unpickling errors come in many types; the message is what matters
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"not a loadable checkpoint ({reason[:200]})", path) from None
-    if not isinstance(checkpoint, dict) or "params" not in checkpoint or "config" not in checkpoint:
-        raise InputError("not a uhr4k checkpoint (no 'params' and 'config')", path)
-    config = checkpoint["config"]
-    if not isinstance(config, dict) or "model" not in config or not isinstance(config.get("kwargs", {}), dict):
-        raise InputError("checkpoint config lacks the model name and kwargs", path)
+    problem = checkpoint_problem(checkpoint)
+    if problem is not None:
+        raise InputError(problem, path)
     return checkpoint
+
+
+def checkpoint_problem(obj) -> str | None:
+    """Why a loaded object is not a uhr4k checkpoint (``{"params": {...}, "config": {"model", "kwargs"}}``),
+    or None when it is one."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("params"), dict) or "config" not in obj:
+        return "not a uhr4k checkpoint (no 'params' and 'config')"
+    config = obj["config"]
+    if not isinstance(config, dict) or "model" not in config or not isinstance(config.get("kwargs", {}), dict):
+        return "checkpoint config lacks the model name and kwargs"
+    return None
+
+
+def evaluation_params(checkpoint: dict) -> dict:
+    """The weights a checkpoint is evaluated with: the EMA weights ``params_ema`` when it has them (BasicSR's
+    convention; ``uhr4k train --ema`` also picks ``best.pt`` by their validation PSNR), else ``params``."""
+    return checkpoint.get("params_ema") or checkpoint["params"]
 
 

@@ -14,7 +14,7 @@ from uhr4k.core.errors import InputError
 from uhr4k.models.registry import model_info
 from uhr4k.models.weights.checkpoint import load_checkpoint
 from uhr4k.models.weights.load import load_weights
-from uhr4k.models.weights.read import EXPORT_CONFIG, EXPORT_WEIGHTS, Weights, tensors_only
+from uhr4k.models.weights.read import EXPORT_CONFIG, EXPORT_WEIGHTS, checkpoint_weights
 
 
 def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike) -> Path:
@@ -36,8 +36,7 @@ def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike
     config = checkpoint["config"]
     name = config["model"]
     model = model_info(name).build(**config.get("kwargs", {}))
-    weights = Weights(tensors_only(checkpoint.get("params_ema") or checkpoint["params"], Path(checkpoint_path)),
-                      dict(config), Path(checkpoint_path))
+    weights = checkpoint_weights(checkpoint, checkpoint_path)
     load_weights(model, name, weights)  # refuses, before anything is written, weights that do not rebuild
     run = config.get("run", {})
     record = {"model": name, "kwargs": config.get("kwargs", {}), "tasks": list(model_info(name).tasks),

@@ -13,19 +13,29 @@ from uhr4k.models.registry import model_info
 from uhr4k.models.weights.read import StateDict, Weights, read_weights
 
 
-def load_weights(model: nn.Module, name: str, weights: Weights, converter=None) -> nn.Module:
+def refuse_other_model(weights: Weights, name: str) -> None:
+    """Refuse a uhr4k file whose config names another model than ``name``.
+
+    Raises:
+        InputError: ``"<source>: holds model 'prenet', not 'glsgn'"``.
+    """
+    if weights.config is not None and weights.config.get("model") != name:
+        raise InputError(f"holds model {weights.config.get('model')!r}, not {name!r}", weights.source)
+
+
+def load_weights(model: nn.Module, name: str, weights: Weights) -> nn.Module:
     """Load ``weights`` into ``model`` (the registered configuration ``name``) strictly.
 
     uhr4k's own files and state dicts already in this package's layout load as they are; anything else
-    goes through ``converter`` (the release layout -> ours) first.
+    goes through the registered converter of ``name`` (the release layout -> ours) first.
 
     Raises:
         InputError: naming the source: another model's uhr4k file, no converter for a release that needs
         one, a converter that does not recognise the file, or keys/shapes that do not fit.
     """
     source = weights.source
-    if weights.config is not None and weights.config.get("model") != name:
-        raise InputError(f"holds model {weights.config.get('model')!r}, not {name!r}", source)
+    refuse_other_model(weights, name)
+    converter = model_info(name).converter
     ours = model.state_dict()
     state, converted = weights.state, False
     if weights.config is None and not (not weights.several_files and set(state) == set(ours)):
@@ -56,7 +66,7 @@ def load_pretrained(model: nn.Module, name: str, path: str | os.PathLike) -> nn.
         InputError: as :func:`read_weights` and :func:`load_weights`.
     """
 
-    return load_weights(model, name, read_weights(path), model_info(name).converter)
+    return load_weights(model, name, read_weights(path))
 
 
 def strict_load(model: nn.Module, state: StateDict, name: str, source=None, converted: bool = False) -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from uhr4k.core.errors import InputError
+from uhr4k.models.weights.checkpoint import checkpoint_problem, evaluation_params
 
 StateDict = dict[str, torch.Tensor]
 
@@ -87,10 +88,16 @@ def read_weights(path: str | os.PathLike) -> Weights:
     if not path.is_file():
         raise InputError("no such weights file or folder", path)
     obj = _load_file(path)
-    if _is_uhr4k_checkpoint(obj):
-        config = obj["config"]
-        return Weights(tensors_only(obj.get("params_ema") or obj["params"], path), dict(config), path)
+    if checkpoint_problem(obj) is None:
+        return checkpoint_weights(obj, path)
     return Weights(unwrap_state_dict(obj, path), None, path)
+
+
+def checkpoint_weights(checkpoint: dict, path: str | os.PathLike) -> Weights:
+    """The :class:`Weights` of a uhr4k checkpoint read from ``path``: its evaluation weights
+    (:func:`uhr4k.models.weights.checkpoint.evaluation_params`) and its config."""
+    path = Path(path)
+    return Weights(tensors_only(evaluation_params(checkpoint), path), dict(checkpoint["config"]), path)
 
 
 def _read_folder(folder: Path) -> Weights:
@@ -204,11 +211,6 @@ def _pickled_module_class(path: Path) -> str | None:
         return None
     own = [g for g in globals_seen if not g.startswith(("torch.", "collections.", "builtins.", "_codecs."))]
     return own[0] if own else next(g for g in globals_seen if g.startswith("torch.nn."))
-
-
-def _is_uhr4k_checkpoint(obj) -> bool:
-    return (isinstance(obj, dict) and isinstance(obj.get("params"), dict) and isinstance(obj.get("config"), dict)
-            and "model" in obj["config"] and isinstance(obj["config"].get("kwargs", {}), dict))
 
 
 def unwrap_state_dict(obj, path: str | os.PathLike | None = None) -> StateDict:
