@@ -1,6 +1,8 @@
 """TrainConfig: the shipped recipes, recipe files, `uhr4k train --config` and its flags, `uhr4k.train(config=...)`,
 refusals naming the file and the key, plain-dict round trips, checkpoints of the earlier layout."""
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -9,7 +11,7 @@ from click.testing import CliRunner
 from test_train import make_root
 
 import uhr4k
-import uhr4k.app.training
+import uhr4k.commands.train
 from uhr4k.benchmark.metrics import PROTOCOLS
 from uhr4k.cli import cli
 from uhr4k.commands.train import FIELDS, PARSERS, command, parse_phases
@@ -40,7 +42,7 @@ def _parsed(monkeypatch, *args) -> TrainConfig:
         seen["config"] = config
         raise SystemExit(0)
 
-    monkeypatch.setattr(uhr4k.app.training, "train", capture)
+    monkeypatch.setattr(uhr4k.commands.train, "train", capture)
     result = CliRunner().invoke(cli, ["train", "--data", "somewhere", "--out", "run", *args])
     assert result.exit_code == 0, result.output
     return seen["config"]
@@ -114,6 +116,10 @@ def test_a_flag_sets_its_field_and_keeps_the_recipes_others(monkeypatch):
 
 def test_without_a_recipe_the_flags_default_to_the_configs(monkeypatch):
     assert _parsed(monkeypatch) == TrainConfig(data="somewhere", out="run")
+    probe = "import sys; from click.testing import CliRunner; from uhr4k.cli import cli; " \
+            "r = CliRunner().invoke(cli, ['train', '--help']); assert r.exit_code == 0; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"       # `uhr4k --help` loads every command
     defaults = TrainConfig()
     shown = [p for p in command.params if isinstance(p.show_default, str)]     # the help's "[default: ...]"
     assert len(shown) > 15

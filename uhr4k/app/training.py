@@ -33,6 +33,22 @@ def default_train_data(model: str, subset: str | None) -> tuple[str, str]:
     return str(root), subset
 
 
+def training_config(config=None, **fields):
+    """The :class:`~uhr4k.models.train.config.TrainConfig` of ``config`` (a TrainConfig, a shipped recipe's
+    name or a recipe file; None: TrainConfig's defaults) with ``fields`` changed (``TrainConfig.override``).
+
+    Raises:
+        InputError: no such recipe; ConfigError (an InputError with the ``key``): a refused key or value.
+    """
+    from uhr4k.models.train.config import TrainConfig
+
+    if config is None:
+        config = TrainConfig()
+    elif not isinstance(config, TrainConfig):
+        config = TrainConfig.from_yaml(config)
+    return config.override(**fields) if fields else config
+
+
 def train(model: str | None = None, data: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
           subset: str | None = None, *, config=None, echo=None, **overrides):
     """Train a registered model; returns :class:`uhr4k.models.train.loop.TrainSummary`.
@@ -54,15 +70,10 @@ def train(model: str | None = None, data: str | os.PathLike | None = None, out: 
     Raises:
         InputError: no such recipe, a refused value (naming the file or the field), and what training raises.
     """
-    from uhr4k.models.train.config import TrainConfig
     from uhr4k.models.train.loop import train as run_train
 
     given = {k: v for k, v in (("model", model), ("data", data), ("out", out), ("subset", subset)) if v is not None}
-    if config is None:
-        config = TrainConfig()
-    elif not isinstance(config, TrainConfig):
-        config = TrainConfig.from_yaml(config)
-    config = config.override(**given, **overrides)
+    config = training_config(config, **given, **overrides)
     if config.data is None:
         data, subset = default_train_data(config.model, config.subset)
         config = config.override(data=data, subset=subset)

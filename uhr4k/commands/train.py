@@ -1,4 +1,5 @@
-"""``uhr4k train``: train a registered model (library call: :func:`uhr4k.app.training.train`).
+"""``uhr4k train``: train a registered model (library call: :func:`uhr4k.app.training.train`, whose
+:func:`~uhr4k.app.training.training_config` reads the recipe).
 
 One process: ``uhr4k train --model glsgn --data ROOT --subset syn --out RUN``. Many GPUs:
 ``torchrun --nproc_per_node K -m uhr4k train ...`` (DDP; ``--batch`` is per process). A recipe:
@@ -13,6 +14,7 @@ import ast
 
 import click
 
+from uhr4k.app.training import train, training_config
 from uhr4k.commands.options import device_callback, parse_size
 from uhr4k.core.errors import InputError
 
@@ -141,12 +143,12 @@ def flag_of(key: str, command: click.Command) -> str:
 def configure(spec: str | None, flags: dict, command: click.Command):
     """The TrainConfig of recipe ``spec`` (None: the defaults) with the flags given; a refused flag value
     is an InputError naming the flag."""
-    from uhr4k.models.train.config import ConfigError, TrainConfig
-
-    base = TrainConfig.from_yaml(spec) if spec is not None else TrainConfig()
+    base = training_config(spec)
     try:
-        return base.override(**flag_overrides(flags, base))
-    except ConfigError as exc:
+        return training_config(base, **flag_overrides(flags, base))
+    except InputError as exc:
+        if getattr(exc, "key", None) is None:     # not a ConfigError naming a field
+            raise
         raise InputError(exc.problem, flag_of(exc.key, command)) from None
 
 
@@ -223,8 +225,6 @@ def configure(spec: str | None, flags: dict, command: click.Command):
 def command(ctx, config_spec, **flags):
     """Train a model: validation PSNR/SSIM every epoch; atomic checkpoints; exact --resume; published recipes
     through --config."""
-    from uhr4k.app.training import train
-
     config = configure(config_spec, flags, ctx.command)
     summary = train(config=config, echo=lambda line: click.echo(line, err=True))
     if summary.rank != 0:
