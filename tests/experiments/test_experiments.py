@@ -1,6 +1,8 @@
 """``uhr4k experiment``: every experiment's smoke run, the table beside the paper's numbers, resuming,
 rows from the registry and missing models, refusals."""
 import csv
+import hashlib
+import json
 import math
 import sys
 
@@ -9,10 +11,11 @@ from click.testing import CliRunner
 
 from uhr4k.cli import cli
 from uhr4k.experiments import ExperimentOptions, experiment_names, load_experiment, run_experiment
-from uhr4k.experiments.run import resolve_rows, torchrun_command
+from uhr4k.experiments.run import _recipe, resolve_rows, torchrun_command
 from uhr4k.experiments.spec import parse_experiment
 from uhr4k.experiments.train_worker import config_from_json, config_to_json
 from uhr4k.models.train.loop import TrainConfig
+from uhr4k.models.train.schedules import Schedule
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -47,7 +50,9 @@ def test_files_hold_the_papers_numbers():
     assert all(not r.paper for r in load_experiment("fig9").rows)    # a figure: no printed numbers
     assert [r.model for r in load_experiment("table5").rows] == ["glsgn-ssim", "glsgn-h0", "glsgn-h0h1", "glsgn"]
     t8 = load_experiment("table8")
-    assert (t8.recipe.epochs, t8.recipe.batch, t8.recipe.lr, t8.recipe.crop) == (500, 4, 2e-4, (960, 540))
+    assert t8.recipe == "glsgn" and t8.overrides == {"batch": 4, "loss_kwargs": {}}
+    recipe = _recipe(t8, ExperimentOptions())
+    assert (recipe.epochs, recipe.batch, recipe.lr, recipe.crop) == (500, 4, 2e-4, (960, 540))
 
 
 def test_competitors_come_from_the_registry_by_task():
@@ -171,7 +176,7 @@ def test_an_unfinished_or_longer_training_continues_from_its_last_checkpoint(tmp
     def mini(epochs, crop=32):
         return parse_experiment("mini", {
             "title": "mini", "kind": "restoration", "datasets": [{"preset": "4kid"}],
-            "smoke": {"recipe": {"epochs": epochs, "batch": 1, "crop": [crop, crop], "steps_per_epoch": 1}},
+            "smoke": {"overrides": {"epochs": epochs, "crop": [crop, crop]}},
             "rows": [{"label": "Global-Only", "model": "glsgn-global-only"}]})
 
     options = ExperimentOptions(out=tmp_path, smoke=True, progress=False)
@@ -208,3 +213,78 @@ def test_steps_an_older_uhr4k_wrote_flat_are_reused(tmp_path):
     assert steps.put("profile", "dcp", {"size": [64, 36]}, {"params_m": 0.0}) == {"params_m": 0.0}
     assert Steps(tmp_path).get("profile", "dcp", {"size": (64, 36)}) == {"params_m": 0.0}
     assert (steps.reused, steps.done) == (1, 1)
+
+
+# ------------------------------------------------------------------------------------ training configs
+
+
+def test_every_experiment_trains_with_a_shipped_recipe():
+    """Each restoration table names uhr4k/recipes/glsgn.yml (the paper's V-A) and changes the batch to the
+    paper's whole step and the loss options to each row's own; its smoke twin trains one 32 x 32 step."""
+    from uhr4k.models.train.config import TrainConfig
+
+    for name in PAPER_EXPERIMENTS:
+        experiment = load_experiment(name)
+        if experiment.kind != "restoration":
+            continue
+        assert experiment.recipe == "glsgn", name
+        real, smoke = _recipe(experiment, ExperimentOptions()), _recipe(experiment, ExperimentOptions(smoke=True))
+        assert real == TrainConfig.from_yaml("glsgn", batch=4, loss_kwargs={}), name
+        assert smoke == real.override(epochs=1, batch=1, crop=(32, 32), steps_per_epoch=1), name
+
+
+def test_a_bad_override_names_the_experiments_file():
+    from uhr4k.core.errors import InputError
+
+    for table, message in (({"overrides": {"epochs": 1.5}}, "mini.toml: epochs: must be a whole number, got 1.5"),
+                           ({"smoke": {"overrides": {"lr_max": 1}}}, "mini.toml: lr_max: unknown key"),
+                           ({"recipe": "nosuch"}, "mini.toml: recipe: no shipped recipe 'nosuch' (dmgn, ")):
+        experiment = parse_experiment("mini", {
+            "title": "mini", "kind": "restoration", "datasets": [{"preset": "4kid"}],
+            "rows": [{"label": "Global-Only", "model": "glsgn-global-only"}], **table}, "mini.toml")
+        with pytest.raises(InputError) as caught:
+            _recipe(experiment, ExperimentOptions(smoke=True))
+        assert str(caught.value).startswith(message), caught.value
+
+
+def _trained_key(tmp_path, monkeypatch, table: dict) -> tuple[dict, str]:
+    """(step key, run folder name) of fig9's first row in a smoke run with ``table`` in its file (no training)."""
+    import uhr4k.models.train.loop as loop
+    from uhr4k.experiments.run import Steps, train_row
+    from uhr4k.experiments.smoke_data import write_smoke_home
+
+    monkeypatch.setattr(loop, "train", lambda config, echo=None: None)
+    data = {"title": "fig9", "kind": "restoration", "datasets": [{"preset": "4kid"}], "recipe": "glsgn",
+            "overrides": {"batch": 4, "loss_kwargs": {}}, "rows": [{"label": "N = 1", "model": "glsgn",
+                                                                   "kwargs": {"num_local_pathways": 1}}]}
+    for key, value in table.items():
+        data[key] = {**data.get(key, {}), **value}
+    experiment = parse_experiment("fig9", data)
+    options = ExperimentOptions(out=tmp_path / "out", smoke=True, progress=False)
+    home = write_smoke_home(tmp_path / "home", ["4kid"], experiment.smoke.pairs, experiment.smoke.size)
+
+    class Recorded(Steps):
+        def put(self, kind, name, key, data):
+            self.key = key
+            return super().put(kind, name, key, data)
+
+    steps = Recorded(options.out)
+    weights = train_row(experiment.rows[0], "4kid", home, experiment, options, steps, lambda line: None)
+    return steps.key, weights.parent.name
+
+
+def test_the_run_folder_of_a_training_is_a_function_of_its_settings(tmp_path, monkeypatch):
+    """The step key and run folder that earlier versions computed from the same settings (the key of
+    uhr4k 0.1.0's [recipe] table), whatever the spelling; another schedule is another training."""
+    key, folder = _trained_key(tmp_path / "a", monkeypatch, {})
+    earlier = {"model": "glsgn", "kwargs": {"num_local_pathways": 1, "width": 4}, "data": key["data"],
+               "recipe": [1, 1, 2e-4, [32, 32], 0, 1], "gpus": 1, "loss": "glsgn",
+               "loss_kwargs": {"perceptual_weight": 0.0, "discriminator_width": 8}}
+    digest = hashlib.sha256(json.dumps({**earlier, "recipe": earlier["recipe"][1:]}, sort_keys=True,
+                                       default=str).encode()).hexdigest()[:8]
+    assert key == earlier and folder == f"glsgn_num_local_pathways1@4kid-{digest}"
+    spelt_out = {"overrides": {"schedule": {"name": "constant", "eta_min": 0, "milestones": []}, "lr": 2.0e-4,
+                               "optimizer": {"betas": [0.9, 0.999]}}}
+    assert _trained_key(tmp_path / "a", monkeypatch, spelt_out) == (key, folder)
+    cosine, elsewhere = _trained_key(tmp_path / "a", monkeypatch, {"overrides": {"schedule": {"name": "cosine"}}})
+    assert cosine["settings"] == {"schedule": {**Schedule().to_dict(), "name": "cosine"}} and elsewhere != folder

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from uhr4k.benchmark.profiling import count_parameters
-from uhr4k.commands.recipes import shipped_recipes
 from uhr4k.models.factory import create_model
 from uhr4k.models.losses import build_loss, loss_names, loss_value
 from uhr4k.models.registry import list_models, model_info, register_model
+from uhr4k.models.train.config import shipped_recipes
 
 MODELS = list_models()
 TASKS = {"reflection", "deraining", "dehazing", "deblurring"}

@@ -33,24 +33,53 @@ def default_train_data(model: str, subset: str | None) -> tuple[str, str]:
     return str(root), subset
 
 
-def train(model: str = "glsgn", data: str | None = None, out: str | os.PathLike | None = None,
-          subset: str | None = None, **options):
+def training_config(config=None, **fields):
+    """The :class:`~uhr4k.models.train.config.TrainConfig` of ``config`` (a TrainConfig, a shipped recipe's
+    name or a recipe file; None: TrainConfig's defaults) with ``fields`` changed (``TrainConfig.override``).
+
+    Raises:
+        InputError: no such recipe; ConfigError (an InputError with the ``key``): a refused key or value.
+    """
+    from uhr4k.models.train.config import TrainConfig
+
+    if config is None:
+        config = TrainConfig()
+    elif not isinstance(config, TrainConfig):
+        config = TrainConfig.from_yaml(config)
+    return config.override(**fields) if fields else config
+
+
+def train(model: str | None = None, data: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+          subset: str | None = None, *, config=None, echo=None, **overrides):
     """Train a registered model; returns :class:`uhr4k.models.train.loop.TrainSummary`.
 
+    >>> uhr4k.train("prenet", "data/uhr4k", subset="rain", epochs=100)
+    >>> uhr4k.train(config="restormer", data="data/uhr4k", subset="rain", batch=2)   # a recipe, changed
+
     Args:
-        data: dataset root, preset or ``PRESET=PATH``; default: see :func:`default_train_data`.
-        out: run folder (default ``runs/MODEL``, where :func:`bench` finds ``best.pt``).
-        options: the other fields of :class:`uhr4k.models.train.loop.TrainConfig` (epochs, batch, lr, crop,
-            model_kwargs, loss, loss_kwargs, ...), and ``echo`` (a function taking each progress line).
+        model: registered model name (default: the config's, else ``glsgn``).
+        data: dataset root, preset or ``PRESET=PATH``; default: the config's, else :func:`default_train_data`.
+        out: run folder (default: the config's, else ``runs/MODEL``, where :func:`bench` finds ``best.pt``).
+        config: a :class:`~uhr4k.models.train.config.TrainConfig`, a shipped recipe's name (``"glsgn"``) or a
+            recipe file (YAML); default: TrainConfig's defaults.
+        echo: a function taking each progress line (default: silent).
+        overrides: other TrainConfig fields (epochs, batch, lr, crop, model_kwargs, loss, loss_kwargs, ...)
+            that replace the config's (see :meth:`TrainConfig.override`: ``schedule={"unit": "step"}``
+            changes that field of the schedule only).
+
+    Raises:
+        InputError: no such recipe, a refused value (naming the file or the field), and what training raises.
     """
-    from uhr4k.models.train.loop import TrainConfig
     from uhr4k.models.train.loop import train as run_train
 
-    echo = options.pop("echo", lambda line: None)
-    if data is None:
-        data, subset = default_train_data(model, subset)
-    out = str(out) if out is not None else str(Path(RUNS_DIR) / model)
-    return run_train(TrainConfig(model=model, data=data, out=out, subset=subset, **options), echo=echo)
+    given = {k: v for k, v in (("model", model), ("data", data), ("out", out), ("subset", subset)) if v is not None}
+    config = training_config(config, **given, **overrides)
+    if config.data is None:
+        data, subset = default_train_data(config.model, config.subset)
+        config = config.override(data=data, subset=subset)
+    if config.out is None:
+        config = config.override(out=str(Path(RUNS_DIR) / config.model))
+    return run_train(config, echo=echo or (lambda line: None))
 
 
 def trained_checkpoint(model: str) -> Path | None:

@@ -95,23 +95,3 @@ def parse_device(text: str | None, option: str = "--device") -> str | None:
 def device_callback(ctx, param, value):
     """click callback of ``--device``: :func:`parse_device`."""
     return parse_device(value, "--device")
-
-
-def parse_phases(specs: tuple[str, ...]) -> list[dict]:
-    """``UNTIL:WxH:BATCH`` phases of --progressive (crop or batch may be empty: the run's)."""
-    phases = []
-    for spec in specs:
-        parts = str(spec).split(":")
-        if len(parts) != 3:
-            raise InputError(f"--progressive must be UNTIL:WxH:BATCH, got {spec!r}")
-        try:
-            phase = {"until": int(parts[0])}
-            if parts[2]:
-                phase["batch"] = int(parts[2])
-        except ValueError:
-            raise InputError(f"--progressive must be UNTIL:WxH:BATCH with whole numbers, got {spec!r}") from None
-        if parts[1]:
-            phase["crop"] = parse_size(parts[1], "--progressive")
-        phases.append(phase)
-    return phases
-

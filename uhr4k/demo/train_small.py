@@ -27,7 +27,8 @@ def train_small_glsgn(dataset: Path, out: Path, minutes: float, size: tuple[int,
     """
     from uhr4k.data import resolve_dataset
     from uhr4k.models import create_model
-    from uhr4k.models.train.loop import TrainConfig, train
+    from uhr4k.models.train.config import TrainConfig
+    from uhr4k.models.train.loop import train
 
     # a crop that is a multiple of what GLSGN pads to wastes no compute on padding
     multiple = create_model("glsgn", width=WIDTH).multiple

@@ -203,7 +203,38 @@ def _smoke_kwargs(name: str, kwargs: dict, width: int) -> dict:
 
 
 def _recipe(experiment: Experiment, options: ExperimentOptions):
-    return experiment.smoke.recipe if options.smoke else experiment.recipe
+    """The experiment's :class:`~uhr4k.models.train.config.TrainConfig` (its smoke twin with ``--smoke``):
+    the shipped recipe it names with its overrides; InputError naming the experiment's file."""
+    from uhr4k.models.train.config import ConfigError, TrainConfig, shipped_recipes
+
+    try:
+        if experiment.recipe is None:
+            config = TrainConfig()
+        elif experiment.recipe in shipped_recipes():
+            config = TrainConfig.from_yaml(shipped_recipes()[experiment.recipe])
+        else:
+            raise ConfigError("recipe", f"no shipped recipe {experiment.recipe!r} ({', '.join(shipped_recipes())})")
+        config = config.override(**experiment.overrides)
+        return config.override(**experiment.smoke.overrides) if options.smoke else config
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.problem, experiment.source or None) from None
+
+
+# TrainConfig fields that a training's step key holds apart (its "recipe", "loss", "loss_kwargs", the row's
+# model and data), or that do not change what it learns; the others are its "settings"
+NOT_SETTINGS = ("model", "data", "out", "subset", "model_kwargs", "loss", "loss_kwargs", "epochs", "batch", "lr",
+                "crop", "seed", "steps_per_epoch", "device", "resume", "progress", "workers", "tensorboard",
+                "val_split", "channels_last", "compile", "time_limit_s")
+
+
+def _settings(config) -> dict:
+    """The config's training settings that differ from TrainConfig's defaults, as plain data: a function of
+    the values (a recipe spelling ``eta_min: 0`` or leaving it out makes the same key). The shipped
+    experiments have none, so that their keys and run folders stay those of earlier versions."""
+    from uhr4k.models.train.config import TrainConfig
+
+    defaults, values = TrainConfig().to_dict(), config.to_dict()
+    return {k: v for k, v in values.items() if k not in NOT_SETTINGS and v != defaults[k]}
 
 
 def _model_kwargs(row: Row, experiment: Experiment, options: ExperimentOptions) -> dict:
@@ -211,11 +242,11 @@ def _model_kwargs(row: Row, experiment: Experiment, options: ExperimentOptions) 
 
 
 def _loss_kwargs(loss: str | None, experiment: Experiment, options: ExperimentOptions) -> dict:
-    """The recipe's options of ``loss``; ``--vgg-weights`` for every loss that takes VGG-19 weights; in a
-    smoke run no perceptual term (no VGG-19 weights there) and a narrow discriminator."""
+    """The recipe's loss options (its ``loss_kwargs``); ``--vgg-weights`` for every loss that takes VGG-19
+    weights; in a smoke run no perceptual term (no VGG-19 weights there) and a narrow discriminator."""
     from uhr4k.models.losses import all_losses
 
-    kwargs = dict(_recipe(experiment, options).loss_kwargs.get(loss or "", {}))
+    kwargs = dict(_recipe(experiment, options).loss_kwargs)
     takes = _options_of(all_losses().get(loss or ""))
     if options.smoke:
         if "perceptual_weight" in takes:
@@ -244,7 +275,7 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
               steps: Steps, echo) -> Path | None:
     """Weights of ``row`` trained on ``train_preset`` (a finished step is reused); None: nothing to train."""
     from uhr4k.models.factory import create_model
-    from uhr4k.models.train.loop import TrainConfig, train
+    from uhr4k.models.train.loop import train
 
     kwargs = _model_kwargs(row, experiment, options)
     probe = create_model(row.model, **kwargs)
@@ -253,12 +284,16 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
         return None
     del probe
     recipe = _recipe(experiment, options)
+    loss = recipe.loss or loss
     name = f"{row.slug}@{train_preset}"
     spec = locate(home, train_preset, "train")
     loss_kwargs = _loss_kwargs(loss, experiment, options)
     key = {"model": row.model, "kwargs": kwargs, "data": spec, "recipe": [recipe.epochs, recipe.batch, recipe.lr,
            list(recipe.crop) if recipe.crop else None, recipe.seed, recipe.steps_per_epoch], "gpus": options.gpus,
            "loss": loss, "loss_kwargs": {k: v for k, v in loss_kwargs.items() if k != "vgg_weights"}}
+    settings = _settings(recipe)
+    if settings:            # another optimizer, schedule, EMA, ...: another training
+        key["settings"] = settings
     # One folder per training: only the same one resumes it, with more epochs (a smoke run, another recipe
     # or other loss options start their own instead of failing to resume a checkpoint of another model).
     same_training = {**key, "recipe": key["recipe"][1:]}
@@ -267,12 +302,11 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
     if record is not None and Path(record["weights"]).is_file():
         return Path(record["weights"])
     batch = max(1, recipe.batch // options.gpus)    # the paper's batch is the whole step's, over its GPUs
-    config = TrainConfig(model=row.model, data=spec, out=str(out), subset=PRESETS[train_preset].subset,
-                         model_kwargs=kwargs, loss=loss, loss_kwargs=loss_kwargs,
-                         epochs=recipe.epochs, batch=batch, lr=recipe.lr, crop=recipe.crop, seed=recipe.seed,
-                         val_split="val" if _has_split(spec, "val") else "none",
-                         steps_per_epoch=recipe.steps_per_epoch, device=options.device,
-                         resume=(out / LAST_CHECKPOINT).is_file(), progress=options.progress)
+    config = recipe.override(model=row.model, data=spec, out=str(out), subset=PRESETS[train_preset].subset,
+                             model_kwargs=kwargs, loss=loss, loss_kwargs=loss_kwargs, batch=batch,
+                             val_split="val" if _has_split(spec, "val") else "none",
+                             resume=(out / LAST_CHECKPOINT).is_file(), progress=options.progress,
+                             **({"device": options.device} if options.device is not None else {}))
     echo(f"train {row.label} on {train_preset} ({'resuming' if config.resume else 'new'}, {recipe.epochs} "
          f"epoch(s)) -> {out}")
     if options.gpus > 1:
@@ -392,6 +426,7 @@ def run_experiment(name: str | Experiment, options: ExperimentOptions, echo=prin
         for d in experiment.datasets:    # every dataset is checked before anything trains
             locate(home, d.train, "train")
             locate(home, d.preset, "test")
+        _recipe(experiment, options)     # and the training config
     steps = Steps(out)
     started = time.perf_counter()
     results = [_run_row(row, home, experiment, options, steps, echo)

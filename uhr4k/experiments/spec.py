@@ -4,8 +4,12 @@ A file names, in this order of reading:
 
 * ``title``, ``kind`` and ``reading`` (our reading of what the paper did, where it does not say);
 * ``kind = "restoration"``: ``task`` (the registry task whose models join as competitors when
-  ``competitors = true``), ``[[datasets]]`` (a preset to score on and the preset whose ``train`` split
-  trains the models scored there), ``[recipe]`` (the training recipe) and ``[smoke]`` (its tiny twin);
+  ``competitors = true``), ``recipe`` (the shipped training recipe every row trains with: ``"glsgn"`` is
+  ``uhr4k/recipes/glsgn.yml``; none: TrainConfig's defaults), ``[overrides]`` (TrainConfig fields this
+  experiment sets otherwise, in the recipe's field names), ``[[datasets]]`` (a preset to score on and the
+  preset whose ``train`` split trains the models scored there) and ``[smoke]`` (the tiny twin: generated
+  data's ``size`` and ``pairs``, the models' ``width``, the ``profile`` size, and ``overrides`` added to
+  :data:`SMOKE_OVERRIDES`);
 * ``figure = true``: the results are also drawn (``OUT/figure.png``), as the paper shows them;
 * ``kind = "complexity"`` (Table I) or ``"runtime"`` (Table IV): ``profile = [width, height]``, no data;
 * ``[[rows]]``: the paper's rows in its order: ``label``, ``model`` (a registry name, or one the package
@@ -58,24 +62,15 @@ class DatasetSpec:
     label: str
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """The training recipe (paper section V-A unless a row's authors say otherwise)."""
-
-    epochs: int = 500
-    batch: int = 4
-    lr: float = 2e-4
-    crop: tuple[int, int] | None = (960, 540)
-    seed: int = 0
-    steps_per_epoch: int | None = None
-    loss_kwargs: dict = field(default_factory=dict)   # per loss name: options of build_loss
+# What a smoke run changes of the experiment's training config: one step of one epoch at 32 x 32
+SMOKE_OVERRIDES = {"epochs": 1, "batch": 1, "crop": [32, 32], "steps_per_epoch": 1}
 
 
 @dataclass(frozen=True)
 class Smoke:
     """The tiny twin of a run: a few steps at small crops, small widths, a generated dataset."""
 
-    recipe: Recipe
+    overrides: dict = field(default_factory=lambda: dict(SMOKE_OVERRIDES))   # TrainConfig fields
     size: tuple[int, int] = (64, 48)          # generated image (width, height)
     pairs: dict = field(default_factory=lambda: {"train": 2, "val": 1, "test": 2})
     width: int = 4                            # the channel width tried for every model (see run.py)
@@ -91,8 +86,9 @@ class Experiment:
     task: str | None = None
     competitors: bool = False
     datasets: tuple[DatasetSpec, ...] = ()
-    recipe: Recipe = Recipe()
-    smoke: Smoke = Smoke(Recipe(epochs=1, batch=1, crop=(32, 32), steps_per_epoch=1))
+    recipe: str | None = None                 # a shipped recipe's name; None: TrainConfig's defaults
+    overrides: dict = field(default_factory=dict)   # TrainConfig fields changed from the recipe's
+    smoke: Smoke = Smoke()
     profile: tuple[int, int] = (3840, 2160)
     reading: str = ""
     source: str = ""
@@ -122,14 +118,18 @@ def load_experiment(name: str) -> Experiment:
     return parse_experiment(name, tomllib.loads(text), f"uhr4k/experiments/{name}.toml")
 
 
-def _recipe(data: dict, base: Recipe | None = None) -> Recipe:
-    base = base or Recipe()
-    crop = data.get("crop", base.crop)
-    return Recipe(epochs=int(data.get("epochs", base.epochs)), batch=int(data.get("batch", base.batch)),
-                  lr=float(data.get("lr", base.lr)), crop=tuple(crop) if crop else None,
-                  seed=int(data.get("seed", base.seed)),
-                  steps_per_epoch=data.get("steps_per_epoch", base.steps_per_epoch),
-                  loss_kwargs=dict(data.get("loss_kwargs", base.loss_kwargs)))
+def _recipe_name(data: dict, source: str) -> str | None:
+    recipe = data.get("recipe")
+    if recipe is not None and not isinstance(recipe, str):
+        raise ValueError(f"{source}: recipe must name a shipped recipe (uhr4k/recipes/NAME.yml), got {recipe!r}")
+    return recipe
+
+
+def _overrides(data: dict, source: str, where: str) -> dict:
+    overrides = data.get("overrides", {})
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{source}: {where}overrides must be a table of TrainConfig fields")
+    return dict(overrides)
 
 
 def parse_experiment(name: str, data: dict, source: str = "") -> Experiment:
@@ -149,15 +149,14 @@ def parse_experiment(name: str, data: dict, source: str = "") -> Experiment:
         for key, value in row.paper.items():
             if kind == "restoration" and (key not in {d.preset for d in datasets} or len(value) != 2):
                 raise ValueError(f"{source}: row {row.label!r}: paper.{key} must be [PSNR, SSIM] of a listed dataset")
-    recipe = _recipe(data.get("recipe", {}))
     smoke_data = data.get("smoke", {})
-    smoke_recipe = _recipe(smoke_data.get("recipe", {}), Recipe(epochs=1, batch=1, crop=(32, 32), steps_per_epoch=1,
-                                                                loss_kwargs=recipe.loss_kwargs))
-    smoke = Smoke(smoke_recipe, size=tuple(smoke_data.get("size", (64, 48))),
+    smoke = Smoke({**SMOKE_OVERRIDES, **_overrides(smoke_data, source, "smoke.")},
+                  size=tuple(smoke_data.get("size", (64, 48))),
                   pairs=dict(smoke_data.get("pairs", {"train": 2, "val": 1, "test": 2})),
                   width=int(smoke_data.get("width", 4)), profile=tuple(smoke_data.get("profile", (64, 48))))
     return Experiment(name=name, title=data["title"], kind=kind, rows=rows, task=data.get("task"),
-                      competitors=bool(data.get("competitors", False)), datasets=datasets, recipe=recipe,
-                      smoke=smoke, profile=tuple(data.get("profile", (3840, 2160))),
+                      competitors=bool(data.get("competitors", False)), datasets=datasets,
+                      recipe=_recipe_name(data, source), overrides=_overrides(data, source, ""), smoke=smoke,
+                      profile=tuple(data.get("profile", (3840, 2160))),
                       reading=data.get("reading", "").strip(), source=source,
                       figure=bool(data.get("figure", False)) and kind == "restoration")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,52 +49,13 @@ from uhr4k.data.dataset import collate_transport, unit_float
 from uhr4k.models.factory import create_model
 from uhr4k.models.losses import build_loss, discriminator_value, loss_value
 from uhr4k.models.losses.terms import split_outputs
+from uhr4k.models.train.config import TrainConfig
 from uhr4k.models.train.ema import ModelEMA
-from uhr4k.models.train.schedules import OptimizerSpec, Schedule, set_lr
+from uhr4k.models.train.schedules import Schedule, set_lr
 from uhr4k.models.weights.checkpoint import load_checkpoint, save_checkpoint, unwrap
 
 LAST, BEST, LOG, PREVIEW = LAST_CHECKPOINT, BEST_CHECKPOINT, TRAINING_LOG, VALIDATION_PREVIEW
 PREVIEW_WIDTH = 640
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on. ``model_kwargs``/``loss_kwargs`` override the registered defaults."""
-
-    model: str
-    data: str
-    out: str
-    subset: str | None = None
-    model_kwargs: dict = field(default_factory=dict)
-    loss: str | None = None                 # None: the model's ``default_loss``
-    loss_kwargs: dict = field(default_factory=dict)
-    epochs: int = 500
-    batch: int = 4                          # per process
-    lr: float = 2e-4
-    crop: tuple[int, int] | None = (960, 540)   # (width, height)
-    augment: bool = True
-    seed: int = 0
-    workers: int = 0
-    val_split: str | None = "val"           # None or "none": no validation
-    val_limit: int | None = None            # validate on the first N pairs only
-    protocol: str | None = None             # None: the data's (uhr4k.data.resolve_dataset, as bench)
-    steps_per_epoch: int | None = None      # cap (smoke runs); None: the whole training split
-    device: str | None = None               # None: cuda:LOCAL_RANK if available, else cpu
-    time_limit_s: float | None = None       # stop after the epoch that passes this wall-clock budget
-    resume: bool = False
-    progress: bool = True
-    init_weights: str | None = None         # fine-tune from these weights (any format pretrained= reads)
-    optimizer: dict = field(default_factory=dict)   # OptimizerSpec: name (adam, adamw), betas, weight_decay, eps
-    schedule: dict = field(default_factory=dict)    # Schedule: name, unit, warmup, periods, eta_min, milestones ...
-    ema: float | None = None                # decay of params_ema (BasicSR: 0.999); None: no EMA
-    grad_clip: float | None = None          # max L2 norm of the generator's gradient; None: no clipping
-    progressive: list = field(default_factory=list)  # [{"until": N, "crop": (w, h), "batch": b}, ...]: N in the
-    #                                         schedule's unit (epochs or steps), taking effect at epoch starts
-    iterations: int | None = None           # stop after this many optimizer steps (iteration-based recipes)
-    precision: str = "fp32"                 # autocast: fp32, bf16 or fp16 (fp16 with a gradient scaler)
-    channels_last: bool = False
-    compile: bool = False                   # torch.compile the model for the training steps
-    tensorboard: bool = False               # also write <out>/tensorboard (pip install uhr4k[tb])
 
 
 @dataclass
@@ -146,12 +107,12 @@ def _barrier(world: int) -> None:
 
 
 def config_record(config: TrainConfig) -> dict:
-    """The checkpoint's ``config``: model name and kwargs (the load_model contract) plus the run's settings."""
+    """The checkpoint's ``config``: model name and kwargs (the load_model contract) plus the run's settings,
+    as plain data (the optimizer and the schedule in full, so that {} and the same settings spelt out are
+    one recipe)."""
     record = {"model": config.model, "kwargs": dict(config.model_kwargs)}
-    record["run"] = {k: _plain(v) for k, v in asdict(config).items() if k in RECORDED}
-    # in full, so that {} and the same settings spelt out are one recipe
-    record["run"]["optimizer"] = OptimizerSpec.from_dict(config.optimizer).to_dict()
-    record["run"]["schedule"] = Schedule.from_dict(config.schedule).to_dict()
+    settings = config.to_dict()
+    record["run"] = {k: settings[k] for k in RECORDED}
     # Where the VGG weights lie is not part of the configuration (a moved file must not block a resume).
     record["run"]["loss_kwargs"] = {k: v for k, v in config.loss_kwargs.items() if k != "vgg_weights"}
     return record
@@ -164,15 +125,6 @@ RECIPE = ("loss", "loss_kwargs", "batch", "crop", "seed", "lr", "optimizer", "sc
           "progressive", "precision", "iterations")
 
 
-def _plain(value):
-    """Tuples as lists, recursively (what a checkpoint record and an option file hold)."""
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def _check_resumable(checkpoint: dict, config: TrainConfig, path: Path, world: int) -> None:
     saved = checkpoint["config"]
     wanted = config_record(config)
@@ -183,7 +135,7 @@ def _check_resumable(checkpoint: dict, config: TrainConfig, path: Path, world: i
                          f"{wanted['kwargs']}", path)
     run = saved.get("run", {})
     keys = [k for k in RECIPE if k in run or k in ("loss", "loss_kwargs", "batch", "crop", "seed")]
-    if Schedule.from_dict(config.schedule).depends_on_length and "epochs" in run:
+    if config.schedule.depends_on_length and "epochs" in run:
         keys.append("epochs")  # the curve of a cosine or linear schedule spans the whole run
     for key in keys:
         if run.get(key) != wanted["run"][key]:
@@ -311,70 +263,27 @@ def build_run(config: TrainConfig, echo=print) -> Run:
         raise InputError(f"a run is already there ({LAST}): use --resume to continue it, or another --out", out)
     if config.resume and not (out / LAST).exists():
         raise InputError(f"nothing to resume: no {LAST}", out)
-    spec, schedule, speed = _recipe_parts(config)
+    if config.data is None or config.out is None:
+        raise InputError("a training needs its data and its run folder (TrainConfig data= and out=)")
+    speed = Speed(config.precision, config.channels_last, config.compile)
     model, criterion, config = _build_model_and_loss(config)
     model.to(device)
     criterion.to(device)
     if speed.channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = spec.build(model.parameters(), config.lr)
+    optimizer = config.optimizer.build(model.parameters(), config.lr)
     disc = getattr(criterion, "discriminator", None)
-    d_optimizer = spec.build(disc.parameters(), config.lr) if disc is not None else None
+    d_optimizer = config.optimizer.build(disc.parameters(), config.lr) if disc is not None else None
     crop, batch = phase_of(config, 0)
     train_set, sampler, loader, protocol = _build_training_data(config, rank, world, device, crop, batch)
     val_set = _build_validation_data(config, echo if rank == 0 else (lambda line: None))
     fp16 = speed.precision == "fp16"
     return Run(config, rank, world, device, model, criterion, optimizer, d_optimizer, train_set, sampler, loader,
-               val_set, config.protocol or protocol, schedule=schedule, speed=speed,
+               val_set, config.protocol or protocol, schedule=config.schedule, speed=speed,
                ema=ModelEMA(model, config.ema) if config.ema else None,
                scaler=torch.amp.GradScaler(device.type) if fp16 else None,
                d_scaler=torch.amp.GradScaler(device.type) if fp16 and disc is not None else None,
                phase=(crop, batch))
-
-
-def _recipe_parts(config: TrainConfig) -> tuple[OptimizerSpec, Schedule, Speed]:
-    """The optimizer, schedule and speed settings of ``config``, checked (InputError naming the option)."""
-    parts = []
-    for option, build in (("--optimizer", OptimizerSpec.from_dict), ("--schedule", Schedule.from_dict)):
-        try:
-            parts.append(build(getattr(config, option[2:])))
-        except (TypeError, ValueError) as exc:
-            raise InputError(str(exc), option) from None
-    try:
-        speed = Speed(config.precision, config.channels_last, config.compile)
-    except ValueError as exc:
-        raise InputError(str(exc), "--precision") from None
-    if config.ema is not None and not 0 < config.ema < 1:
-        raise InputError(f"EMA decay must lie in (0, 1), got {config.ema}", "--ema")
-    if config.iterations is not None and config.iterations <= 0:
-        raise InputError(f"iterations must be positive, got {config.iterations}", "--iterations")
-    if config.grad_clip is not None and config.grad_clip <= 0:
-        raise InputError(f"gradient clipping needs a norm > 0, got {config.grad_clip}", "--grad-clip")
-    _check_phases(config.progressive)
-    return parts[0], parts[1], speed
-
-
-def _check_phases(phases) -> None:
-    """Progressive phases: dicts of a whole ``until`` beyond the previous one's, an optional whole
-    ``batch`` >= 1 and an optional ``crop`` of two whole numbers >= 1 (InputError naming the phase)."""
-    def whole(v) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    last = None
-    for i, phase in enumerate(phases):
-        problem = None
-        if not isinstance(phase, dict) or set(phase) - {"until", "crop", "batch"} or "until" not in phase:
-            problem = "must be {until: EPOCH, crop: [W, H], batch: N}"
-        elif not whole(phase["until"]) or (last is not None and phase["until"] <= last):
-            problem = "needs a whole 'until' beyond the previous phase's"
-        elif not whole(phase.get("batch", 1)) or phase.get("batch", 1) < 1:
-            problem = "needs a whole batch >= 1"
-        elif (not isinstance(phase.get("crop", (1, 1)), (list, tuple)) or len(phase.get("crop", (1, 1))) != 2
-              or not all(whole(v) and v >= 1 for v in phase.get("crop", (1, 1)))):
-            problem = "needs a crop of two whole numbers [W, H]"
-        if problem:
-            raise InputError(f"phase {i + 1} {problem}, got {phase!r}", "--progressive")
-        last = phase["until"]
 
 
 def phase_of(config: TrainConfig, position: int) -> tuple[tuple[int, int] | None, int]:
@@ -382,9 +291,8 @@ def phase_of(config: TrainConfig, position: int) -> tuple[tuple[int, int] | None
     phase whose ``until`` (exclusive) lies ahead, else the run's ``crop`` and ``batch`` (Restormer's
     progressive patch sizes)."""
     for phase in config.progressive:
-        if position < phase["until"]:
-            crop = phase.get("crop", config.crop)
-            return (tuple(crop) if crop is not None else None), int(phase.get("batch", config.batch))
+        if position < phase.until:
+            return (phase.crop or config.crop), (phase.batch or config.batch)
     return config.crop, config.batch
 
 

@@ -22,31 +22,15 @@ itself starts after the warm-up.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import torch
+
+from uhr4k.models.train.plain import PlainData, above, at_least, from_to, one_of
 
 SCHEDULES = ("constant", "cosine", "multistep", "linear")
 OPTIMIZERS = ("adam", "adamw")
 UNITS = ("epoch", "step")
-
-
-class PlainData:
-    """``from_dict`` / ``to_dict`` for a frozen dataclass of options kept as plain data (an option file, a
-    checkpoint record): lists there, tuples here. ``kind`` names the options in errors."""
-
-    kind = "option"
-
-    @classmethod
-    def from_dict(cls, spec: dict | None):
-        spec = dict(spec or {})
-        unknown = sorted(set(spec) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown {cls.kind} option(s) {unknown}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -55,10 +39,10 @@ class Schedule(PlainData):
 
     kind = "schedule"
 
-    name: str = "constant"
-    unit: str = "epoch"
-    warmup: float = 0.0
-    periods: tuple[float, ...] = ()
+    name: str = field(default="constant", metadata=one_of(*SCHEDULES))
+    unit: str = field(default="epoch", metadata=one_of(*UNITS))
+    warmup: float = field(default=0.0, metadata=at_least(0))
+    periods: tuple[float, ...] = field(default=(), metadata=above(0))
     restart_weights: tuple[float, ...] = ()
     eta_min: tuple[float, ...] | float = 0.0
     milestones: tuple[float, ...] = ()
@@ -67,15 +51,12 @@ class Schedule(PlainData):
     end_factor: float = 0.0
 
     def __post_init__(self):
-        if self.name not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.name!r}")
-        if self.unit not in UNITS:
-            raise ValueError(f"schedule unit must be epoch or step, got {self.unit!r}")
-        if self.warmup < 0 or any(p <= 0 for p in self.periods):
-            raise ValueError("schedule warm-up must be >= 0 and cosine periods > 0")
+        super().__post_init__()             # each field checked against its type
+        if isinstance(self.eta_min, tuple) and len(self.eta_min) == 1:
+            object.__setattr__(self, "eta_min", self.eta_min[0])   # one floor is a number (as --eta-min reads it)
         if self.restart_weights and len(self.restart_weights) != len(self.periods):
             raise ValueError(f"{len(self.restart_weights)} restart weights for {len(self.periods)} periods")
-        floors = self.eta_min if isinstance(self.eta_min, (tuple, list)) else ()
+        floors = self.eta_min if isinstance(self.eta_min, tuple) else ()
         if floors and len(floors) != max(len(self.periods), 1):
             raise ValueError(f"{len(floors)} eta_min values for {len(self.periods)} cosine periods")
         if list(self.milestones) != sorted(self.milestones):
@@ -102,7 +83,7 @@ class Schedule(PlainData):
         return self._cosine(base_lr, t, total)
 
     def _cosine(self, base_lr: float, t: float, total: float) -> float:
-        floors = self.eta_min if isinstance(self.eta_min, (tuple, list)) else (self.eta_min,)
+        floors = self.eta_min if isinstance(self.eta_min, tuple) else (self.eta_min,)
         if not self.periods:
             progress = min(1.0, (t - self.warmup) / max(total - self.warmup, 1))
             return floors[0] + (base_lr - floors[0]) * 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -128,18 +109,10 @@ class OptimizerSpec(PlainData):
 
     kind = "optimizer"
 
-    name: str = "adam"
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
+    name: str = field(default="adam", metadata=one_of(*OPTIMIZERS))
+    betas: tuple[float, float] = field(default=(0.9, 0.999), metadata=from_to(0, 1))
+    weight_decay: float = field(default=0.0, metadata=at_least(0))
     eps: float = 1e-8
-
-    def __post_init__(self):
-        if self.name not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be adam or adamw, got {self.name!r}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {list(self.betas)}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight decay must be >= 0, got {self.weight_decay}")
 
     def build(self, params, lr: float) -> torch.optim.Optimizer:
         kind = torch.optim.AdamW if self.name == "adamw" else torch.optim.Adam
