@@ -95,6 +95,40 @@ def test_missing_and_garbage_files(tmp_path):
         images.read_image(tmp_path / "empty.png")
 
 
+def test_image_header_check_reads_the_size_and_refuses_bad_files_without_decoding(tmp_path):
+    """One check for bench (every pair before any model runs) and build-syn (every reflection photo)."""
+    import struct
+    import zlib
+
+    png = images.encode_image(_random_image((30, 40, 3), np.uint8), ".png")
+    (tmp_path / "a.png").write_bytes(png)
+    assert images.check_image_header(tmp_path / "a.png") == (40, 30)
+    assert images.check_image_header(tmp_path / "a.png", verify=True) == (40, 30)
+    images.write_image(tmp_path / "a.jpg", _random_image((30, 40, 3), np.uint8))
+    assert images.check_image_header(tmp_path / "a.jpg", verify=True) == (40, 30)
+    damaged = bytearray(png)
+    damaged[60] ^= 0xFF                                 # inside the pixel data: only the CRC says so
+    (tmp_path / "crc.png").write_bytes(bytes(damaged))
+    assert images.check_image_header(tmp_path / "crc.png") == (40, 30)
+    (tmp_path / "cut.png").write_bytes(png[:-20])
+    (tmp_path / "junk.png").write_bytes(b"not an image at all")
+    (tmp_path / "empty.png").write_bytes(b"")
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    ihdr = struct.pack(">IIBBBBB", 10**5, 10**5, 8, 2, 0, 0, 0)      # 10^10 pixels claimed
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                                        + chunk(b"IDAT", zlib.compress(b"\x00" * 49)) + chunk(b"IEND", b""))
+    for name, verify, reason in (("nope.png", False, "no such file"), ("empty.png", False, "empty file"),
+                                 ("junk.png", False, "cannot read image header (cannot identify image file"),
+                                 ("bomb.png", False, "its header claims more pixels"),
+                                 ("cut.png", False, "truncated image file"),
+                                 ("crc.png", True, "cannot read image header (")):
+        with pytest.raises(InputError) as info:
+            images.check_image_header(tmp_path / name, verify=verify)
+        assert str(info.value).startswith(f"{tmp_path / name}: {reason}") and "\n" not in str(info.value), name
+
+
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "out.png"
     target.write_bytes(b"old")

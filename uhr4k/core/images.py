@@ -17,9 +17,10 @@ from typing import Iterator
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from uhr4k.core.atomic import write_bytes_atomic
-from uhr4k.core.errors import InputError
+from uhr4k.core.errors import InputError, first_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 PNG_COMPRESSION = 3  # zlib level: a measured balance of 4K encode time and size (docs/benchmarks.md)
@@ -120,13 +121,51 @@ def _decoder_messages() -> Iterator[list[str]]:
 
 def exif_orientation(path: str | os.PathLike) -> int:
     """The EXIF orientation tag (1-8) of an image file, 1 when it has none; :func:`read_image` applies it."""
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             return int(im.getexif().get(0x0112, 1) or 1)
     except Exception:  # noqa: BLE001 (PIL raises many types; no readable tag means upright)
         return 1
+
+
+def check_image_header(path: str | os.PathLike, *, verify: bool = False) -> tuple[int, int]:
+    """Check an image file without decoding its pixels, so that a long run refuses it up front.
+
+    The file must exist and hold bytes, PIL must read its header, the header must claim no more pixels
+    than PIL's decompression-bomb limit, and a JPEG or PNG must end with its end marker. ``verify`` also
+    runs PIL's integrity check of the data (a PNG's chunk CRCs: reads the whole file, decodes nothing).
+
+    Returns:
+        (width, height) as the header states it (before any EXIF rotation).
+
+    Raises:
+        InputError: ``no such file``, ``empty file``, ``cannot read image header (<PIL's reason>)``,
+        a decompression bomb, or ``truncated image file``.
+    """
+    path = Path(path)
+    try:
+        n_bytes = os.path.getsize(path)
+        if n_bytes == 0:
+            raise InputError("empty file", path)
+        with Image.open(path) as im:
+            size = im.size
+            if verify:
+                im.verify()
+        with open(path, "rb") as f:
+            f.seek(max(0, n_bytes - 64))   # looks_truncated reads at most the last 64 bytes
+            tail = np.frombuffer(f.read(), np.uint8)
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except Image.DecompressionBombError:
+        raise InputError("its header claims more pixels than any image uhr4k reads (a decompression bomb?)",
+                         path) from None
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (PIL raises many types for a bad file: all mean unreadable)
+        raise InputError(f"cannot read image header ({first_line(exc)})", path) from None
+    if looks_truncated(path, tail):
+        raise InputError("truncated image file", path)
+    return size[0], size[1]
 
 
 def looks_truncated(path: Path, data: np.ndarray) -> bool:
