@@ -168,6 +168,27 @@ def test_video_streaming_on_real_video(shared_data):
     np.testing.assert_array_equal(again[5], frames[1][1])
 
 
+@pytest.mark.parametrize("name", ["realshort_320x240.mp4", "cockatoo_1280x720.mp4"])
+def test_the_one_ffmpeg_driver_decodes_the_pixels_of_imageio_ffmpegs_reader(shared_data, name):
+    """Sequential, selected and seeked frames of core.video are the bytes imageio-ffmpeg's own reader gives
+    (what iter_video_frames decoded with before the driver was shared with build-syn's frame selection)."""
+    import imageio_ffmpeg
+
+    video = shared_data / "media" / name
+    wanted = [0, 1, 9, 17, 35]
+    reader = imageio_ffmpeg.read_frames(str(video), output_params=["-frames:v", str(wanted[-1] + 1)])
+    width, height = reader.__next__()["size"]
+    reference = {i: np.frombuffer(raw, np.uint8).reshape(height, width, 3) for i, raw in enumerate(reader)}
+    streamed = dict(vid.iter_video_frames(video, wanted))
+    selected = dict(vid.decode_selected(video, wanted, (width, height)))
+    _, fps, size = vid.probe_video(video)
+    assert size == (width, height) and sorted(streamed) == sorted(selected) == wanted
+    for i in wanted:
+        np.testing.assert_array_equal(streamed[i], reference[i])
+        np.testing.assert_array_equal(selected[i], reference[i])
+    np.testing.assert_array_equal(vid.seek_frame(video, 17, fps, size), reference[17])
+
+
 def test_truncated_and_bogus_video(tmp_path, shared_data):
     bogus = tmp_path / "bogus.mp4"
     bogus.write_bytes(b"\x00" * 1000)
