@@ -107,11 +107,13 @@ def stream_frames(path: str | os.PathLike, size: tuple[int, int], *, before_inpu
            "-i", str(path), *after_input, *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        pipe = proc.stdout
+        assert pipe is not None  # stdout=PIPE
         finished = False
         try:
             count = 0
             while n_frames is None or count < n_frames:
-                raw = proc.stdout.read(frame_bytes)
+                raw = pipe.read(frame_bytes)
                 if len(raw) < frame_bytes:
                     break
                 count += 1
@@ -120,7 +122,7 @@ def stream_frames(path: str | os.PathLike, size: tuple[int, int], *, before_inpu
         finally:
             if not finished:  # the caller stopped early (or failed): no verdict needed
                 proc.kill()
-            proc.stdout.close()
+            pipe.close()
             proc.wait()
         if proc.returncode != 0:
             err.seek(0)
