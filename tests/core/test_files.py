@@ -74,6 +74,32 @@ def test_to_uint8_rounds_and_float_round_trip():
     assert images.from_float(np.array([-1.0, 0.5, 2.0])).tolist() == [0, 128, 255]
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_the_two_float_conventions_stay_apart_bit_for_bit(dtype):
+    """to_float multiplies by float32(1/255), to_float_divided divides by 255: call sites keep the one
+    their outputs were made with, so each is pinned here to its formula, and their difference counted."""
+    x = np.arange(np.iinfo(dtype).max + 1, dtype=dtype)
+    top = np.float32(np.iinfo(dtype).max)
+    multiplied, divided = images.to_float(x), images.to_float_divided(x)
+    assert multiplied.dtype == divided.dtype == np.float32
+    reciprocal = np.float32(1.0 / float(top))
+    np.testing.assert_array_equal(multiplied.view(np.uint32), (x.astype(np.float32) * reciprocal).view(np.uint32))
+    np.testing.assert_array_equal(divided.view(np.uint32), (x.astype(np.float32) / top).view(np.uint32))
+    assert int((multiplied != divided).sum()) == {np.uint8: 126, np.uint16: 512}[dtype]
+    view = np.stack([x[:256]] * 3, axis=-1).reshape(16, 16, 3)[::-1, ::2].transpose(2, 0, 1)   # strided
+    out = np.empty(view.shape, np.float32)
+    assert images.to_float(view, out=out) is out
+    np.testing.assert_array_equal(out, images.to_float(np.ascontiguousarray(view)))
+
+
+def test_from_float_rounds_half_up_and_the_saturated_twin_half_to_even():
+    halves = (np.arange(4, dtype=np.float32) + 0.5) / np.float32(255)      # 0.5, 1.5, 2.5, 3.5 after scaling
+    assert images.from_float(halves).tolist() == [1, 2, 3, 4]
+    assert images.from_float_saturated(halves).tolist() == [0, 2, 2, 4]
+    assert images.from_float_saturated(np.array([-0.2, 0.2, 1.5], np.float32)).tolist() == [51, 51, 255]
+    assert images.from_float_saturated(np.array([0.5], np.float32), gain=0.5).tolist() == [64]   # 63.75
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
 def test_truncated_image_is_a_clear_error(tmp_path, suffix):
     path = tmp_path / f"cut{suffix}"

@@ -157,11 +157,6 @@ def _first(output):
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
-def _to_uint8_image(t: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8, clamped and rounded (metrics.quantize)."""
-    return metrics.quantize(t[0].float()).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-
-
 class _Tiled(nn.Module):
     def __init__(self, model, tile, overlap):
         super().__init__()
@@ -259,7 +254,7 @@ def _run_one(model, name: str, x: torch.Tensor, dev, row: dict) -> np.ndarray | 
         return None
     if tuple(y.shape) != tuple(x.shape):
         raise ValueError(f"model {name!r} returned shape {tuple(y.shape)} for input {tuple(x.shape)}")
-    return _to_uint8_image(y)
+    return metrics.tensor_to_uint8(y)
 
 
 def _evaluate_dataset(models, d: BenchDataset, out: Path, dev, save_images, max_grids, bar):

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from uhr4k.core.errors import InputError
-from uhr4k.core.images import read_image
+from uhr4k.core.images import read_image, to_float_divided
 from uhr4k.core.media import list_media
 from uhr4k.core.records import Failure
 from uhr4k.core.video import decode_selected, is_video, probe_video, seek_frame
@@ -89,7 +89,7 @@ def usability(img: np.ndarray) -> tuple[str | None, np.ndarray]:
     h, w = img.shape[:2]
     width = min(SHARP_WIDTH, w)  # never upsample: interpolation would look like blur
     small = img if width == w else cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    gray = to_float_divided(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
     mean, std = float(gray.mean()), float(gray.std())
     thumb = cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA)
     thumb = (thumb - thumb.mean()) / max(float(thumb.std()), 1e-3)
