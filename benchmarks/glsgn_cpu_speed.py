@@ -219,7 +219,7 @@ def psnr_table(variants: list[str], threads: int, data: Path, minutes: float, wi
     import numpy as np
     import torch
 
-    from uhr4k.benchmark.metrics import psnr, quantize
+    from uhr4k.benchmark.metrics import psnr, tensor_to_uint8
     from uhr4k.core.images import to_uint8
     from uhr4k.core.speed import Speed, SpeedWrapper
     from uhr4k.data import read_pair, resolve_dataset, to_tensor
@@ -250,7 +250,7 @@ def psnr_table(variants: list[str], threads: int, data: Path, minutes: float, wi
                 runner = SpeedWrapper(model, Speed(parts[0], "channels_last" in parts))
                 with torch.inference_mode():
                     y = runner(x)[0]
-                pred = quantize(y[0]).to(torch.uint8).permute(1, 2, 0).numpy()
+                pred = tensor_to_uint8(y)
                 scores[label].append(psnr(pred, target, "y"))
             model.to(memory_format=torch.contiguous_format)
         base = np.array(scores["fp32"])

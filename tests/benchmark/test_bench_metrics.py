@@ -98,6 +98,25 @@ def test_torch_quantizes_like_the_uint8_path():
     assert m.psnr_torch(noisy, _t(target), "rgb").item() == pytest.approx(m.psnr(pred, target, "rgb"), abs=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_quantize_is_the_torch_twin_of_from_float(dtype):
+    """quantize, the in-place planes of the fast SSIM and tensor_to_uint8 round as core.images.from_float
+    does, exact halves (rounded up) and out-of-range values (clipped) included."""
+    from uhr4k.core.images import from_float
+
+    rng = np.random.default_rng(5)
+    values = np.concatenate([(np.arange(256) + 0.5) / 255, rng.uniform(-0.2, 1.2, 3 * 16 * 16 - 256)])
+    x = torch.from_numpy(values.reshape(1, 3, 16, 16)).to(dtype)
+    expected = from_float(x.numpy())
+    np.testing.assert_array_equal(m.quantize(x).numpy(), expected)
+    if dtype == torch.float32:
+        np.testing.assert_array_equal(m._uint8_planes(x, "rgb"), expected)
+        np.testing.assert_array_equal(m.tensor_to_uint8(x), expected[0].transpose(1, 2, 0))
+    before = x.clone()
+    m.quantize(x)
+    assert torch.equal(x, before), "quantize leaves its input as it is"
+
+
 def test_ssim_is_differentiable_without_quantization():
     pred, target = _pair(4)
     x = _t(pred).float().requires_grad_(True)

@@ -136,3 +136,16 @@ def test_the_models_page_is_generated_from_the_registry(cache):
 def test_the_generator_writes_the_page(cache, tmp_path):
     out = tmp_path / "models.md"
     assert main(["--docs", str(out)]) == out and out.read_text() == render_page()
+
+
+def test_facts_are_saved_atomically_and_an_unwritable_cache_is_ignored(tmp_path):
+    facts = ModelFacts(tmp_path / "cache" / "model_facts.json", shipped=False)
+    facts.get("k", lambda: 3)
+    facts.save()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["model_facts.json"], "no temporary left"
+    assert ModelFacts(tmp_path / "cache" / "model_facts.json", shipped=False).entries == {"k": 3}
+    (tmp_path / "file").write_text("x")
+    blocked = ModelFacts(tmp_path / "file" / "model_facts.json", shipped=False)   # a file where the folder goes
+    blocked.get("k", lambda: 3)
+    blocked.save()
+    assert blocked.dirty, "not saved, and no error: the recount is the only cost"

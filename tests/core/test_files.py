@@ -74,6 +74,32 @@ def test_to_uint8_rounds_and_float_round_trip():
     assert images.from_float(np.array([-1.0, 0.5, 2.0])).tolist() == [0, 128, 255]
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_the_two_float_conventions_stay_apart_bit_for_bit(dtype):
+    """to_float multiplies by float32(1/255), to_float_divided divides by 255: call sites keep the one
+    their outputs were made with, so each is pinned here to its formula, and their difference counted."""
+    x = np.arange(np.iinfo(dtype).max + 1, dtype=dtype)
+    top = np.float32(np.iinfo(dtype).max)
+    multiplied, divided = images.to_float(x), images.to_float_divided(x)
+    assert multiplied.dtype == divided.dtype == np.float32
+    reciprocal = np.float32(1.0 / float(top))
+    np.testing.assert_array_equal(multiplied.view(np.uint32), (x.astype(np.float32) * reciprocal).view(np.uint32))
+    np.testing.assert_array_equal(divided.view(np.uint32), (x.astype(np.float32) / top).view(np.uint32))
+    assert int((multiplied != divided).sum()) == {np.uint8: 126, np.uint16: 512}[dtype]
+    view = np.stack([x[:256]] * 3, axis=-1).reshape(16, 16, 3)[::-1, ::2].transpose(2, 0, 1)   # strided
+    out = np.empty(view.shape, np.float32)
+    assert images.to_float(view, out=out) is out
+    np.testing.assert_array_equal(out, images.to_float(np.ascontiguousarray(view)))
+
+
+def test_from_float_rounds_half_up_and_the_saturated_twin_half_to_even():
+    halves = (np.arange(4, dtype=np.float32) + 0.5) / np.float32(255)      # 0.5, 1.5, 2.5, 3.5 after scaling
+    assert images.from_float(halves).tolist() == [1, 2, 3, 4]
+    assert images.from_float_saturated(halves).tolist() == [0, 2, 2, 4]
+    assert images.from_float_saturated(np.array([-0.2, 0.2, 1.5], np.float32)).tolist() == [51, 51, 255]
+    assert images.from_float_saturated(np.array([0.5], np.float32), gain=0.5).tolist() == [64]   # 63.75
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
 def test_truncated_image_is_a_clear_error(tmp_path, suffix):
     path = tmp_path / f"cut{suffix}"
@@ -93,6 +119,40 @@ def test_missing_and_garbage_files(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(InputError, match="empty file"):
         images.read_image(tmp_path / "empty.png")
+
+
+def test_image_header_check_reads_the_size_and_refuses_bad_files_without_decoding(tmp_path):
+    """One check for bench (every pair before any model runs) and build-syn (every reflection photo)."""
+    import struct
+    import zlib
+
+    png = images.encode_image(_random_image((30, 40, 3), np.uint8), ".png")
+    (tmp_path / "a.png").write_bytes(png)
+    assert images.check_image_header(tmp_path / "a.png") == (40, 30)
+    assert images.check_image_header(tmp_path / "a.png", verify=True) == (40, 30)
+    images.write_image(tmp_path / "a.jpg", _random_image((30, 40, 3), np.uint8))
+    assert images.check_image_header(tmp_path / "a.jpg", verify=True) == (40, 30)
+    damaged = bytearray(png)
+    damaged[60] ^= 0xFF                                 # inside the pixel data: only the CRC says so
+    (tmp_path / "crc.png").write_bytes(bytes(damaged))
+    assert images.check_image_header(tmp_path / "crc.png") == (40, 30)
+    (tmp_path / "cut.png").write_bytes(png[:-20])
+    (tmp_path / "junk.png").write_bytes(b"not an image at all")
+    (tmp_path / "empty.png").write_bytes(b"")
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    ihdr = struct.pack(">IIBBBBB", 10**5, 10**5, 8, 2, 0, 0, 0)      # 10^10 pixels claimed
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                                        + chunk(b"IDAT", zlib.compress(b"\x00" * 49)) + chunk(b"IEND", b""))
+    for name, verify, reason in (("nope.png", False, "no such file"), ("empty.png", False, "empty file"),
+                                 ("junk.png", False, "cannot read image header (cannot identify image file"),
+                                 ("bomb.png", False, "its header claims more pixels"),
+                                 ("cut.png", False, "truncated image file"),
+                                 ("crc.png", True, "cannot read image header (")):
+        with pytest.raises(InputError) as info:
+            images.check_image_header(tmp_path / name, verify=verify)
+        assert str(info.value).startswith(f"{tmp_path / name}: {reason}") and "\n" not in str(info.value), name
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -132,6 +192,27 @@ def test_video_streaming_on_real_video(shared_data):
     # the same frame decoded twice is the same bytes (deterministic decoding)
     again = dict(vid.iter_video_frames(video, wanted=[5]))
     np.testing.assert_array_equal(again[5], frames[1][1])
+
+
+@pytest.mark.parametrize("name", ["realshort_320x240.mp4", "cockatoo_1280x720.mp4"])
+def test_the_one_ffmpeg_driver_decodes_the_pixels_of_imageio_ffmpegs_reader(shared_data, name):
+    """Sequential, selected and seeked frames of core.video are the bytes imageio-ffmpeg's own reader gives
+    (what iter_video_frames decoded with before the driver was shared with build-syn's frame selection)."""
+    import imageio_ffmpeg
+
+    video = shared_data / "media" / name
+    wanted = [0, 1, 9, 17, 35]
+    reader = imageio_ffmpeg.read_frames(str(video), output_params=["-frames:v", str(wanted[-1] + 1)])
+    width, height = reader.__next__()["size"]
+    reference = {i: np.frombuffer(raw, np.uint8).reshape(height, width, 3) for i, raw in enumerate(reader)}
+    streamed = dict(vid.iter_video_frames(video, wanted))
+    selected = dict(vid.decode_selected(video, wanted, (width, height)))
+    _, fps, size = vid.probe_video(video)
+    assert size == (width, height) and sorted(streamed) == sorted(selected) == wanted
+    for i in wanted:
+        np.testing.assert_array_equal(streamed[i], reference[i])
+        np.testing.assert_array_equal(selected[i], reference[i])
+    np.testing.assert_array_equal(vid.seek_frame(video, 17, fps, size), reference[17])
 
 
 def test_truncated_and_bogus_video(tmp_path, shared_data):

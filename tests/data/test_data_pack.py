@@ -258,3 +258,55 @@ def test_damaged_shards_and_index_are_one_line_errors_naming_the_file(root, tmp_
             ShardPairs(out, "syn", "train")
         assert str(index_path) in str(caught.value) and "\n" not in str(caught.value)
     shutil.rmtree(out)
+
+
+KILL_AT_RENAME = """
+import os, signal, sys
+from uhr4k.data.pack import pack
+
+renames, real_replace = 0, os.replace
+
+def replace_then_die(src, dst):   # dies before its {n}th rename: a temporary is open on disk
+    global renames
+    renames += 1
+    if renames == {n}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+
+os.replace = replace_then_die
+pack(sys.argv[1], sys.argv[2], sys.argv[3], shard_bytes=1, progress=False)
+"""
+
+
+@pytest.mark.parametrize("fmt", ["webdataset", "hf"])
+def test_a_killed_pack_leaves_only_temporaries_the_clean_up_removes(root, tmp_path, fmt):
+    """SIGKILL mid-pack (no ``except`` runs): besides complete files under their final names, only
+    temporaries named by :mod:`uhr4k.core.atomic` remain, and the start-up clean-up removes them all."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import uhr4k
+    from uhr4k.core.atomic import remove_stale_temporaries
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(uhr4k.__file__).parents[1]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", KILL_AT_RENAME.replace("{n}", "3"), str(root), str(out), fmt],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    files = [p for p in out.rglob("*") if p.is_file()]
+    temporaries = [p for p in files if p.name.startswith(".")]
+    assert temporaries and all(p.name.endswith(".part") for p in temporaries), files
+    assert remove_stale_temporaries(out) == len(temporaries)
+    kept = [p for p in out.rglob("*") if p.is_file()]
+    assert sorted(kept) == sorted(set(files) - set(temporaries)) and len(kept) == 2
+    by_sha = {r[f"sha256_{role}"] for r in layout.read_manifest(root) for role in ("input", "target", "layer")}
+    for path in kept:   # what was renamed into place is whole
+        if fmt == "webdataset":
+            with tarfile.open(path) as tar:
+                assert len(tar.getnames()) == 4
+        else:
+            assert _sha(path) in by_sha

@@ -177,6 +177,24 @@ def test_bad_inputs_are_one_line_each_recorded_and_the_run_goes_on(media, tmp_pa
     assert all(json.loads(r["params"]).get("reflection", "ok.png") == "ok.png" for r in rows)
 
 
+def test_unusable_reflection_photos_fail_with_the_header_checks_reason(tmp_path):
+    """Reflections are checked as bench checks its pairs (core.images.check_image_header), CRCs included."""
+    refl = tmp_path / "refl"
+    write_image(refl / "ok.png", data.rocket())
+    png = (refl / "ok.png").read_bytes()
+    (refl / "cut.png").write_bytes(png[:2000])
+    damaged = bytearray(png)
+    damaged[len(png) // 2] ^= 0xFF
+    (refl / "crc.png").write_bytes(bytes(damaged))
+    (refl / "empty.png").write_bytes(b"")
+    failures = []
+    assert [entry["rel"] for entry in pipeline._reflection_pool(refl, failures)] == ["ok.png"]
+    reasons = {Path(f.file).name: f.reason for f in failures}
+    assert reasons.pop("empty.png") == "empty file"
+    assert reasons.pop("cut.png") == "cannot read image header (Truncated File Read)"   # PIL's verify reads it
+    assert reasons.pop("crc.png").startswith("cannot read image header (") and not reasons
+
+
 def test_reflections_folder_without_images_falls_back_with_a_failure(media, tmp_path):
     empty = tmp_path / "refl"
     empty.mkdir()

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from uhr4k.core.images import from_float, to_float
+
 __all__ = [
     "EstimateSettings", "Estimate", "EstimationError", "to_gray", "detect_orb", "match_descriptors",
     "estimate_homography", "plain_recipe_homography", "refine_guided", "refine_ecc", "transfer",
@@ -80,11 +82,9 @@ class Estimate:
 def to_gray(img: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB uint8/uint16 (or (H, W)) -> (H, W) float32 luma in [0, 1]."""
     if img.ndim == 3 and img.shape[2] == 3:
-        scale = 1.0 / (65535.0 if img.dtype == np.uint16 else 255.0)
-        return cv2.cvtColor(img.astype(np.float32) * np.float32(scale), cv2.COLOR_RGB2GRAY)
+        return cv2.cvtColor(to_float(img), cv2.COLOR_RGB2GRAY)
     if img.ndim == 2:
-        scale = 1.0 / (65535.0 if img.dtype == np.uint16 else (255.0 if img.dtype == np.uint8 else 1.0))
-        return img.astype(np.float32) * np.float32(scale)
+        return to_float(img) if img.dtype in (np.uint8, np.uint16) else img.astype(np.float32)
     raise ValueError(f"expected (H, W, 3) or (H, W) image, got shape {img.shape}")
 
 
@@ -133,7 +133,7 @@ def _working_image(gray: np.ndarray, scale: float) -> np.ndarray:
     if scale < 1.0:
         h, w = gray.shape
         gray = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return from_float(gray)
 
 
 # ------------------------------------------------------------------------------------ features

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from uhr4k.core.images import from_float, to_float_divided
+
 __all__ = ["GlassParams", "random_homography", "draw_glass_params", "simulate_glass_photo"]
 
 
@@ -93,13 +95,13 @@ def simulate_glass_photo(scene: np.ndarray, H: np.ndarray, params: GlassParams, 
     diagonal = float(np.hypot(w, h))
     # glass(x) = scene(T H x), T the crop offset; WARP_INVERSE_MAP samples the source at M x directly
     M = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64) @ np.asarray(H, np.float64)
-    glass = cv2.warpPerspective(scene.astype(np.float32) / 255.0, M, (w, h),
+    glass = cv2.warpPerspective(to_float_divided(scene), M, (w, h),
                                 flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
     glass *= np.asarray(params.gain, np.float32)
     if reflection is None:
-        refl = background[::-1, ::-1].astype(np.float32) / 255.0
+        refl = to_float_divided(background[::-1, ::-1])
     else:
-        refl = cv2.resize(reflection, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        refl = to_float_divided(cv2.resize(reflection, (w, h), interpolation=cv2.INTER_AREA))
     sigma = params.reflection_sigma * diagonal
     if sigma > 0:
         refl = cv2.GaussianBlur(refl, (0, 0), sigma)
@@ -109,7 +111,7 @@ def simulate_glass_photo(scene: np.ndarray, H: np.ndarray, params: GlassParams, 
         glass = cv2.GaussianBlur(glass, (0, 0), sigma)
     if params.noise_sigma > 0:
         glass += rng.normal(0.0, params.noise_sigma, glass.shape).astype(np.float32)
-    out = np.clip(glass * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    out = from_float(glass)
     if params.jpeg_quality:
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality])

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from uhr4k.core.images import write_image
+from uhr4k.core.images import from_float, write_image
 
 BOX_COLOURS = ((255, 64, 64), (64, 160, 255), (255, 200, 0))
 
@@ -83,7 +83,7 @@ def error_colormap(err: np.ndarray, vmax: float) -> np.ndarray:
     (black = 0, pale yellow = ``vmax`` and above)."""
     from matplotlib import colormaps
 
-    lut = (colormaps["magma"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    lut = from_float(colormaps["magma"](np.linspace(0, 1, 256))[:, :3])
     index = np.clip(err / max(vmax, 1e-6) * 255, 0, 255).astype(np.uint8)
     return lut[index]
 

@@ -209,8 +209,25 @@ def _check_tensors(pred: torch.Tensor, target: torch.Tensor) -> None:
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] float -> values in {0, ..., 255} (still float): clamp, scale, round half up like ``from_float``."""
-    return torch.floor(x.clamp(0, 1) * 255.0 + 0.5)
+    """[0, 1] float -> values in {0, ..., 255} (still float): clamp, scale, round half up.
+
+    The torch twin of :func:`uhr4k.core.images.from_float` (same values), kept here because core imports
+    no torch; ``x`` is left as it is (the clamp makes the copy the rest works in).
+    """
+    return _scale_round_(x.clamp(0, 1))
+
+
+def _scale_round_(q: torch.Tensor) -> torch.Tensor:
+    """In place: ``floor(q * 255 + 0.5)`` of a tensor already clamped to [0, 1] (no fresh tensor per step:
+    at 4K each one costs page faults). Safe under autograd: no step needs a value it overwrites."""
+    return q.mul_(255.0).add_(0.5).floor_()
+
+
+def tensor_to_uint8(t: torch.Tensor) -> np.ndarray:
+    """(3, H, W) or (1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8 on the CPU, rounded by :func:`quantize`
+    in float32: what a restored image is saved and scored as."""
+    image = t[0] if t.ndim == 4 else t
+    return quantize(image.float()).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 def _planes(x: torch.Tensor, protocol: str) -> torch.Tensor:
@@ -224,7 +241,7 @@ def _planes(x: torch.Tensor, protocol: str) -> torch.Tensor:
 def _uint8_planes(x: torch.Tensor, protocol: str) -> np.ndarray:
     """(B, 3, H, W) in [0, 1] -> the protocol's planes as a (B, C, H, W) uint8 array, with in-place ops
     (each fresh 4K tensor costs page faults: at 4K these steps otherwise take as long as the SSIM)."""
-    q = x.detach().to(torch.float32, copy=True).clamp_(0, 1).mul_(255.0).add_(0.5).floor_()
+    q = _scale_round_(x.detach().to(torch.float32, copy=True).clamp_(0, 1))
     if protocol == "y":
         q = _planes(q.double(), "y")          # float64 as in rgb_to_y: the same rounding of Y
     return q.to(torch.uint8).numpy()

@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
@@ -52,7 +51,7 @@ from uhr4k.benchmark.profiling import (
 from uhr4k.benchmark.tiling import tiled_forward
 from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
-from uhr4k.core.images import looks_truncated, to_uint8, write_image
+from uhr4k.core.images import check_image_header, to_uint8, write_image
 from uhr4k.core.speed import Speed, SpeedWrapper
 from uhr4k.core.tables import write_csv
 from uhr4k.data import Pair, ResolvedDataset, read_pair, resolve_dataset, to_tensor
@@ -131,32 +130,13 @@ def check_sizes(pairs: list[Pair]) -> None:
     too small or size-mismatched pair fails before any model runs (a long run never dies on its last
     image for a reason visible at the start)."""
     for pair in pairs:
-        sizes = [_header_size(path) for path in (pair.input, pair.target)]
+        sizes = [check_image_header(path) for path in (pair.input, pair.target)]
         if sizes[0] != sizes[1]:
             raise InputError(f"input is {sizes[0][0]}x{sizes[0][1]} but its target {pair.target} is "
                              f"{sizes[1][0]}x{sizes[1][1]}", pair.input)
         if min(sizes[0]) < SSIM_WINDOW:
             raise InputError(f"{sizes[0][0]}x{sizes[0][1]} is smaller than SSIM's {SSIM_WINDOW}x"
                              f"{SSIM_WINDOW} window: pairs must be at least that large", pair.input)
-
-
-def _header_size(path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as im:
-            size = im.size
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - 64))
-            tail = np.frombuffer(f.read(), np.uint8)
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except Image.DecompressionBombError:
-        raise InputError("its header claims more pixels than any image uhr4k reads (a decompression bomb?)",
-                         path) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read image header ({exc})", path) from None
-    if looks_truncated(Path(path), tail):
-        raise InputError("truncated image file", path)
-    return size
 
 
 def refuse_out_inside_datasets(out: Path, datasets: list[BenchDataset]) -> None:
@@ -175,11 +155,6 @@ def refuse_out_inside_datasets(out: Path, datasets: list[BenchDataset]) -> None:
 
 def _first(output):
     return output[0] if isinstance(output, (tuple, list)) else output
-
-
-def _to_uint8_image(t: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8, clamped and rounded (metrics.quantize)."""
-    return metrics.quantize(t[0].float()).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 class _Tiled(nn.Module):
@@ -279,7 +254,7 @@ def _run_one(model, name: str, x: torch.Tensor, dev, row: dict) -> np.ndarray | 
         return None
     if tuple(y.shape) != tuple(x.shape):
         raise ValueError(f"model {name!r} returned shape {tuple(y.shape)} for input {tuple(x.shape)}")
-    return _to_uint8_image(y)
+    return metrics.tensor_to_uint8(y)
 
 
 def _evaluate_dataset(models, d: BenchDataset, out: Path, dev, save_images, max_grids, bar):

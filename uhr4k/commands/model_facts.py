@@ -22,6 +22,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.errors import InputError
 from uhr4k.core.records import digest_bytes
 
 SHIPPED = Path(__file__).with_name("model_facts.json")
@@ -81,12 +83,9 @@ class ModelFacts:
             return
         target = self.path if path is None else Path(path)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({self.fingerprint: self.entries}, indent=0, sort_keys=True) + "\n")
-            os.replace(tmp, target)
+            write_text_atomic(target, json.dumps({self.fingerprint: self.entries}, indent=0, sort_keys=True) + "\n")
             self.dirty = False
-        except OSError:
+        except (OSError, InputError):   # a read-only or full cache disk only costs the recount
             pass
 
 

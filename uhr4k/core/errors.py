@@ -21,3 +21,10 @@ class InputError(Exception):
         self.path = None if path is None else str(path)
         self.reason = message
         super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): the reason a library's
+    multi-line error gives inside one InputError line."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from uhr4k.core.errors import InputError
+from uhr4k.core.images import to_float
 from uhr4k.core.seeds import rng as seeded_rng
 
 DEFAULT_CROP = (960, 540)   # (width, height) of the paper's training crops (section V-A)
@@ -18,11 +19,8 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     once and writes the planar result once, with no intermediate copy (the training crop path,
     ``benchmarks/bench_loader.py``).
     """
-    scale = np.float32(1.0 / (65535.0 if img.dtype == np.uint16 else 255.0))
     planar = img.transpose(2, 0, 1)
-    out = np.empty(planar.shape, np.float32)
-    np.multiply(planar, scale, out=out, dtype=np.float32)
-    return torch.from_numpy(out)
+    return torch.from_numpy(to_float(planar, out=np.empty(planar.shape, np.float32)))
 
 
 def draw_crop(seed: int, epoch: int, index: int, crop: tuple[int, int], augment: bool, height: int, width: int,

@@ -7,11 +7,12 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from uhr4k.core.errors import InputError
+from uhr4k.core.images import unit_scale
 from uhr4k.data.crops import augment_view, draw_crop, to_tensor
 from uhr4k.data.shards import ShardPairs
 from uhr4k.data.sources import Pair, read_pair
 
-_UINT8_SCALE = float(np.float32(1.0 / 255.0))   # the float32 factor of uhr4k.core.images.to_float, exactly
+_UINT8_SCALE = float(unit_scale(np.uint8))   # the float32 factor of uhr4k.core.images.to_float, exactly
 
 
 def to_transport(img: np.ndarray) -> torch.Tensor:

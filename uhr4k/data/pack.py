@@ -23,10 +23,13 @@ Hugging Face (``format="hf"``)::
 ``train``, ``validation``, ``test`` and three image columns.
 
 Every PNG's SHA-256 is checked against the manifest before it is packed: a corrupt root fails, naming the
-file, and nothing is left half-written (shards are written to temporary names and renamed).
+file, and nothing is left half-written: every file is written under a temporary name of
+:mod:`uhr4k.core.atomic` and renamed, so a killed pack leaves only temporaries that
+:func:`~uhr4k.core.atomic.remove_stale_temporaries` recognises and removes.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -39,7 +42,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from uhr4k import layout
-from uhr4k.core.atomic import write_text_atomic
+from uhr4k.core.atomic import atomic_path, sha256_file, write_bytes_atomic, write_text_atomic
 from uhr4k.core.errors import InputError
 from uhr4k.layout.card import declared, write_card
 
@@ -130,20 +133,26 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 class _ShardWriter:
-    """Tar shards ``<folder>/<split>-<n:06d>.tar`` closed once they pass ``max_bytes`` (at sample ends)."""
+    """Tar shards ``<folder>/<split>-<n:06d>.tar`` closed once they pass ``max_bytes`` (at sample ends).
+
+    A shard is written under :func:`~uhr4k.core.atomic.atomic_path`'s temporary name and renamed when it
+    closes; a failure leaves the temporary to the caller's clean-up (``pack`` removes the whole output)."""
 
     def __init__(self, folder: Path, split: str, max_bytes: int):
         self.folder, self.split, self.max_bytes = folder, split, max_bytes
-        self.number, self.tar, self.tmp, self.size, self.count = -1, None, None, 0, 0
+        self.number, self.tar, self.size, self.count = -1, None, 0, 0
+        self.open_shard = contextlib.ExitStack()
         self.done: list[dict] = []
+
+    def _final(self) -> Path:
+        return self.folder / f"{self.split}-{self.number:06d}.tar"
 
     def write(self, members: list[tuple[str, bytes]]) -> None:
         if self.tar is None or self.size >= self.max_bytes:
             self.close()
             self.number += 1
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.tmp = self.folder / f".{self.split}-{self.number:06d}.tar.tmp"
-            self.tar = tarfile.open(self.tmp, "w", format=tarfile.USTAR_FORMAT)
+            tmp = self.open_shard.enter_context(atomic_path(self._final()))
+            self.tar = self.open_shard.enter_context(tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT))
             self.size, self.count = 0, 0
         for name, data in members:
             _add(self.tar, name, data)
@@ -153,11 +162,10 @@ class _ShardWriter:
     def close(self) -> None:
         if self.tar is None:
             return
-        self.tar.close()
-        final = self.folder / f"{self.split}-{self.number:06d}.tar"
-        os.replace(self.tmp, final)
-        digest = hashlib.sha256(final.read_bytes()).hexdigest()
-        self.done.append({"name": final.name, "samples": self.count, "bytes": final.stat().st_size, "sha256": digest})
+        self.open_shard.close()   # the tar's end blocks, then the rename into place
+        final = self._final()
+        self.done.append({"name": final.name, "samples": self.count, "bytes": final.stat().st_size,
+                          "sha256": sha256_file(final)})
         self.tar = None
 
 
@@ -201,11 +209,7 @@ def pack_hf(root: Path, out: Path, groups, progress: bool) -> tuple[PackResult, 
                     if data is None:
                         continue
                     relative = f"{subset_name}/{role}/{row['id']}.png"
-                    target = out / split / relative
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = target.with_name(f".{target.name}.tmp")
-                    tmp.write_bytes(data)
-                    os.replace(tmp, target)
+                    write_bytes_atomic(out / split / relative, data)
                     entry[f"{role}_file_name"] = relative
                 # params as JSON text: its keys differ between subsets, and one Arrow schema must hold them all
                 record["params"] = json.dumps(record["params"], sort_keys=True)

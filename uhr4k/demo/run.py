@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from uhr4k.core import seeds
-from uhr4k.core.images import write_image
+from uhr4k.core.images import from_float, to_float_divided, write_image
 from uhr4k.demo.steps import StepRunner
 from uhr4k.synth.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo, make_reflections, make_videos
 
@@ -115,11 +115,10 @@ def step_align(o: DemoOptions, glass: dict) -> dict:
 
 def step_haze(o: DemoOptions) -> dict:
     """Hazy versions of the Middlebury motorcycle photo from its real stereo depth (scikit-image ships both)."""
-    from uhr4k.core.images import from_float
     from uhr4k.synth.haze import add_haze, motorcycle_with_depth
 
     photo, depth_m = motorcycle_with_depth()
-    clean = photo.astype(np.float32) / 255.0
+    clean = to_float_divided(photo)
     settings = [(0.2, (0.85, 0.85, 0.85)), (0.3, (0.9, 0.9, 0.92)), (0.45, (0.8, 0.82, 0.85))]  # beta per metre
     for i, (beta, airlight) in enumerate(settings):
         hazy = from_float(add_haze(clean, depth_m, beta, airlight))

@@ -15,7 +15,7 @@ import numpy as np
 
 from uhr4k import layout
 from uhr4k.core import seeds
-from uhr4k.core.images import write_image
+from uhr4k.core.images import from_float, to_float_divided, write_image
 from uhr4k.data.presets import PRESETS
 from uhr4k.synth.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo
 
@@ -27,9 +27,9 @@ PUBLIC_FOLDERS = {"real20": ("blended", "transmission_layer"), "nature": ("blend
 
 def degrade(target: np.ndarray, task: str, rng: np.random.Generator, other: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> its degraded twin for ``task`` (reflection, deraining, dehazing)."""
-    t = target.astype(np.float32) / 255
+    t = to_float_divided(target)
     if task == "reflection":
-        r = cv2.GaussianBlur(cv2.resize(other, t.shape[1::-1]).astype(np.float32) / 255, (0, 0), 1.5)
+        r = cv2.GaussianBlur(to_float_divided(cv2.resize(other, t.shape[1::-1])), (0, 0), 1.5)
         out = 0.8 * t + rng.uniform(0.2, 0.4) * r
     elif task == "deraining":
         streaks = np.zeros(t.shape[:2], np.float32)
@@ -40,7 +40,7 @@ def degrade(target: np.ndarray, task: str, rng: np.random.Generator, other: np.n
     else:
         transmission = rng.uniform(0.5, 0.7)
         out = t * transmission + 0.85 * (1 - transmission)
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return from_float(out)
 
 
 def _pairs(task: str, count: int, size: tuple[int, int], seed: int):

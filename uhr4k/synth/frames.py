@@ -5,7 +5,8 @@ video to spread the picks and to skip near-duplicates, and doing it up front is 
 independent of the number of workers and shards. Each picked frame carries a ``check`` (a hash of a
 pixel subsample) so that a worker that fetches the frame again by seeking can prove it got the same one.
 
-A video is one scene; a still image is a scene of its own. Sizes are (width, height).
+A video is one scene; a still image is a scene of its own. Sizes are (width, height). This module decides
+which frames; decoding them (one pass over selected indices, a seek) is :mod:`uhr4k.core.video`'s.
 """
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ import cv2
 import numpy as np
 
 from uhr4k.core.errors import InputError
-from uhr4k.core.images import read_image
+from uhr4k.core.images import read_image, to_float_divided
 from uhr4k.core.media import list_media
 from uhr4k.core.records import Failure
-from uhr4k.core.video import is_video, probe_video
+from uhr4k.core.video import decode_selected, is_video, probe_video, seek_frame
 from uhr4k.synth.resize import cover_resize, cover_scale
 
 # Usability thresholds on the gray thumbnail (values in [0, 1]); see usability().
@@ -88,7 +89,7 @@ def usability(img: np.ndarray) -> tuple[str | None, np.ndarray]:
     h, w = img.shape[:2]
     width = min(SHARP_WIDTH, w)  # never upsample: interpolation would look like blur
     small = img if width == w else cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    gray = to_float_divided(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
     mean, std = float(gray.mean()), float(gray.std())
     thumb = cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA)
     thumb = (thumb - thumb.mean()) / max(float(thumb.std()), 1e-3)
@@ -177,66 +178,6 @@ def candidate_indices(n_frames: int, fps: float, wanted: int) -> list[int]:
     gap = max(1, int(round((fps or 1.0) * MIN_GAP_S)))
     k = max(1, min(wanted, n_frames // gap if n_frames >= gap else 1))
     return sorted({min(n_frames - 1, int((j + 0.5) * n_frames / k)) for j in range(k)})
-
-
-def _ffmpeg_frames(path: str | Path, size: tuple[int, int], before_input: list[str], after_input: list[str],
-                   n_frames: int, threads: int = 1):
-    """Yield up to ``n_frames`` raw RGB frames of ``size`` from ffmpeg, then check how it ended.
-
-    ffmpeg is run directly (not through imageio-ffmpeg's reader, whose 10 s wait for the stream header
-    fails on a busy machine while ffmpeg is still seeking through a 4K group of pictures); the output
-    size is known from probing, so nothing needs parsing. ``-frames:v`` makes ffmpeg stop by itself.
-    ``threads`` = 1 in workers (they parallelise by process), 0 (all cores) for the one-pass selection.
-    """
-    import subprocess
-    import tempfile
-
-    import imageio_ffmpeg
-
-    width, height = size
-    frame_bytes = width * height * 3
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-threads", str(threads), *before_input,
-           "-i", str(path), *after_input, "-frames:v", str(n_frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
-        finished = False
-        try:
-            for _ in range(n_frames):
-                raw = proc.stdout.read(frame_bytes)
-                if len(raw) < frame_bytes:
-                    break
-                yield np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
-            finished = True
-        finally:
-            if not finished:  # the caller stopped early (or failed): no verdict needed
-                proc.kill()
-            proc.stdout.close()
-            proc.wait()
-        if proc.returncode != 0:
-            err.seek(0)
-            message = err.read().decode("utf-8", "replace").strip().splitlines()
-            raise InputError(f"ffmpeg failed ({message[-1] if message else proc.returncode})", path)
-
-
-def decode_selected(path: str | Path, indices: list[int], size: tuple[int, int], threads: int = 1):
-    """Yield ``(index, frame)`` for the wanted ``indices`` of a video of frame ``size``, in order,
-    decoding it once.
-
-    ffmpeg's select filter drops the other frames before colour conversion, so only wanted frames
-    cross the pipe. Raises InputError when the video ends early or cannot be decoded.
-    """
-    indices = sorted(set(int(i) for i in indices))
-    if not indices:
-        return
-    expr = "+".join(f"eq(n\\,{i})" for i in indices)
-    got = 0
-    select = ["-vf", f"select={expr}", "-fps_mode", "passthrough"]
-    frames = _ffmpeg_frames(path, size, [], select, len(indices), threads)
-    for index, frame in zip(indices, frames, strict=False):  # the video may end early: counted below
-        got += 1
-        yield index, frame
-    if got < len(indices):
-        raise InputError(f"video ended after {got} of {len(indices)} wanted frames (truncated?)", path)
 
 
 def _video_candidates(src: Source, wanted: int, skipped: dict, failures: list) -> list[tuple[Frame, np.ndarray]]:
@@ -328,23 +269,12 @@ def read_frame(root: str | Path, frame: Frame) -> np.ndarray:
         img = read_image(path, keep_16bit=False)
     else:
         size = (frame.width, frame.height)
-        img = _seek_frame(path, frame.index, frame.fps, size)
+        img = seek_frame(path, frame.index, frame.fps, size)
         if img is None or frame_check(img) != frame.check:
             img = next((f for _, f in decode_selected(path, [frame.index], size)), None)
     if img is None or frame_check(img) != frame.check:
         raise InputError(f"frame {frame.index} differs from the one selected (source changed?)", path)
     return img
-
-
-def _seek_frame(path: Path, index: int, fps: float, size: tuple[int, int]) -> np.ndarray | None:
-    """The frame at ``index`` by a fast input seek; None when the video's timing makes that unreliable."""
-    if not fps:
-        return None
-    start = max(0.0, (index - 0.5) / fps)  # half a frame early: the first frame out is ``index``
-    try:
-        return next(_ffmpeg_frames(path, size, ["-ss", f"{start:.6f}"], [], 1), None)
-    except InputError:
-        return None
 
 
 def background(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

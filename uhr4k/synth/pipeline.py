@@ -21,7 +21,6 @@ failures.csv and on stderr; the run goes on and the summary counts it.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from uhr4k import layout
 from uhr4k.core import seeds
 from uhr4k.core.atomic import remove_stale_temporaries, write_bytes_atomic, write_text_atomic
 from uhr4k.core.errors import InputError
-from uhr4k.core.images import encode_image, exif_orientation, looks_truncated, read_image, write_image
+from uhr4k.core.images import check_image_header, encode_image, exif_orientation, read_image, write_image
 from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.media import describe_skipped, list_media, scan_media
@@ -125,19 +124,11 @@ def _reflection_pool(folder: Path | None, failures: list[Failure]) -> list[dict]
 
 
 def _image_problem(path: Path) -> str | None:
-    """Cheap integrity check of an image without decoding its pixels (header, CRCs, end marker)."""
-    from PIL import Image
-
-    data = path.read_bytes()
-    if not data:
-        return "empty file"
+    """Why an image is unusable, checked without decoding its pixels (header, CRCs, end marker), or None."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-    except Exception as exc:  # PIL raises many types for a bad file (and DecompressionBombError): unreadable
-        return f"cannot read image ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-    if looks_truncated(path, np.frombuffer(data, np.uint8)):
-        return "truncated image file"
+        check_image_header(path, verify=True)
+    except InputError as exc:
+        return exc.reason
     return None
 
 

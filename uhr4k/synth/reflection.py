@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from uhr4k.core.images import from_float_saturated, to_float
 from uhr4k.synth.resize import cover_resize, gaussian_ksize, working_size
 
 MODELS = ("zhang", "fan", "screen")
@@ -69,7 +70,7 @@ def to_srgb8(linear: np.ndarray) -> np.ndarray:
     negative (every blend here is a sum of non-negative terms).
     """
     flat = _planar(linear)
-    return cv2.convertScaleAbs(cv2.pow(flat, 1.0 / GAMMA), alpha=255.0).reshape(linear.shape)
+    return from_float_saturated(cv2.pow(flat, 1.0 / GAMMA)).reshape(linear.shape)
 
 
 def _planar(img: np.ndarray) -> np.ndarray:
@@ -95,7 +96,7 @@ def _blurred_reflection(reflection: np.ndarray, size: tuple[int, int], params: d
     sigma_px = params["sigma_frac"] * min(width, height)
     work = working_size(size, sigma_px / WORK_SIGMA_PX)
     sigma_work = sigma_px * work[0] / width
-    src = to_linear(reflection) if linear else reflection.astype(np.float32) * np.float32(1 / 255)
+    src = to_linear(reflection) if linear else to_float(reflection)
     # INTER_AREA averages (the physically right thing in linear light); upscaling a small photo uses
     # bilinear, harmless under a blur of >= 2.5 working pixels
     small = cover_resize(src, work, tuple(params["crop"]),
@@ -161,9 +162,9 @@ def fan(background: np.ndarray, reflection: np.ndarray, params: dict) -> tuple[n
     _check(background, reflection)
     height, width = background.shape[:2]
     r_small, work = _blurred_reflection(reflection, (width, height), params, linear=False)
-    t_small = cv2.resize(background, work, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255)
+    t_small = to_float(cv2.resize(background, work, interpolation=cv2.INTER_AREA))
     r_small = _attenuate(r_small, t_small, 1.3)
-    layer8 = cv2.convertScaleAbs(_upsample(r_small, (width, height)), alpha=255.0)
+    layer8 = from_float_saturated(_upsample(r_small, (width, height)))
     blended = cv2.add(background, layer8)  # saturating
     return blended, cv2.subtract(blended, background)
 
@@ -176,7 +177,7 @@ def screen(background: np.ndarray, reflection: np.ndarray, params: dict) -> tupl
     _check(background, reflection)
     height, width = background.shape[:2]
     r_small, _ = _blurred_reflection(reflection, (width, height), params, linear=False)
-    layer8 = cv2.convertScaleAbs(_upsample(r_small, (width, height)), alpha=255.0 * params["b"])
+    layer8 = from_float_saturated(_upsample(r_small, (width, height)), gain=params["b"])
     inv_t = cv2.addWeighted(background, -float(params["a"]), background, 0.0, 255.0, dtype=cv2.CV_32F)
     inv_r = cv2.subtract(255.0, _planar(layer8), dtype=cv2.CV_32F)
     product = cv2.multiply(_planar(inv_t), inv_r, scale=1.0 / 255.0)

@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 import torch
 
+from uhr4k.benchmark.report import comparison_grid
+from uhr4k.core.images import from_float, write_image
 from uhr4k.models.archs.glsgn.memory import from_patches
 from uhr4k.models.archs.glsgn.model import GLSGN
 
@@ -78,7 +80,7 @@ def attention_maps(model: GLSGN, x: torch.Tensor) -> list[AttentionMap]:
 def heatmap(a: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """(1, h, w) map in [0, 1] -> (H, W, 3) uint8 RGB heat map (OpenCV's JET, nearest-neighbour upscaled to
     ``size`` = (width, height) so that each attention pixel stays visible as a block)."""
-    gray = (a[0].float().clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+    gray = from_float(a[0].float().cpu().numpy())
     gray = cv2.resize(gray, size, interpolation=cv2.INTER_NEAREST)
     return cv2.cvtColor(cv2.applyColorMap(gray, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
@@ -88,9 +90,6 @@ def write_attention(maps: list[AttentionMap], image: np.ndarray, out: Path, leve
     """Heat maps of batch item ``index`` at encoder ``level`` into ``out``: ``<pathway>-level<l>-plain.png``
     and ``-pac.png`` (when the applied map differs from the plain one), and ``sheet.png``: input | each
     pathway's plain map | its applied map, captioned. Returns the paths written."""
-    from uhr4k.benchmark.report import comparison_grid
-    from uhr4k.core.images import write_image
-
     size = (image.shape[1], image.shape[0])
     written, panels = [], [("input", image)]
 
