@@ -15,6 +15,8 @@ from uhr4k.models.losses import build_loss, loss_names, loss_value
 from uhr4k.models.registry import list_models, model_info, register_model
 from uhr4k.models.train.config import shipped_recipes
 
+from small_configs import SMALL_KWARGS
+
 MODELS = list_models()
 TASKS = {"reflection", "deraining", "dehazing", "deblurring"}
 # Models registered without a task, and why: a task makes a model a competitor row of that task's tables.
@@ -25,22 +27,6 @@ TASKLESS = {"identity": "the reference row of every table, never a competitor"}
 DEFAULT_SIZE = (37, 53)
 SIZES: dict[str, tuple[int, int]] = {"dmgn": (21, 27), "mprnet-deblur": (21, 27)}
 
-# Constructor overrides that keep the heaviest configurations fast in these generic tests; their
-# published configurations are checked (parameter counts, MACs) in test_baselines.py.
-FAST_KWARGS: dict[str, dict] = {
-    "ffanet": {"blocks": 2},
-    "msbdn": {"res_blocks": 2},
-    "nafnet-w64": {"enc_blocks": (1, 1, 1, 2)},
-    "nafnet-w32": {"enc_blocks": (1, 1, 1, 2)},
-    "restormer": {"blocks": (1, 1, 1, 1), "refinement_blocks": 1},
-    "mprnet-deblur": {"num_cab": 2},
-    "zheng2021": {"grid_size": 32, "context_size": 32},
-    "rmnet": {"ngf": 16},
-    "errnet": {"n_resblocks": 2},
-    "zou2020": {"ngf": 16, "num_downs": 6},
-    "ibcln": {"n_feats": 16},
-    "cfdnet": {"feature_channel": 16, "s_channel": 2},
-}
 # Loss options for the generic training step: the perceptual terms need pretrained VGG-19 weights,
 # a file the user supplies (tests never download weights).
 LOSS_KWARGS: dict[str, dict] = {"l1_contrastive": {"perceptual_weight": 0.0},
@@ -54,7 +40,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _build(name: str, fast: bool = True):
     torch.manual_seed(0)
-    return create_model(name, **(FAST_KWARGS.get(name, {}) if fast else {}))
+    return create_model(name, **(SMALL_KWARGS.get(name, {}) if fast else {}))
 
 
 def _images(out) -> list[torch.Tensor]:

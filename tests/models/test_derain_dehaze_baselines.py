@@ -11,42 +11,23 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from release_layout import release_layout
 from torch import nn
 
 from uhr4k.benchmark.metrics import psnr
-from uhr4k.benchmark.profiling import count_parameters
 from uhr4k.core.images import read_image
 from uhr4k.models.factory import create_model
 from uhr4k.models.losses import build_loss
 from uhr4k.models.registry import model_info
 
+from release_layout import release_layout
+
 pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
 
 
-# Parameters of the released configurations, counted on the authors' own modules.
-RELEASED_PARAMS = {
-    "vrgnet": 170_697,
-    "rescan": 54_735,
-    "rescan-gru": 149_823,
-    "ffanet": 4_455_913,
-    "msbdn": 31_353_061,
-    "aecrnet": 2_614_229,
-    "derainrlnet": 5_822_137,
-}
+NAMES = ("aecrnet", "derainrlnet", "ffanet", "msbdn", "rescan", "rescan-gru", "vrgnet")
 
 
-
-
-
-@pytest.mark.parametrize("name", sorted(RELEASED_PARAMS))
-def test_parameter_count_is_the_releases(name):
-    with torch.device("meta"):
-        model = create_model(name)
-    assert count_parameters(model)[1] == RELEASED_PARAMS[name]
-
-
-@pytest.mark.parametrize("name", sorted(RELEASED_PARAMS))
+@pytest.mark.parametrize("name", NAMES)
 def test_release_key_layout_loads_strictly(name):
     layout = release_layout(name)
     generator = torch.Generator().manual_seed(0)

@@ -14,28 +14,19 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from release_layout import release_layout
 
-from uhr4k.benchmark.profiling import count_macs, count_parameters
+from uhr4k.benchmark.profiling import count_macs
 from uhr4k.models.archs.vgg import VGG19Features
 from uhr4k.models.factory import create_model
 from uhr4k.models.losses import build_loss
 from uhr4k.models.registry import model_info
 
+from release_layout import release_layout
+
 pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
 
 
-# The releases' counts (the issue's table; Table I of the GLSGN paper rounds the first three).
-PARAMS = {
-    "rmnet": 65_432_841,
-    "errnet": 18_953_379,
-    "ibcln": 21_608_338,
-    "cfdnet": 9_649_671,
-    "zou2020": 66_993_158,
-}
-
-
-
+NAMES = ("cfdnet", "errnet", "ibcln", "rmnet", "zou2020")
 
 
 def release_state(name: str) -> dict:
@@ -51,16 +42,7 @@ def flat_values(state: dict) -> list[torch.Tensor]:
     return [t for v in state.values() for t in (flat_values(v) if isinstance(v, dict) else [v])]
 
 
-@pytest.mark.parametrize("name", sorted(PARAMS))
-def test_parameter_count_is_the_releases(name):
-    with torch.device("meta"):
-        model = create_model(name)
-    trainable, total = count_parameters(model)
-    assert trainable == PARAMS[name]
-    assert total == PARAMS[name]  # frozen VGG trunks are buffers, outside the count
-
-
-@pytest.mark.parametrize("name", sorted(PARAMS))
+@pytest.mark.parametrize("name", NAMES)
 def test_release_key_layout_loads_strictly(name):
     info = model_info(name)
     assert info.tasks == ("reflection",) and info.converter is not None

@@ -3,17 +3,17 @@ key names and shapes of the authors' state dict, recorded from their code; see e
 
 import pytest
 import torch
-from release_layout import release_layout
 
+from uhr4k.benchmark.profiling import count_parameters
 from uhr4k.models import create_model, list_models, model_info
+
+from release_layout import RELEASED_PARAMS, release_layout
 
 MINE = ["dmgn", "mprnet-deblur", "mprnet-derain", "nafnet-w32", "nafnet-w64", "prenet", "restormer", "zheng2021"]
 # What a converter may leave out: tensors the release registers but its forward never reads.
 UNREAD = {"dmgn": lambda k: k.startswith("head_feat.vgg.vgg_pretrained_features.")
           and int(k.split(".")[3]) > 29,
           "zheng2021": lambda k: k.startswith("smooth.")}
-
-
 
 
 def test_every_learned_baseline_has_a_converter():
@@ -60,3 +60,12 @@ def test_release_file_loads_strictly_and_reproduces_a_direct_load(name, wrap, tm
     loaded = create_model(name, pretrained=tmp_path / "release.pth").state_dict()
     direct = model_info(name).converter(state)       # what load_state_dict(converter(state)) would hold
     assert loaded.keys() == direct.keys() and all(torch.equal(loaded[k], direct[k]) for k in direct)
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED_PARAMS))
+def test_parameter_count_is_the_releases(name):
+    with torch.device("meta"):
+        model = create_model(name)
+    trainable, total = count_parameters(model)
+    assert trainable == RELEASED_PARAMS[name]
+    assert total == RELEASED_PARAMS[name]  # frozen VGG trunks (ERRNet, IBCLN, CFDNet) are buffers, outside the count

@@ -8,6 +8,7 @@ from torch.utils.data import Dataset, default_collate
 
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import unit_scale
+from uhr4k.data.cache import CachedReader
 from uhr4k.data.crops import augment_view, draw_crop, to_tensor
 from uhr4k.data.shards import ShardPairs
 from uhr4k.data.sources import Pair, read_pair
@@ -72,7 +73,6 @@ class PairedDataset(Dataset):
         self.convert = to_transport if transport else to_tensor
         self._reader = None
         if use_cache and crop is not None:
-            from uhr4k.data.cache import CachedReader
             self._reader = CachedReader()
 
     def set_epoch(self, epoch: int) -> None:

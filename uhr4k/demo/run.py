@@ -20,10 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
+from uhr4k.align.estimate import corner_error
+from uhr4k.align.pipeline import align_dataset
+from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
 from uhr4k.core import seeds
 from uhr4k.core.images import from_float, to_float_divided, write_image
+from uhr4k.core.tables import write_csv
+from uhr4k.demo.report_page import build_report
 from uhr4k.demo.steps import StepRunner
+from uhr4k.demo.train_small import train_small_glsgn
 from uhr4k.synth.material import REFLECTION_PHOTOS, SCENE_PHOTOS, load_photo, make_reflections, make_videos
+from uhr4k.synth.pipeline import BuildOptions, build_syn
 
 
 @dataclass
@@ -52,8 +59,6 @@ def step_material(o: DemoOptions) -> dict:
 
 
 def step_build_syn(o: DemoOptions) -> dict:
-    from uhr4k.synth.pipeline import BuildOptions, build_syn
-
     summary = build_syn(BuildOptions(
         frames=o.out / "material" / "videos", reflections=o.out / "material" / "reflections",
         out=o.out / "dataset", count=o.backgrounds, size=o.size, test=6, val=6, seed=o.seed,
@@ -67,8 +72,6 @@ def step_build_syn(o: DemoOptions) -> dict:
 def step_glass_pairs(o: DemoOptions) -> dict:
     """Two simulated through-glass captures per photo, each with its true homography saved."""
     import cv2
-
-    from uhr4k.align.simulate import draw_glass_params, random_homography, simulate_glass_photo
 
     raw = o.out / "material" / "glass_raw"
     w, h = o.size
@@ -91,10 +94,6 @@ def step_glass_pairs(o: DemoOptions) -> dict:
 
 
 def step_align(o: DemoOptions, glass: dict) -> dict:
-    from uhr4k.align.estimate import corner_error
-    from uhr4k.align.pipeline import align_dataset
-    from uhr4k.core.tables import write_csv
-
     summary = align_dataset(o.out / "material" / "glass_raw", o.out / "dataset", test=2, val=0,
                             seed=o.seed, workers=o.workers)
     truth = {(t["scene"], t["file"]): np.array(t["H"]) for t in glass["truth"]}
@@ -128,8 +127,6 @@ def step_haze(o: DemoOptions) -> dict:
 
 
 def step_train(o: DemoOptions) -> dict:
-    from uhr4k.demo.train_small import train_small_glsgn
-
     return train_small_glsgn(o.out / "dataset", o.out / "train", minutes=o.train_minutes, size=o.size,
                              seed=o.seed)
 
@@ -163,8 +160,6 @@ def step_bench(o: DemoOptions, trained: dict) -> dict:
 
 def run_demo(o: DemoOptions, echo=print) -> Path:
     """Run (or resume) every step and write ``<out>/report.html``; returns its path."""
-    from uhr4k.demo.report_page import build_report
-
     o.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     steps = StepRunner(o.out, o.key_options())

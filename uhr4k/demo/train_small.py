@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from uhr4k.core.runs import LAST_CHECKPOINT, TRAINING_LOG
+from uhr4k.data import resolve_dataset
 
 # Fixed steps rather than a wall-clock budget, so a demo's result does not depend on the machine's load;
 # this many (with the per-epoch validation) take about a minute on a quiet 2-core machine at 960x540
@@ -25,7 +26,6 @@ def train_small_glsgn(dataset: Path, out: Path, minutes: float, size: tuple[int,
     Returns:
         a JSON-able summary with the checkpoint path and the log path.
     """
-    from uhr4k.data import resolve_dataset
     from uhr4k.models import create_model
     from uhr4k.models.train.config import TrainConfig
     from uhr4k.models.train.loop import train

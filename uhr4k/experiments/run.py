@@ -35,7 +35,9 @@ from uhr4k.core.records import RecordStore, digest, fingerprint
 from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT
 from uhr4k.data.presets import PRESETS, Preset, preset_roots, resolve_root, split_folder
 from uhr4k.experiments.published import paper_figures
+from uhr4k.experiments.smoke_data import PUBLIC_FOLDERS, write_smoke_home
 from uhr4k.experiments.spec import DatasetSpec, Experiment, Row, load_experiment
+from uhr4k.experiments.table import write_table
 
 # Constructor arguments that set a model's channel width, tried in this order by --smoke.
 WIDTH_ARGUMENTS = ("width", "dim", "ngf", "n_feat", "nf", "channels", "base_channels")
@@ -112,8 +114,6 @@ def _registered(name: str) -> bool:
 
 def expected_layout(preset: Preset, home: Path) -> str:
     """Where and how a preset's files must lie under the data home (for the refusal message)."""
-    from uhr4k.experiments.smoke_data import PUBLIC_FOLDERS
-
     if preset.subset:
         return (f"{split_folder(home / preset.folders[0], preset)}/{{train,val,test}}/{{input,target}}/<id>.png "
                 f"(uhr4k build-syn / uhr4k align write it)")
@@ -147,7 +147,6 @@ def _data_home(experiment: Experiment, options: ExperimentOptions) -> Path:
     if not options.smoke:
         raise InputError("a real run needs --data ROOT (the folder holding the datasets); --smoke makes its own",
                          "--data")
-    from uhr4k.experiments.smoke_data import write_smoke_home
 
     needed = sorted({d.preset for d in experiment.datasets} | {d.train for d in experiment.datasets})
     return write_smoke_home(options.out / "smoke-data", needed, experiment.smoke.pairs, experiment.smoke.size)
@@ -413,8 +412,6 @@ def run_experiment(name: str | Experiment, options: ExperimentOptions, echo=prin
         (with the layout it needs), --weights for a model that is not a row.
     """
     from tqdm import tqdm
-
-    from uhr4k.experiments.table import write_table
 
     experiment = name if isinstance(name, Experiment) else load_experiment(name)
     name = experiment.name

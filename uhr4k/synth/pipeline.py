@@ -40,9 +40,11 @@ from uhr4k.core.records import Failure, RecordStore, digest, fingerprint, write_
 from uhr4k.layout.card import write_root_card
 from uhr4k.layout.scene_splits import assign_scene_splits
 from uhr4k.synth import rain, reflection
+from uhr4k.synth.datasheet import write_datasheet, write_preview
 from uhr4k.synth.frames import (
     Frame,
     background,
+    probe_source,
     read_frame,
     scan_sources,
     select_frames,
@@ -156,8 +158,6 @@ def _recovered(failures: list[Failure], opts: BuildOptions) -> bool:
 
 
 def _scan_one(path: Path, opts: BuildOptions):
-    from uhr4k.synth.frames import probe_source
-
     return probe_source(path, opts.frames, opts.size, opts.allow_upscale)
 
 
@@ -399,8 +399,6 @@ def make_sample(job: tuple[dict, str, str, str | None]) -> dict:
 
 def finish(root: Path, rows: list[dict], failures: list[Failure], info: dict, subsets) -> None:
     """Manifest (built subsets replaced, others kept), failures.csv, datasheet.md, preview.jpg."""
-    from uhr4k.synth.datasheet import write_datasheet, write_preview
-
     names = {layout.subset(k).name for k in subsets}
     kept = [r for r in layout.read_manifest(root) if r["subset"] not in names]
     layout.write_manifest(root, kept + rows)

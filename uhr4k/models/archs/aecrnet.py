@@ -39,7 +39,8 @@ from torch import nn
 from uhr4k.models.archs.deform_conv import DCN
 from uhr4k.models.archs.ffanet import Block as DehazeBlock
 from uhr4k.models.archs.image_batch import check_image_batch, pad_to_multiple
-from uhr4k.models.registry import StateDict, register_model
+from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import same_layout
 
 MULTIPLE = 4  # two stride-2 levels, mixed with their encoder features
 
@@ -160,14 +161,11 @@ class AECRNet(nn.Module):
         return out[:, :, :height, :width]
 
 
-def convert_release(state: StateDict) -> StateDict:
-    """The release's state dict (``module.`` stripped by the loader) is in our layout."""
-    return dict(state)
 
-
+# Released weights load as they are: the release's state dict, ``module.`` stripped by the loader.
 @register_model("aecrnet", tasks=("dehazing",), paper="AECR-Net (Wu et al., CVPR 2021)",
                 summary="FastDeconv, one DehazeBlock x 6 and one DCNv2 conv x 2 (shared weights) at 1/4",
                 release=("GlassyWu/AECR-Net", "models/AECRNet.py"), published_params="2,614,229",
-                default_loss="l1_contrastive", converter=convert_release)
+                default_loss="l1_contrastive", converter=same_layout)
 def aecrnet(**kwargs) -> nn.Module:
     return AECRNet(**kwargs)

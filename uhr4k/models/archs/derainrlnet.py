@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from uhr4k.models.archs.image_batch import check_image_batch, pad_to_multiple
-from uhr4k.models.registry import StateDict, register_model
+from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import same_layout
 
 MULTIPLE = 32  # the 1/4-scale dense U-Net pools three more times
 
@@ -302,15 +303,12 @@ class DerainRLNet(nn.Module):
                                    y4 + 0.15 * k4 * y4, h_b, y3, h_d, k3, k4)
 
 
-def convert_release(state: StateDict) -> StateDict:
-    """The release's ``Dense_rainall`` state dict (``module.`` stripped by the loader) is in our layout."""
-    return dict(state)
 
-
+# Released weights load as they are: the release's ``Dense_rainall`` state dict, ``module.`` stripped by the loader.
 @register_model("derainrlnet", tasks=("deraining",), paper="DerainRLNet (Chen and Li, CVPR 2021)",
                 summary="multi-scale dense encoders, rain estimates at 1/2 and 1/4, confidence, "
                         "training-only feedback (189,970 of the parameters)",
                 release=("LI-Hao-SJTU/DerainRLNet", "derain/models/derain_dense_relu_test.py"),
-                published_params="5,822,137", default_loss="derainrlnet", converter=convert_release)
+                published_params="5,822,137", default_loss="derainrlnet", converter=same_layout)
 def derainrlnet(**kwargs) -> nn.Module:
     return DerainRLNet(**kwargs)

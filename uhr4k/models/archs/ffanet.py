@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from uhr4k.models.archs.image_batch import check_image_batch
-from uhr4k.models.registry import StateDict, register_model
+from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import same_layout
 
 MEAN = (0.64, 0.6, 0.58)
 STD = (0.14, 0.15, 0.152)
@@ -112,14 +113,11 @@ class FFANet(nn.Module):
         return self.post(self.palayer(fused)) + normalised
 
 
-def convert_release(state: StateDict) -> StateDict:
-    """The release's state dict (``module.`` already stripped by the loader) is in our layout."""
-    return dict(state)
 
-
+# Released weights load as they are: the release's state dict, ``module.`` stripped by the loader.
 @register_model("ffanet", tasks=("dehazing",), paper="FFA-Net (Qin et al., AAAI 2020)",
                 summary="`FFA(gps=3, blocks=19)`, 64 channels at full resolution",
                 release=("zhilin007/FFA-Net", "net/models/FFA.py"), published_params="4,455,913", default_loss="l1",
-                recipe="ffanet", converter=convert_release)
+                recipe="ffanet", converter=same_layout)
 def ffanet(**kwargs) -> nn.Module:
     return FFANet(**kwargs)

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from uhr4k.models.archs.image_batch import check_image_batch, pad_to_multiple
-from uhr4k.models.registry import StateDict, register_model
+from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import same_layout
 
 MULTIPLE = 16  # four stride-2 levels
 
@@ -205,14 +206,11 @@ class MSBDN(nn.Module):
         return self.conv_output(y)[:, :, :height, :width]
 
 
-def convert_release(state: StateDict) -> StateDict:
-    """The release ``Net``'s state dict (taken from its pickled ``model.pkl``) is in our layout."""
-    return dict(state)
 
-
+# Released weights load as they are: the release ``Net``'s state dict, taken from its pickled ``model.pkl``.
 @register_model("msbdn", tasks=("dehazing",), paper="MSBDN-DFF (Dong et al., CVPR 2020)",
                 summary="4-level boosted U-Net with dense feature fusion, 18 residual blocks at 1/16",
                 release=("BookerDeWitt/MSBDN-DFF", "networks/MSBDN-DFF-v1-1.py"), published_params="31.35 M (Table I)",
-                default_loss="mse", recipe="msbdn", converter=convert_release)
+                default_loss="mse", recipe="msbdn", converter=same_layout)
 def msbdn(**kwargs) -> nn.Module:
     return MSBDN(**kwargs)

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from uhr4k.models.archs.image_batch import check_image_batch
-from uhr4k.models.registry import StateDict, register_model
+from uhr4k.models.registry import register_model
+from uhr4k.models.weights.keys import same_layout
 
 SE_HIDDEN = 6  # the release's ``reduction`` argument, used as the hidden width
 
@@ -124,15 +125,12 @@ class RESCAN(nn.Module):
         return (derained[-1], *derained[:-1])
 
 
-def convert_release(state: StateDict) -> StateDict:
-    """The release's state dict is already in our layout (same module names): returned as is."""
-    return dict(state)
 
-
+# Released weights load as they are: same module names as the release.
 @register_model("rescan", tasks=("deraining",), paper="RESCAN (Li et al., ECCV 2018)",
                 summary="4 stages of 5 dilated conv-RNN units with SE, `Add` frame (the ECCV release)",
                 release=("XiaLiPKU/RESCAN", "config/model.py"), published_params="54,735", default_loss="mse_stages",
-                recipe="rescan", converter=convert_release)
+                recipe="rescan", converter=same_layout)
 def rescan(**kwargs) -> nn.Module:
     return RESCAN(**{"unit": "RNN", "frame": "Add", **kwargs})
 
@@ -140,6 +138,6 @@ def rescan(**kwargs) -> nn.Module:
 @register_model("rescan-gru", tasks=("deraining",), paper="RESCAN (Li et al., ECCV 2018)",
                 summary="GRU units, `Full` frame (the later settings, the README's figures)",
                 release=("XiaLiPKU/RESCAN", "config/model.py"), published_params="149,823", default_loss="mse_stages",
-                recipe="rescan-gru", converter=convert_release)
+                recipe="rescan-gru", converter=same_layout)
 def rescan_gru(**kwargs) -> nn.Module:
     return RESCAN(**{"unit": "GRU", "frame": "Full", **kwargs})

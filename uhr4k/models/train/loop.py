@@ -39,7 +39,7 @@ from uhr4k.benchmark import report
 from uhr4k.benchmark.metrics import psnr_torch, ssim_torch
 from uhr4k.core.atomic import remove_stale_temporaries
 from uhr4k.core.errors import InputError
-from uhr4k.core.images import from_float, write_image
+from uhr4k.core.images import from_float, read_image, write_image
 from uhr4k.core.locks import acquire_lock
 from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, TRAINING_LOG, VALIDATION_PREVIEW
 from uhr4k.core.speed import Speed
@@ -53,6 +53,7 @@ from uhr4k.models.train.config import TrainConfig
 from uhr4k.models.train.ema import ModelEMA
 from uhr4k.models.train.schedules import Schedule, set_lr
 from uhr4k.models.weights.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from uhr4k.models.weights.load import load_pretrained
 
 LAST, BEST, LOG, PREVIEW = LAST_CHECKPOINT, BEST_CHECKPOINT, TRAINING_LOG, VALIDATION_PREVIEW
 PREVIEW_WIDTH = 640
@@ -303,7 +304,6 @@ def _build_model_and_loss(config: TrainConfig) -> tuple[nn.Module, nn.Module, Tr
     if config.init_weights is not None:
         if config.resume:
             raise InputError("--init-weights starts a run from given weights; --resume continues one: not both")
-        from uhr4k.models.weights.load import load_pretrained
         load_pretrained(model, config.model, config.init_weights)   # strictly, any release format
     loss_name = config.loss or getattr(model, "default_loss", None)
     if loss_name is None or not any(p.requires_grad for p in model.parameters()):
@@ -560,7 +560,6 @@ def _tensorboard_epoch(run: Run, row: dict) -> None:
         run.writer.add_scalar(tag, float(value), run.epoch)
     preview = run.out / PREVIEW
     if "val_psnr" in row and preview.is_file():
-        from uhr4k.core.images import read_image
         run.writer.add_image("val/preview", read_image(preview), run.epoch, dataformats="HWC")
     run.writer.flush()
 

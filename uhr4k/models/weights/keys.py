@@ -58,3 +58,8 @@ def one_based(name: str):
     (releases number ``encoder_level1..3``; a ModuleList counts from 0)."""
     return lambda m: f"{name}.{int(m[1]) - 1}"
 
+
+def same_layout(state: StateDict) -> StateDict:
+    """The converter of a release whose state dict is already in this package's layout (same module names;
+    the loader has stripped ``module.`` prefixes and unwrapped the file): a shallow copy, tensors shared."""
+    return dict(state)
