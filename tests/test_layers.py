@@ -61,3 +61,14 @@ def test_the_layer_contract_refuses_an_upward_import(tmp_path):
     assert result.returncode != 0
     assert "uhr4k.core is not allowed to import uhr4k.models" in result.stdout
     assert "uhr4k.core.atomic -> uhr4k.models.factory" in result.stdout
+
+
+def test_the_dataset_pipelines_load_no_torch_or_pandas():
+    """build-syn's and align's worker processes import these modules: torch and pandas would cost every
+    worker seconds and hundreds of MB (docs/design.md, "Which way imports go")."""
+    modules = ["uhr4k.data", "uhr4k.synth.pipeline", "uhr4k.align.pipeline", "uhr4k.data.pack", "uhr4k.synth.merge",
+               "uhr4k.layout", "uhr4k.core.images", "uhr4k.core.jobs", "uhr4k.cli"]
+    probe = ("import sys; import " + ", ".join(modules) +
+             "; print(sorted(m for m in ('torch', 'pandas', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -23,12 +23,7 @@ from uhr4k.core.seeds import derive_seed
 
 HOLD = """
 import sys, time
-from uhr4k.core.atomic import remove_stale_temporaries
-from uhr4k.core.jobs import run_jobs
 from uhr4k.core.locks import lock_root
-from uhr4k.core.paths import inside
-from uhr4k.core.records import Failure, RecordStore
-from uhr4k.core.seeds import derive_seed
 with lock_root(sys.argv[1], "holder"):
     open(sys.argv[2], "w").close()
     time.sleep(60)

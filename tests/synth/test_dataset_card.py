@@ -138,3 +138,24 @@ def test_merge_and_pack_from_python_write_the_cards_the_commands_write(media, tm
     assert meta["license"] == "cc0-1.0" and meta["uhr4k"]["commands"][:3] == commands
     assert meta["uhr4k"]["command"] == ("uhr4k.app.pipelines.pack(root='m', out='packed', fmt='webdataset', "
                                         "splits=('test',), shard_bytes=1000000000)")
+
+
+def test_a_readme_uhr4k_did_not_write_keeps_the_run_report_then_fails(media, tmp_path):
+    """build-syn into a root holding the user's own README.md: the dataset is built and reported as usual
+    (the summary and the next command), then the refusal, one line, exit status 2; their file untouched."""
+    from click.testing import CliRunner
+
+    from uhr4k.cli import cli
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "README.md").write_text("my lab's notes\n")
+    res = CliRunner().invoke(cli, ["build-syn", "--frames", str(media / "frames"), "--out", str(root), "--count", "4",
+                                   "--size", "64x36", "--test", "1", "--val", "1", "--subsets", "syn", "--quiet"])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "not a dataset card uhr4k wrote" in lines[-1]
+    assert any("next:" in line for line in lines[:-1]), res.output        # the report came first
+    assert "Traceback" not in res.output
+    assert (root / "README.md").read_text() == "my lab's notes\n"
+    assert (root / "manifest.csv").is_file()

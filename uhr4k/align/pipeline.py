@@ -45,7 +45,7 @@ from uhr4k.core.paths import inside, verify
 from uhr4k.core.records import Failure, RecordStore, fingerprint
 from uhr4k.core.runs import ALIGNMENT_NAME
 from uhr4k.core.tables import write_csv
-from uhr4k.layout.card import write_root_card
+from uhr4k.layout.card import root_card_refusal
 from uhr4k.layout.scene_splits import assign_scene_splits
 
 __all__ = ["align_dataset", "AlignSummary", "ALIGNMENT_NAME"]
@@ -69,6 +69,7 @@ class AlignSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)   # (id, reason)
     flagged: list[tuple[str, str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)             # e.g. a split smaller than asked
+    card_error: InputError | None = None      # the card refused (a foreign README.md): printed after the report
 
     @property
     def ok(self) -> bool:
@@ -220,7 +221,7 @@ def align_dataset(raw_dir: str | os.PathLike, out: str | os.PathLike, *, test: i
         remove_stale_temporaries(root)
         summary = _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings)
         if summary.splits:
-            write_root_card(root, **(card or {}))
+            summary.card_error = root_card_refusal(root, **(card or {}))
         return summary
 
 
@@ -285,4 +286,5 @@ def _remove_orphan_qa(qa_dir: Path, ids: set[str]) -> None:
 
 
 def _write_alignment_csv(path: Path, results: list[PairResult]) -> None:
-    write_csv(path, sorted((r.csv_row() for r in results), key=lambda row: row["id"]), ALIGNMENT_COLUMNS)
+    write_csv(path, sorted((r.csv_row() for r in results), key=lambda row: row["id"]), ALIGNMENT_COLUMNS,
+              strict=True)

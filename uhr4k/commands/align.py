@@ -46,5 +46,7 @@ def command(ctx, raw_dir, out, test, val, seed, workers, method, refine, size, m
                           size=parse_size(size, "--size", allow_none=True), min_inliers=min_inliers,
                           max_rmse=max_rmse, **card_arguments(ctx))
     echo_lines(align_lines(summary, out))
+    if summary.card_error is not None:
+        raise summary.card_error
     if not summary.ok:
         raise SystemExit(1)

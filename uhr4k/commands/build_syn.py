@@ -54,5 +54,7 @@ def command(ctx, frames, reflections, out, count, size, test, val, seed, workers
                         shard=parse_shard(shard), subsets=keys, reflection_model=reflection_model,
                         allow_upscale=allow_upscale, **card)
     echo_lines(build_syn_lines(summary, out))
+    if summary.card_error is not None:
+        raise summary.card_error
     if not summary.ok:
         ctx.exit(1)

@@ -84,7 +84,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 
-_TEMP = re.compile(r"\.(\d+)-[0-9a-f]{8}(\.[^.]*)?\.part$")   # files.temp_name
+_TEMP = re.compile(r"\.(\d+)-[0-9a-f]{8}(\.[^.]*)?\.part$")   # temp_name's pattern
 
 
 def remove_stale_temporaries(*folders: str | os.PathLike) -> int:

@@ -1,9 +1,9 @@
-"""Images and video frames in and out, atomic writes, hashing.
+"""Images in and out: decoding (header checks, truncation, EXIF orientation), encoding, and the
+uint8/uint16 <-> float conversions, each rounding rule named once.
 
 Images are numpy arrays of shape (H, W, 3), RGB, dtype uint8 or uint16 (16-bit PNG/TIFF keep their
-depth). Every write goes to a temporary name in the destination folder and is renamed into place, so
-a file under its final name is always complete. Video frames stream through imageio-ffmpeg: a video is
-never held in memory whole.
+depth). Every write goes through :mod:`uhr4k.core.atomic` (a temporary name, then a rename), so a file
+under its final name is always complete; video frames are :mod:`uhr4k.core.video`'s.
 """
 from __future__ import annotations
 
@@ -182,9 +182,9 @@ def looks_truncated(path: Path, data: np.ndarray) -> bool:
 # ------------------------------------------------------------------------------ pixel conversions
 # Integer images <-> float in [0, 1]. Each rounding below is a convention that datasets and scores were
 # made with: the functions differ in the last bit of some values, so a call site keeps the one it has
-# (switching one changes its output bytes). The torch twins live beside their users, core importing no
-# torch: uhr4k.data.crops.to_tensor and uhr4k.data.dataset.unit_float (to_float), uhr4k.benchmark.metrics.
-# quantize and tensor_to_uint8 (from_float).
+# (switching one changes its output bytes). The torch twins live beside their users, so that this module
+# imports no torch: uhr4k.data.crops.to_tensor and uhr4k.data.dataset.unit_float (to_float),
+# uhr4k.benchmark.metrics.quantize and tensor_to_uint8 (from_float).
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
@@ -269,8 +269,5 @@ def write_image(path: str | os.PathLike, img: np.ndarray) -> str:
     data = encode_image(img, Path(path).suffix)
     write_bytes_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
-
-
-# ----------------------------------------------------------------------------------------- video
 
 

@@ -34,23 +34,26 @@ def columns_of(rows: Iterable[dict]) -> list[str]:
     return list(columns)
 
 
-def format_csv(rows: Iterable[dict], columns: Sequence[str] | None = None) -> str:
+def format_csv(rows: Iterable[dict], columns: Sequence[str] | None = None, *, strict: bool = False) -> str:
     """Rows (dicts) as CSV text: the header ``columns`` (default :func:`columns_of` the rows), one line per
     row, ``\\n`` line ends, fields quoted only where they need it (a comma, a quote, a line end); a
-    missing key is an empty cell, keys outside ``columns`` are ignored, floats keep full precision
+    missing key is an empty cell, keys outside ``columns`` are ignored (``strict``: a ``ValueError``, for
+    files whose columns are a contract: a misspelt key must not vanish), floats keep full precision
     (``repr``). Every CSV file uhr4k writes has exactly these bytes."""
     rows = list(rows)
     buf = io.StringIO()
     fields = list(columns) if columns is not None else columns_of(rows)
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", restval="", extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", restval="",
+                            extrasaction="raise" if strict else "ignore")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
 
 
-def write_csv(path: str | os.PathLike, rows: Iterable[dict], columns: Sequence[str] | None = None) -> None:
+def write_csv(path: str | os.PathLike, rows: Iterable[dict], columns: Sequence[str] | None = None, *,
+              strict: bool = False) -> None:
     """:func:`format_csv` of ``rows`` written atomically to ``path``."""
-    write_text_atomic(path, format_csv(rows, columns))
+    write_text_atomic(path, format_csv(rows, columns, strict=strict))
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """uhr4k.data: finding pairs in every layout (``sources``), named datasets with their protocol
 (``presets``), the one rule that turns a dataset spec into its name, pairs and metric protocol
 (``protocol``: :func:`resolve_dataset`), the torch ``Dataset`` with seeded crops (``dataset``), the crop
-cache (``cache``) and the scene-split policy (``splits``). Training and benchmarking both read data through
+cache (``cache``), ``uhr4k split`` and leak reports (``splits``; the policy itself is
+:mod:`uhr4k.layout.scene_splits`). Training and benchmarking both read data through
 this package, and both take a dataset's protocol from :func:`resolve_dataset`.
 
 ``import uhr4k.data`` does not import torch: the torch ``Dataset`` and its helpers load on first use.

@@ -1,5 +1,5 @@
-"""The split policy of every UHR4K subset (build-syn, align and ``uhr4k split`` all call it), with the
-paper's sizes, and leak reports.
+"""``uhr4k split``: the paper's split sizes applied to a root through the one scene-split policy
+(:mod:`uhr4k.layout.scene_splits`, which build-syn and align call too), and leak reports.
 
 The paper's counts: UHR4K-Real 336 pairs = 316 train + 20 test, UHR4K-Syn and UHR4K-Rain 2,167 pairs =
 2,117 train + 50 test, and "20 images as held-out validation set to guide the model training".

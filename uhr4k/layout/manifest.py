@@ -97,7 +97,7 @@ def format_manifest(rows: Iterable[dict]) -> str:
         if key in seen:
             raise ValueError(f"duplicate manifest row for {key}")
         seen.add(key)
-    return format_csv(rows, MANIFEST_COLUMNS)
+    return format_csv(rows, MANIFEST_COLUMNS, strict=True)
 
 
 def write_manifest(root: str | os.PathLike, rows: Iterable[dict]) -> Path:

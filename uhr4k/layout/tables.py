@@ -23,7 +23,7 @@ from uhr4k.core.runs import ALIGNMENT_NAME, FAILURES_NAME
 from uhr4k.core.runs import TRAINING_LOG as LOG_NAME
 from uhr4k.core.tables import read_csv_table
 
-# File names of the pipelines' tables (the pipelines import their own constants; these are the same names).
+# Manifest columns read as integers (the rest stay text; params are parsed to dicts).
 MANIFEST_INT_COLUMNS = ("width", "height", "seed")
 
 

@@ -37,7 +37,7 @@ from uhr4k.core.locks import STATE_DIR, lock_root
 from uhr4k.core.media import describe_skipped, list_media, scan_media
 from uhr4k.core.paths import verify
 from uhr4k.core.records import Failure, RecordStore, digest, fingerprint, write_failures
-from uhr4k.layout.card import write_root_card
+from uhr4k.layout.card import root_card_refusal
 from uhr4k.layout.scene_splits import assign_scene_splits
 from uhr4k.synth import rain, reflection
 from uhr4k.synth.datasheet import write_datasheet, write_preview
@@ -87,6 +87,9 @@ class BuildSummary:
     skipped_frames: dict = field(default_factory=dict)
     split_pairs: dict = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
+    # The card could not be written (a README.md uhr4k did not write is in the root): the dataset is
+    # complete; the command prints its report, then this error.
+    card_error: InputError | None = None
 
     @property
     def ok(self) -> bool:
@@ -484,7 +487,8 @@ def build_syn(opts: BuildOptions, progress: bool = True, card: dict | None = Non
             root's card. The card is written last, when this run placed any pair.
     Raises:
         InputError: bad options, a frames folder that is missing or holds no media, an output root
-        in use by another process, or a README.md in it that uhr4k did not write.
+        in use by another process. A README.md in it that uhr4k did not write is left as it is, and the
+        refusal is the summary's ``card_error``.
     """
     check_options(opts)
     opts.out = Path(opts.out)
@@ -494,7 +498,7 @@ def build_syn(opts: BuildOptions, progress: bool = True, card: dict | None = Non
         remove_stale_temporaries(opts.out)
         summary = _build(opts, progress)
         if summary.rows:
-            write_root_card(opts.out, **(card or {}))
+            summary.card_error = root_card_refusal(opts.out, **(card or {}))
         return summary
 
 
