@@ -72,3 +72,13 @@ def test_the_dataset_pipelines_load_no_torch_or_pandas():
              "; print(sorted(m for m in ('torch', 'pandas', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_help_loads_neither_torch_nor_numpy():
+    """`uhr4k --help` imports every command's module (to list them): each keeps its heavy imports inside the
+    command, so the listing answers in a fraction of a second."""
+    probe = ("import sys; from click.testing import CliRunner; from uhr4k.cli import cli; "
+             "result = CliRunner().invoke(cli, ['--help']); assert result.exit_code == 0, result.output; "
+             "print(sorted(m for m in ('torch', 'numpy', 'cv2', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -14,7 +14,7 @@ from uhr4k.experiments import ExperimentOptions, experiment_names, load_experime
 from uhr4k.experiments.run import _recipe, resolve_rows, torchrun_command
 from uhr4k.experiments.spec import parse_experiment
 from uhr4k.experiments.train_worker import config_from_json, config_to_json
-from uhr4k.models.train.loop import TrainConfig
+from uhr4k.models.train.config import TrainConfig
 from uhr4k.models.train.schedules import Schedule
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -221,7 +221,6 @@ def test_steps_an_older_uhr4k_wrote_flat_are_reused(tmp_path):
 def test_every_experiment_trains_with_a_shipped_recipe():
     """Each restoration table names uhr4k/recipes/glsgn.yml (the paper's V-A) and changes the batch to the
     paper's whole step and the loss options to each row's own; its smoke twin trains one 32 x 32 step."""
-    from uhr4k.models.train.config import TrainConfig
 
     for name in PAPER_EXPERIMENTS:
         experiment = load_experiment(name)
@@ -288,3 +287,19 @@ def test_the_run_folder_of_a_training_is_a_function_of_its_settings(tmp_path, mo
     assert _trained_key(tmp_path / "a", monkeypatch, spelt_out) == (key, folder)
     cosine, elsewhere = _trained_key(tmp_path / "a", monkeypatch, {"overrides": {"schedule": {"name": "cosine"}}})
     assert cosine["settings"] == {"schedule": {**Schedule().to_dict(), "name": "cosine"}} and elsewhere != folder
+
+
+def test_an_override_of_a_per_row_field_or_an_unknown_smoke_key_is_refused():
+    """A file may not override what each row sets (it would be dropped without a word), nor keep a
+    [smoke] key the schema has no use for (an old [smoke.recipe] table)."""
+    import pytest
+
+    from uhr4k.experiments.spec import parse_experiment
+
+    base = {"title": "a table", "kind": "restoration", "task": "deraining", "recipe": "glsgn",
+            "datasets": [{"preset": "rain100l", "train": "rain100l"}], "rows": [{"label": "GLSGN", "model": "glsgn"}]}
+    assert parse_experiment("ok", {**base, "overrides": {"batch": 2}}).overrides == {"batch": 2}
+    with pytest.raises(ValueError, match="model_kwargs are set by each row"):
+        parse_experiment("bad", {**base, "overrides": {"model_kwargs": {"width": 8}}})
+    with pytest.raises(ValueError, match=r"\[smoke\] has no key recipe"):
+        parse_experiment("old", {**base, "smoke": {"recipe": {"epochs": 1}}})

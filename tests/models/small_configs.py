@@ -21,3 +21,7 @@ SMALL_KWARGS: dict[str, dict] = {
     "cfdnet": {"feature_channel": 8, "s_channel": 1},
     "zou2020": {"ngf": 8, "num_downs": 5},
 }
+
+# Light enough to run as published in the generic tests: their own code paths stay covered there (DMGN's
+# registered-but-unused modules in the backward test, PReNet's six stages, MPRNet's deraining widths).
+PUBLISHED_IN_GENERIC_TESTS = frozenset({"dmgn", "prenet", "mprnet-derain"})

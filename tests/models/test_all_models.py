@@ -15,7 +15,7 @@ from uhr4k.models.losses import build_loss, loss_names, loss_value
 from uhr4k.models.registry import list_models, model_info, register_model
 from uhr4k.models.train.config import shipped_recipes
 
-from small_configs import SMALL_KWARGS
+from small_configs import PUBLISHED_IN_GENERIC_TESTS, SMALL_KWARGS
 
 MODELS = list_models()
 TASKS = {"reflection", "deraining", "dehazing", "deblurring"}
@@ -40,7 +40,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _build(name: str, fast: bool = True):
     torch.manual_seed(0)
-    return create_model(name, **(SMALL_KWARGS.get(name, {}) if fast else {}))
+    narrow = fast and name not in PUBLISHED_IN_GENERIC_TESTS
+    return create_model(name, **(SMALL_KWARGS.get(name, {}) if narrow else {}))
 
 
 def _images(out) -> list[torch.Tensor]:

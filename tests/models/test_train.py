@@ -13,7 +13,8 @@ from uhr4k.cli import cli
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import read_image, write_image
 from uhr4k.models.factory import load_model
-from uhr4k.models.train.loop import TrainConfig, build_run, train
+from uhr4k.models.train.config import TrainConfig
+from uhr4k.models.train.loop import build_run, train
 from uhr4k.models.weights.checkpoint import load_checkpoint, save_checkpoint
 
 TINY = {"width": 2, "mask_width": 2}

@@ -304,3 +304,24 @@ def test_a_checkpoint_of_the_earlier_layout_resumes(tmp_path):
     with pytest.raises(InputError, match="trained with progressive="):   # the layout is compared, not ignored
         train(TrainConfig(**{**settings, "progressive": [{"until": 1, "crop": (32, 32), "batch": 2}]}, epochs=3,
                           resume=True), echo=lambda s: None)
+
+
+def test_yaml_exponents_in_model_and_loss_options_are_numbers(tmp_path):
+    """YAML 1.1 reads ``1e-2`` (no dot) as text; the flags typed such a weight as a number, so does the file."""
+    from uhr4k.models.train.config import TrainConfig
+
+    path = tmp_path / "weights.yml"
+    path.write_text("model: glsgn\nloss_kwargs: {adversarial_weight: 1e-2, conditional: true}\n"
+                    "model_kwargs: {lp_bands: 2}\n")
+    config = TrainConfig.from_yaml(path)
+    assert config.loss_kwargs == {"adversarial_weight": 0.01, "conditional": True}
+    assert isinstance(config.loss_kwargs["adversarial_weight"], float) and config.model_kwargs == {"lp_bands": 2}
+
+
+def test_a_config_without_its_run_folder_is_one_line():
+    from uhr4k.core.errors import InputError
+    from uhr4k.models.train.config import TrainConfig
+    from uhr4k.models.train.loop import build_run
+
+    with pytest.raises(InputError, match="needs its data and its run folder"):
+        build_run(TrainConfig(model="identity", data="somewhere"))

@@ -9,8 +9,9 @@ from torch import nn
 
 from uhr4k.core.errors import InputError
 from uhr4k.models.factory import load_model
+from uhr4k.models.train.config import TrainConfig
 from uhr4k.models.train.ema import ModelEMA
-from uhr4k.models.train.loop import TrainConfig, _backward_and_step, phase_of, train
+from uhr4k.models.train.loop import _backward_and_step, phase_of, train
 from uhr4k.models.train.schedules import OptimizerSpec, Schedule
 from uhr4k.models.weights.checkpoint import load_checkpoint
 

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uhr4k.core.errors import InputError
-from uhr4k.core.images import read_image, to_uint8
-from uhr4k.data import to_tensor
 
 
 def export(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
@@ -48,6 +46,8 @@ def attention(images, model: str = "glsgn", *, checkpoint: str | os.PathLike | N
     """
     import torch
 
+    from uhr4k.core.images import read_image, to_uint8  # numpy, OpenCV
+    from uhr4k.data import to_tensor  # torch
     from uhr4k.models.archs.glsgn.attention import attention_maps, write_attention
     from uhr4k.models.archs.glsgn.model import GLSGN
     from uhr4k.models.factory import create_model

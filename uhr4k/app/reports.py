@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from uhr4k.align.pipeline import AlignSummary
-from uhr4k.synth.merge import MergeSummary
-from uhr4k.synth.pipeline import BuildSummary
+if TYPE_CHECKING:   # annotations only: the commands import this module for --help too, without the pipelines
+    from uhr4k.align.pipeline import AlignSummary
+    from uhr4k.synth.merge import MergeSummary
+    from uhr4k.synth.pipeline import BuildSummary
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from uhr4k.core.errors import InputError
 from uhr4k.core.runs import BEST_CHECKPOINT, RUNS_DIR
-from uhr4k.data import presets
 
 
 def default_train_data(model: str, subset: str | None) -> tuple[str, str]:
@@ -18,6 +17,7 @@ def default_train_data(model: str, subset: str | None) -> tuple[str, str]:
     Raises:
         InputError: no UHR4K root yet, or no subset for the model's tasks (naming what to pass).
     """
+    from uhr4k.data import presets  # numpy, OpenCV: `uhr4k train --help` imports this module without them
     from uhr4k.models.registry import model_info
 
     root = presets.default_root()

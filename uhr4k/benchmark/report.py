@@ -28,9 +28,6 @@ def model_label(row: dict) -> str:
     return row["model"] if precision == "fp32" else f"{row['model']} ({precision})"
 
 
-# runner.py still reads its numbers through report._fmt; its owner moves those lines to format_number
-_fmt = format_number
-
 
 def score_pair(psnr, ssim) -> str:
     """A ``PSNR / SSIM`` cell: ``30.12 / 0.901`` (``-`` for a missing figure)."""

@@ -53,7 +53,7 @@ from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import check_image_header, to_uint8, write_image
 from uhr4k.core.speed import Speed, SpeedWrapper
-from uhr4k.core.tables import write_csv
+from uhr4k.core.tables import format_number, write_csv
 from uhr4k.data import Pair, ResolvedDataset, read_pair, resolve_dataset, to_tensor
 
 # What the runner scores: a named list of pairs and the metric protocol its table uses (``name``, ``pairs``,
@@ -108,8 +108,8 @@ class BenchResult:
         if self.speed.label != "fp32":
             out.append(f"models ran as {self.speed.label}: scores under {self.speed.precision} are not fp32 scores")
         out += [f"{report.model_label(r):>14s}  {r['dataset']:<16s} {r['protocol']:<8s} n={r['n']:<4d} "
-               f"PSNR {report._fmt(r['psnr'], 2):>6s}  SSIM {report._fmt(r['ssim'], 4)}  "
-               f"{report._fmt(r['runtime_s'], 3)} s/img" for r in self.summary]
+               f"PSNR {format_number(r['psnr'], 2):>6s}  SSIM {format_number(r['ssim'], 4)}  "
+               f"{format_number(r['runtime_s'], 3)} s/img" for r in self.summary]
         failed = [r for r in self.per_image if r["status"] != "ok"]
         if failed:
             out.append(f"{len(failed)} evaluation(s) did not complete (status in per_image.csv)")
@@ -308,7 +308,7 @@ def merge_identical(shown: list[dict]) -> list[dict]:
 def score_caption(psnr: float, ssim: float) -> str:
     if not math.isfinite(ssim):
         return "out of memory"
-    return f"{report._fmt(psnr, 2)} dB / {ssim:.4f}"
+    return f"{format_number(psnr, 2)} dB / {ssim:.4f}"
 
 
 def _grid_panels(shown: list[dict], target: np.ndarray) -> list[tuple[str, np.ndarray]]:

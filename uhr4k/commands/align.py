@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import click
 
-from uhr4k.app.pipelines import align_pairs
 from uhr4k.app.reports import align_lines
 from uhr4k.commands.card_options import card_arguments, card_options
 from uhr4k.commands.echo import echo_lines
@@ -42,6 +41,7 @@ def command(ctx, raw_dir, out, test, val, seed, workers, method, refine, size, m
     ROOT/alignment.csv (ok, flagged or failed, with the reason) and a QA image in UHR4K-Real/qa/;
     only ok pairs enter the dataset. Exit status 1 when a pair failed.
     """
+    from uhr4k.app.pipelines import align_pairs  # numpy and OpenCV: loaded when the command runs, not for --help
     summary = align_pairs(raw_dir, out, test=test, val=val, seed=seed, workers=workers, method=method, refine=refine,
                           size=parse_size(size, "--size", allow_none=True), min_inliers=min_inliers,
                           max_rmse=max_rmse, **card_arguments(ctx))

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import click
 
-from uhr4k.app.pipelines import build_syn
 from uhr4k.app.reports import build_syn_lines
 from uhr4k.commands.card_options import card_arguments, card_options
 from uhr4k.commands.echo import echo_lines
@@ -45,6 +44,7 @@ Example: uhr4k build-syn --frames videos/ --reflections DIV2K_train_HR/ --worker
 @click.pass_context
 def command(ctx, frames, reflections, out, count, size, test, val, seed, workers, shard, subsets,
             reflection_model, allow_upscale, license_, source_licenses, quiet):
+    from uhr4k.app.pipelines import build_syn  # numpy and OpenCV: loaded when the command runs, not for --help
     card = card_arguments(ctx)
     keys = tuple(k.strip() for k in subsets.split(",") if k.strip())
     if not keys:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from uhr4k.app.pipelines import build_cache
-
 
 @click.command(name="cache")
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
@@ -16,6 +14,7 @@ def command(root, workers):
     Rerunning redoes only images changed since; a changed image is never read from a stale cache.
     Uses about W x H x 3 bytes per image (25 MB at 4K).
     """
+    from uhr4k.app.pipelines import build_cache  # numpy and OpenCV: loaded when the command runs, not for --help
     summary = build_cache(root, workers=workers)
     for line in summary.lines():
         click.echo(line)

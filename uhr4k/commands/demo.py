@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import click
 
-from uhr4k.app.demo import demo
 from uhr4k.commands.options import parse_size
 from uhr4k.core.errors import InputError
 
@@ -33,6 +32,7 @@ def command(out, size, train_minutes, workers, seed):
     trains for a few minutes, and bench compares it with identity (and dcp on a hazy set with real depth).
     A rerun after an interruption reuses the finished steps.
     """
+    from uhr4k.app.demo import demo  # the pipelines (numpy, OpenCV): loaded when the demo runs
     report = demo(out, size=_demo_size(size), seed=seed, workers=workers, train_minutes=train_minutes,
                   echo=lambda line: click.echo(line, err=True))
     click.echo(f"report: {report}")

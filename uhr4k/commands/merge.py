@@ -5,7 +5,6 @@ from pathlib import Path
 
 import click
 
-from uhr4k.app.pipelines import merge_shards
 from uhr4k.app.reports import merge_lines
 from uhr4k.commands.card_options import card_arguments
 from uhr4k.commands.echo import echo_lines
@@ -20,4 +19,5 @@ Example: uhr4k merge shard1/ shard2/ --out UHR4K""")
               help="Merged dataset root (may be one of the shards).")
 @click.pass_context
 def command(ctx, shards, out):
+    from uhr4k.app.pipelines import merge_shards  # numpy and OpenCV: loaded when the command runs, not for --help
     echo_lines(merge_lines(merge_shards(shards, out, **card_arguments(ctx))))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from uhr4k.app.pipelines import pack
 from uhr4k.commands.card_options import card_arguments, card_options
 from uhr4k.core.errors import InputError
 
@@ -47,6 +46,7 @@ def command(ctx, root, fmt, out, shard_size, subsets, splits, license_, source_l
 
     Every file's SHA-256 is checked against the manifest on the way.
     """
+    from uhr4k.app.pipelines import pack  # numpy and OpenCV: loaded when the command runs, not for --help
     result = pack(root, out, fmt, subsets=subsets, splits=splits, shard_bytes=parse_bytes(shard_size),
                   progress=not quiet, **card_arguments(ctx))
     for line in result.lines():

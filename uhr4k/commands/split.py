@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from uhr4k.app.pipelines import split_dataset
-
 
 @click.command(name="split")
 @click.argument("root")
@@ -17,6 +15,7 @@ def command(root, seed, apply_):
     and draw new scene-disjoint splits with the paper's sizes, scaled to the root's size: Syn/Rain 2,167 =
     2,097 train + 20 val + 50 test, Real 336 = 296 + 20 + 20 (the paper's 2,117 / 316 training pairs are
     train + val)."""
+    from uhr4k.app.pipelines import split_dataset  # numpy and OpenCV: loaded when the command runs, not for --help
     summary = split_dataset(root, seed=seed, apply=apply_)
     for line in summary.lines():
         click.echo(line)

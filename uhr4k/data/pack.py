@@ -44,6 +44,7 @@ from tqdm import tqdm
 from uhr4k import layout
 from uhr4k.core.atomic import atomic_path, sha256_file, write_bytes_atomic, write_text_atomic
 from uhr4k.core.errors import InputError
+from uhr4k.core.paths import inside
 from uhr4k.layout.card import declared, write_card
 
 FORMATS = ("webdataset", "hf")
@@ -86,13 +87,6 @@ def _rows_by_split(root: Path, subsets, splits) -> dict[tuple[str, str], list[di
             for key in sorted(groups, key=lambda k: (order.get(k[0], 99), layout.SPLITS.index(k[1])))}
 
 
-def _resolve_inside(root: Path, relative: str) -> Path:
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root.resolve()):
-        raise InputError(f"manifest path {relative!r} leaves the root", root / layout.MANIFEST_NAME)
-    return path
-
-
 def read_checked(root: Path, row: dict, role: str) -> bytes | None:
     """The bytes of one of a row's files, its SHA-256 checked against the manifest (None: no such layer).
 
@@ -104,7 +98,7 @@ def read_checked(root: Path, row: dict, role: str) -> bytes | None:
         if role == "layer":
             return None
         raise InputError(f"manifest row {row['id']} has no {role} path", root / layout.MANIFEST_NAME)
-    path = _resolve_inside(root, relative)
+    path = inside(root, relative, root / layout.MANIFEST_NAME)
     try:
         data = path.read_bytes()
     except FileNotFoundError:

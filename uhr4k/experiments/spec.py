@@ -125,10 +125,18 @@ def _recipe_name(data: dict, source: str) -> str | None:
     return recipe
 
 
+# TrainConfig fields each row sets itself (its model, its data, its run folder): an override of one of
+# them would be dropped without a word, so it is refused.
+PER_ROW_FIELDS = ("model", "data", "out", "subset", "model_kwargs", "val_split", "resume", "progress", "device")
+
+
 def _overrides(data: dict, source: str, where: str) -> dict:
     overrides = data.get("overrides", {})
     if not isinstance(overrides, dict):
         raise ValueError(f"{source}: {where}overrides must be a table of TrainConfig fields")
+    per_row = sorted(set(overrides) & set(PER_ROW_FIELDS))
+    if per_row:
+        raise ValueError(f"{source}: {where}overrides: {', '.join(per_row)} are set by each row, not by the file")
     return dict(overrides)
 
 
@@ -150,6 +158,10 @@ def parse_experiment(name: str, data: dict, source: str = "") -> Experiment:
             if kind == "restoration" and (key not in {d.preset for d in datasets} or len(value) != 2):
                 raise ValueError(f"{source}: row {row.label!r}: paper.{key} must be [PSNR, SSIM] of a listed dataset")
     smoke_data = data.get("smoke", {})
+    unknown = sorted(set(smoke_data) - {"overrides", "size", "pairs", "width", "profile"})
+    if unknown:
+        raise ValueError(f"{source}: [smoke] has no key {', '.join(unknown)} (TrainConfig fields go in "
+                         "[smoke.overrides])")
     smoke = Smoke({**SMOKE_OVERRIDES, **_overrides(smoke_data, source, "smoke.")},
                   size=tuple(smoke_data.get("size", (64, 48))),
                   pairs=dict(smoke_data.get("pairs", {"train": 2, "val": 1, "test": 2})),

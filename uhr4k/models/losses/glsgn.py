@@ -1,8 +1,6 @@
-"""Training losses by name: ``build_loss(name)`` -> an ``nn.Module`` with
-``forward(outputs, target) -> (total: Tensor, parts: dict[str, float])``; a loss that also needs the
-degraded input (GLSGN's conditional discriminator) takes it as ``forward(outputs, target, inputs=x)``.
-Trainers call :func:`loss_value` / :func:`discriminator_value`, which pass ``inputs`` only to the
-losses whose signature has it.
+"""The paper's losses and plain L1, registered by name (:mod:`uhr4k.models.losses.registry` builds every loss:
+``build_loss(name)`` -> an ``nn.Module`` with ``forward(outputs, target) -> (total, parts: dict[str, float])``;
+a loss that also needs the degraded input, GLSGN's conditional discriminator, takes ``inputs=x``).
 
 ``outputs`` is whatever the model returned: a tensor, or a tuple/list whose element 0 is the final
 image and whose later elements are intermediate outputs (GLSGN's pathways, at their own scales).
@@ -14,9 +12,9 @@ image and whose later elements are intermediate outputs (GLSGN's pathways, at th
   ``L_adv = -E[D_sn(I, B_out)]`` (eq. 10, "conditional": D judges the pair of degraded input and image;
   ``conditional=False`` for a D that sees the image alone). The discriminator lives in the loss; a
   trainer updates it with :meth:`GLSGNLoss.discriminator_loss` (hinge) and its own optimizer.
-- the baselines' published losses (``charbonnier_edge``, ``psnr``, ``neg_ssim``) from
-  :mod:`uhr4k.models.losses.baselines`, and those of the reflection-removal baselines (``rmnet``,
-  ``errnet``, ``ibcln``, ``cfdnet``, ``zou2020``) from :mod:`uhr4k.models.losses.reflection`.
+
+The baselines' published losses are :mod:`uhr4k.models.losses.baselines` and
+:mod:`uhr4k.models.losses.reflection`.
 """
 from __future__ import annotations
 

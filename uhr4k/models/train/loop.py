@@ -258,14 +258,14 @@ class Run:
 
 def build_run(config: TrainConfig, echo=print) -> Run:
     """Join the process group, check the output folder, build model, loss, optimizers and data."""
+    if config.data is None or config.out is None:
+        raise InputError("a training needs its data and its run folder (TrainConfig data= and out=)")
     rank, world, device = _distributed_setup(config.device)
     out = Path(config.out)
     if (out / LAST).exists() and not config.resume:
         raise InputError(f"a run is already there ({LAST}): use --resume to continue it, or another --out", out)
     if config.resume and not (out / LAST).exists():
         raise InputError(f"nothing to resume: no {LAST}", out)
-    if config.data is None or config.out is None:
-        raise InputError("a training needs its data and its run folder (TrainConfig data= and out=)")
     speed = Speed(config.precision, config.channels_last, config.compile)
     model, criterion, config = _build_model_and_loss(config)
     model.to(device)

@@ -227,7 +227,18 @@ def _as_bool(value):
 def _as_dict(value):
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         return _REFUSED
-    return dict(value)
+    return {k: _yaml_number(v) for k, v in value.items()}
+
+
+def _yaml_number(value):
+    """A model's or loss's option as the flag would have typed it: YAML 1.1 reads ``1e-2`` (no dot) as
+    text, which no constructor takes for a number."""
+    if isinstance(value, str) and _EXPONENT.fullmatch(value):
+        return float(value)
+    return value
+
+
+_EXPONENT = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+")
 
 
 _SCALARS = {int: _as_int, float: _as_float, str: _as_str, bool: _as_bool, dict: _as_dict}

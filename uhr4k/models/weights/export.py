@@ -22,8 +22,8 @@ def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike
 
     ``config.json`` holds the model name and kwargs (enough to rebuild it), its task(s), the training data
     and settings, the checkpoint's epoch and validation metrics, and the uhr4k version: a Hugging Face model
-    folder that :func:`from_pretrained` and ``create_model(name, pretrained=OUT)`` load offline. The weights
-    are the checkpoint's evaluation weights (``params_ema`` when it has them), bit for bit.
+    folder that :func:`uhr4k.models.factory.from_pretrained` and ``create_model(name, pretrained=OUT)`` load
+    offline. The weights are the checkpoint's evaluation weights (``params_ema`` when it has them), bit for bit.
 
     Raises:
         InputError: the checkpoint is unreadable or not uhr4k's, or ``out`` is a file.

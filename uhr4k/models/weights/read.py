@@ -1,4 +1,4 @@
-"""Weights from a file or folder as their authors distribute them, loaded strictly and without running code.
+"""Weights from a file or folder as their authors distribute them, read without running code.
 
 :func:`read_weights` accepts, always with ``torch.load(weights_only=True)`` or safetensors:
 
@@ -11,8 +11,8 @@
   ``icnn.conv1.weight``);
 * a uhr4k training checkpoint (``{"params", "config"}``, :mod:`uhr4k.models.weights.checkpoint`);
 * a ``.safetensors`` file;
-* a folder exported by :func:`export_checkpoint` (``model.safetensors`` + ``config.json``: the layout of a
-  Hugging Face model folder);
+* a folder exported by :func:`uhr4k.models.weights.export.export_checkpoint` (``model.safetensors`` +
+  ``config.json``: the layout of a Hugging Face model folder);
 * any other folder of weight files: one file is read as above; several (IBCLN's two generators) are read
   each as above and handed over together, keyed by file name.
 
@@ -20,9 +20,9 @@ Besides tensors and containers, ``weights_only`` here admits a few plain-data ty
 checkpoints often carry beside their weights (NumPy scalars, dtypes and arrays such as a saved
 ``best_psnr``; ``argparse.Namespace`` options): they construct data, never run code. A whole pickled
 module (``torch.save(model)``, MSBDN's ``model.pkl``) is refused, with the command that
-extracts its state dict through the authors' code. :func:`load_weights` then converts the release layout
-(the registered converter, see :mod:`uhr4k.models.registry`) and loads strictly: a file that does not fit
-is one line naming the first missing, unexpected and mis-shaped keys.
+extracts its state dict through the authors' code. :func:`uhr4k.models.weights.load.load_weights` then
+converts the release layout (the registered converter, see :mod:`uhr4k.models.registry`) and loads
+strictly: a file that does not fit is one line naming the first missing, unexpected and mis-shaped keys.
 """
 from __future__ import annotations
 
