@@ -242,3 +242,24 @@ def test_bad_progressive_phases_are_refused_before_training(root, tmp_path, phas
     with pytest.raises(InputError, match=message):
         train(config(root, tmp_path / "run", progressive=phases), echo=lambda s: None)
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_a_checkpoint_record_in_an_older_spelling_still_resumes(tmp_path):
+    """A schedule saved with a one-element ``eta_min`` list is the schedule that now writes it as a number:
+    the resume check compares settings, not spellings; another floor is still refused."""
+    import copy
+
+    import pytest
+
+    from uhr4k.core.errors import InputError
+    from uhr4k.models.train.loop import _check_resumable, config_record
+
+    config = TrainConfig(model="identity", data="d", out=str(tmp_path), schedule={"name": "cosine", "eta_min": 1e-6})
+    record = config_record(config)
+    older = copy.deepcopy(record)
+    older["run"]["schedule"]["eta_min"] = [1e-6]
+    _check_resumable({"config": older, "world_size": 1}, config, tmp_path / "last.pt", 1)
+    other = copy.deepcopy(record)
+    other["run"]["schedule"]["eta_min"] = [1e-5]
+    with pytest.raises(InputError, match="schedule"):
+        _check_resumable({"config": other, "world_size": 1}, config, tmp_path / "last.pt", 1)

@@ -51,7 +51,7 @@ from uhr4k.models.losses import build_loss, discriminator_value, loss_value
 from uhr4k.models.losses.terms import split_outputs
 from uhr4k.models.train.config import TrainConfig
 from uhr4k.models.train.ema import ModelEMA
-from uhr4k.models.train.schedules import Schedule, set_lr
+from uhr4k.models.train.schedules import OptimizerSpec, Schedule, set_lr
 from uhr4k.models.weights.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from uhr4k.models.weights.load import load_pretrained
 
@@ -139,12 +139,24 @@ def _check_resumable(checkpoint: dict, config: TrainConfig, path: Path, world: i
     if config.schedule.depends_on_length and "epochs" in run:
         keys.append("epochs")  # the curve of a cosine or linear schedule spans the whole run
     for key in keys:
-        if run.get(key) != wanted["run"][key]:
+        if _as_written_now(key, run.get(key)) != wanted["run"][key]:
             raise InputError(f"checkpoint was trained with {key}={saved['run'].get(key)!r}, this run has "
                              f"{wanted['run'][key]!r} (an exact resume needs the same)", path)
     if checkpoint.get("world_size", 1) != world:
         raise InputError(f"checkpoint was trained by {checkpoint.get('world_size')} processes, this run has {world}",
                          path)
+
+
+def _as_written_now(key: str, saved):
+    """A checkpoint's optimizer or schedule record in today's spelling (an older record may hold a one-element
+    ``eta_min`` list that the schedule now writes as a number), so that equal settings compare equal."""
+    parts = {"optimizer": OptimizerSpec, "schedule": Schedule}
+    if key in parts and isinstance(saved, dict):
+        try:
+            return parts[key].from_dict(saved).to_dict()
+        except (InputError, TypeError, ValueError):
+            return saved          # not readable as today's: compared as written, refused as different
+    return saved
 
 
 def read_log(path: Path) -> list[dict]:

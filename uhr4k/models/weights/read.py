@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from uhr4k.core.errors import InputError
+from uhr4k.models.registry import is_several_files
 from uhr4k.models.weights.checkpoint import checkpoint_problem, evaluation_params
 
 StateDict = dict[str, torch.Tensor]
@@ -70,7 +71,7 @@ class Weights:
 
     @property
     def several_files(self) -> bool:
-        return bool(self.state) and all(isinstance(v, dict) for v in self.state.values())
+        return is_several_files(self.state)
 
 
 # ------------------------------------------------------------------------------------------- reading
