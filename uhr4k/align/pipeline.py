@@ -115,7 +115,7 @@ def _cached_result(records: RecordStore, pair: RawPair, key: dict, qa_dir: Path)
 def assess_pairs(pairs: list[RawPair], raw_dir: Path, root: Path, settings: AlignSettings, workers: int,
                  summary: AlignSummary) -> dict[str, PairResult]:
     """Pass 1: every pair's result, from its record when inputs and settings are unchanged."""
-    records, qa_dir = RecordStore(root / STATE_DIR / _RECORDS), root / _SUBSET.name / "qa"
+    records, qa_dir = RecordStore(root / STATE_DIR / _RECORDS), root / _SUBSET.name / layout.QA_FOLDER
     results: dict[str, PairResult] = {}
     todo, keys = [], {}
     for pair in pairs:
@@ -241,7 +241,7 @@ def _align(pairs, convention, raw_dir, root, test, val, seed, workers, settings)
     _write_alignment_csv(root / ALIGNMENT_NAME, [results[p.id] for p in pairs])
     layout.update_manifest(root, final_rows, subset_key="real")
     _remove_stale(root, old_rows.values(), final_rows)
-    _remove_orphan_qa(root / _SUBSET.name / "qa", {p.id for p in pairs})
+    _remove_orphan_qa(root / _SUBSET.name / layout.QA_FOLDER, {p.id for p in pairs})
     summary.results = {p.id: results[p.id] for p in pairs}
     for p in pairs:
         r = results[p.id]

@@ -7,6 +7,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from uhr4k import layout
+from uhr4k.core.runs import ALIGNMENT_NAME, FAILURES_NAME
+
 if TYPE_CHECKING:   # annotations only: the commands import this module for --help too, without the pipelines
     from uhr4k.align.pipeline import AlignSummary
     from uhr4k.synth.merge import MergeSummary
@@ -35,7 +38,7 @@ def build_syn_lines(summary: BuildSummary, out: str | os.PathLike | None = None)
     splits = ", ".join(f"{sub} {split} {n}" for (sub, split), n in sorted(summary.split_pairs.items()))
     lines.append(Line(f"{summary.root}: {summary.planned} backgrounds planned, {summary.made} made, {summary.reused} "
                       f"verified and kept, {summary.rows} pairs ({splits or 'none'}), {len(summary.failures)} "
-                      f"failure(s){' (see failures.csv)' if summary.failures else ''}"))
+                      f"failure(s){f' (see {FAILURES_NAME})' if summary.failures else ''}"))
     if summary.rows:
         lines.append(Line("next: `uhr4k align RAW_PAIRS/` adds the real subset beside it; "
                           f"`uhr4k train --model glsgn{_data_option(summary.root, out)}` trains on it"))
@@ -48,7 +51,8 @@ def align_lines(summary: AlignSummary, out: str | os.PathLike | None = None) -> 
     counts = ", ".join(f"{summary.counts.get(s, 0)} {s}" for s in ("ok", "flagged", "failed"))
     splits = ", ".join(f"{n} {s}" for s, n in sorted(summary.splits.items())) or "none"
     lines = [Line(f"{summary.root}: {counts} ({summary.convention}; {summary.reused} reused); dataset pairs: {splits}"),
-             Line(f"verdicts in {summary.root / 'alignment.csv'}, QA images in {summary.root / 'UHR4K-Real' / 'qa'}")]
+             Line(f"verdicts in {summary.root / ALIGNMENT_NAME}, QA images in "
+                  f"{summary.root / layout.subset('real').name / layout.QA_FOLDER}")]
     lines += [Line(f"note: {message}") for message in summary.messages]
     lines += [Line(f"flagged: {pair_id}: {reason}") for pair_id, reason in summary.flagged]
     lines += [Line(f"failed: {pair_id}: {reason}", err=True) for pair_id, reason in summary.failures]

@@ -18,6 +18,7 @@ from uhr4k.app.training import train, training_config
 from uhr4k.commands.options import device_callback, parse_size
 from uhr4k.core.errors import InputError
 from uhr4k.core.name_value import parse_name_value
+from uhr4k.core.runs import TRAINING_LOG
 
 # flag (click parameter name) -> the TrainConfig field it sets: "part.field" inside the optimizer or the
 # schedule, "kwargs.key" for one key of model_kwargs or loss_kwargs
@@ -231,4 +232,4 @@ def command(ctx, config_spec, **flags):
     best = f"; best validation PSNR {summary.best_psnr:.2f} dB ({summary.best_checkpoint})" \
         if summary.best_psnr is not None else ""
     click.echo(f"trained {config.model} for {summary.epochs} epochs: {summary.last_checkpoint}{best}; "
-               f"log {summary.out / 'log.csv'}")
+               f"log {summary.out / TRAINING_LOG}")

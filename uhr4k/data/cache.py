@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from uhr4k import layout
 from uhr4k.core.atomic import atomic_path, remove_stale_temporaries
 from uhr4k.core.errors import InputError
 from uhr4k.core.images import read_image
@@ -35,7 +36,7 @@ from uhr4k.core.records import Failure, RecordStore, fingerprint
 CACHE_DIR = ".uhr4k-cache"
 LEGACY_INDEX = "index.json"     # every entry in one file: the layout of caches made before the records
 # Folders whose images training never crops: the third layer of a UHR4K pair and alignment QA.
-SKIPPED_FOLDERS = {"reflection", "streaks", "mask", "qa", CACHE_DIR}
+SKIPPED_FOLDERS = {"reflection", "streaks", "mask", layout.QA_FOLDER, CACHE_DIR}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from uhr4k import layout
 from uhr4k.core.html import Figure, Section, Table, relative, write_report
 from uhr4k.core.tables import format_number
 
@@ -50,7 +51,8 @@ def build_report(o, timings: dict, aligned: dict, trained: dict, benched: dict, 
                         Table("dataset/alignment.csv", "Alignment verdicts",
                               ("id", "scene", "status", "reason", "inliers", "inlier_ratio", "rmse_px",
                                "zncc_before", "zncc_after"))],
-                figures=_figures(out, dataset / "UHR4K-Real" / "qa", "*.*", "alignment check")),
+                figures=_figures(out, dataset / layout.subset("real").name / layout.QA_FOLDER, "*.*",
+                                 "alignment check")),
         Section("A small GLSGN trained on this machine",
                 [f"GLSGN at width {trained.get('width')} trained for {_fmt(trained.get('minutes'))} minutes on the "
                  f"{html.escape(str(trained.get('subset')))} training split ({trained.get('steps')} steps)."],

@@ -32,7 +32,7 @@ from uhr4k.core.atomic import write_text_atomic
 from uhr4k.core.errors import InputError
 from uhr4k.core.name_value import parse_name_value
 from uhr4k.core.records import RecordStore, digest, fingerprint
-from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT
+from uhr4k.core.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, RUNS_DIR
 from uhr4k.data.presets import PRESETS, Preset, preset_roots, resolve_root, split_folder
 from uhr4k.experiments.published import paper_figures
 from uhr4k.experiments.smoke_data import PUBLIC_FOLDERS, write_smoke_home
@@ -296,7 +296,7 @@ def train_row(row: Row, train_preset: str, home: Path, experiment: Experiment, o
     # One folder per training: only the same one resumes it, with more epochs (a smoke run, another recipe
     # or other loss options start their own instead of failing to resume a checkpoint of another model).
     same_training = {**key, "recipe": key["recipe"][1:]}
-    out = options.out / "runs" / f"{name}-{digest(same_training, 8)}"
+    out = options.out / RUNS_DIR / f"{name}-{digest(same_training, 8)}"
     record = steps.get("train", name, key)
     if record is not None and Path(record["weights"]).is_file():
         return Path(record["weights"])

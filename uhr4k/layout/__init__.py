@@ -7,6 +7,7 @@ tables a root holds (``tables``).
 from uhr4k.layout.manifest import (
     MANIFEST_COLUMNS,
     MANIFEST_NAME,
+    QA_FOLDER,
     SPLITS,
     SUBSETS,
     Subset,
@@ -19,5 +20,5 @@ from uhr4k.layout.manifest import (
     write_manifest,
 )
 
-__all__ = ["MANIFEST_COLUMNS", "MANIFEST_NAME", "SPLITS", "SUBSETS", "Subset", "format_manifest", "make_row",
-           "pair_paths", "read_manifest", "subset", "update_manifest", "write_manifest"]
+__all__ = ["MANIFEST_COLUMNS", "MANIFEST_NAME", "QA_FOLDER", "SPLITS", "SUBSETS", "Subset", "format_manifest",
+           "make_row", "pair_paths", "read_manifest", "subset", "update_manifest", "write_manifest"]

@@ -25,6 +25,7 @@ from uhr4k.core.errors import InputError
 from uhr4k.core.tables import format_csv, open_csv
 
 MANIFEST_NAME = "manifest.csv"
+QA_FOLDER = "qa"          # UHR4K-Real/qa/: the alignment check of every pair (not a split)
 SPLITS = ("train", "val", "test")
 
 
